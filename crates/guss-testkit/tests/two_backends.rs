@@ -1,5 +1,7 @@
 //! The test kit's own proof: the same cases run on SQLite and on a real
 //! PostgreSQL started by the kit.
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use guss_testkit::{Backend, TestDb, backend_tests};
 use sqlx::{Connection as _, Executor as _, PgConnection, SqliteConnection};
