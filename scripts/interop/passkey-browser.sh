@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Browser interop test for passkeys: builds the guss-identity `passkey-login`
+# example, starts it on a free loopback port with a throwaway data dir, and
+# runs tests/browser/passkey-login.mjs (Debian Chromium + a CDP virtual
+# WebAuthn authenticator) against http://localhost:PORT.
+#
+# Installs what is missing (Chromium from Debian, playwright-core from the
+# lockfile). Exit code = the test result.
+#
+# Env:
+#   GUSS_PASSKEY_BIN  use this server binary instead of building the example
+#                     (it must accept --listen ADDR --data DIR)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+BROWSER_DIR="$ROOT/tests/browser"
+
+log() { printf '[passkey-browser] %s\n' "$*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# --- dependencies -----------------------------------------------------------
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing chromium (Debian package)"
+  $SUDO apt-get update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+fi
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  log "installing nodejs and npm (Debian packages)"
+  $SUDO apt-get update
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
+fi
+
+if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
+  log "installing playwright-core in tests/browser"
+  if [ -f "$BROWSER_DIR/package-lock.json" ]; then
+    (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund)
+  else
+    (cd "$BROWSER_DIR" && npm install --no-audit --no-fund)
+  fi
+fi
+
+# --- server binary ----------------------------------------------------------
+if [ -n "${GUSS_PASSKEY_BIN:-}" ]; then
+  SERVER_BIN="$GUSS_PASSKEY_BIN"
+else
+  log "building the passkey-login example"
+  cargo build -p guss-identity --example passkey-login --locked
+  SERVER_BIN="$ROOT/target/debug/examples/passkey-login"
+fi
+[ -x "$SERVER_BIN" ] || { log "server binary not found: $SERVER_BIN"; exit 1; }
+
+# --- start the server -------------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/guss-passkey-browser.XXXXXX")"
+DATA="$WORK/data"
+SERVER_LOG="$WORK/server.log"
+mkdir -p "$DATA"
+SERVER_PID=""
+
+cleanup() {
+  local rc=$?
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ "$rc" -ne 0 ] && [ -s "$SERVER_LOG" ]; then
+    log "server log (last 50 lines):"
+    tail -n 50 "$SERVER_LOG" >&2 || true
+  fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+BASE_URL="http://localhost:$PORT"
+
+log "starting $SERVER_BIN on 127.0.0.1:$PORT (data: $DATA)"
+"$SERVER_BIN" --listen "127.0.0.1:$PORT" --data "$DATA" >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+
+answers() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsS --max-time 2 -o /dev/null "$1" 2>/dev/null
+  else
+    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" 2>/dev/null
+  fi
+}
+
+ready=0
+for _ in $(seq 1 60); do # ~30 s
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    log "server exited before it answered"
+    exit 1
+  fi
+  if answers "$BASE_URL/"; then
+    ready=1
+    break
+  fi
+  sleep 0.5
+done
+if [ "$ready" -ne 1 ]; then
+  log "server did not answer at $BASE_URL/ within 30 s"
+  exit 1
+fi
+
+# --- run the browser test ---------------------------------------------------
+log "running the browser test against $BASE_URL"
+set +e
+GUSS_BASE_URL="$BASE_URL" node --test "$BROWSER_DIR/passkey-login.mjs"
+rc=$?
+set -e
+exit "$rc"
