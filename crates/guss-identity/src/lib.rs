@@ -13,6 +13,9 @@ mod seams;
 mod secret;
 pub mod store;
 
+#[cfg(feature = "http")]
+pub mod http;
+
 pub use app_passwords::NewAppPassword;
 pub use ceremony::{
     AuthenticationChallenge, Challenge, MAX_CREDENTIAL_JSON, RegistrationChallenge,

@@ -1,6 +1,6 @@
 //! People and roles: invitations, role changes, suspension and departure.
 
-use guss_core::{EmailAddress, PersonId, PersonStatus};
+use guss_core::{EmailAddress, PersonId, PersonStatus, Principal, TenantId};
 use uuid::Uuid;
 
 use crate::identity::{EnrollmentLink, Identity, Session, check_name};
@@ -29,7 +29,32 @@ impl<R: TenantRegistry> Identity<R> {
         if roles.contains(&Role::OWNER) {
             self.require_owner(session).await?;
         }
-        let store = self.scoped(session.tenant).await?;
+        let (_, link) = self
+            .provision_person(
+                session.tenant,
+                email,
+                display_name,
+                roles,
+                Some(&session.principal()),
+            )
+            .await?;
+        Ok(link)
+    }
+
+    /// Adds a person with an enrolment link, without a session: for the
+    /// embedding server's own trusted paths (a hosting firm's admin API,
+    /// directory sync). It checks nothing about the caller; `invite` is the
+    /// path for people.
+    pub async fn provision_person(
+        &self,
+        tenant: TenantId,
+        email: EmailAddress,
+        display_name: &str,
+        roles: &[Role],
+        actor: Option<&Principal>,
+    ) -> Result<(Person, EnrollmentLink)> {
+        check_name(display_name, "display name")?;
+        let store = self.scoped(tenant).await?;
         let now = self.now();
         let mut roles = roles.to_vec();
         if roles.is_empty() {
@@ -44,25 +69,26 @@ impl<R: TenantRegistry> Identity<R> {
             created_at: now,
         };
         store.insert_person(&person).await?;
+        let created_by = actor.and_then(Principal::acting_person);
         let link = self
             .issue_enrollment(
                 &store,
                 EnrollmentKind::Invitation,
                 &person,
-                Some(session.person()),
+                created_by,
                 now,
                 self.settings.invitation_ttl,
             )
             .await?;
         self.emit(
-            session.tenant,
+            tenant,
             "guss.identity.invitation.sent",
             format!("person/{}", person.id),
-            Some(&session.principal()),
+            actor,
             serde_json::json!({ "email": email, "invitation": link.id, "expires_at": link.expires_at, "notify": [email] }),
         )
         .await?;
-        Ok(link)
+        Ok((person, link))
     }
 
     /// Open invitations (admin action).
