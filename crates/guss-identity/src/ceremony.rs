@@ -64,6 +64,15 @@ pub(crate) struct RelyingParties {
 }
 
 impl RelyingParties {
+    /// The relying party of a tenant, if built already.
+    pub(crate) fn cached(&self, tenant: TenantId) -> Option<Arc<Webauthn>> {
+        self.built
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&tenant)
+            .cloned()
+    }
+
     pub(crate) fn get(&self, tenant: &Tenant) -> Result<Arc<Webauthn>> {
         let mut built = self.built.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(webauthn) = built.get(&tenant.id) {
@@ -135,6 +144,22 @@ pub(crate) async fn take<S: IdentityStore>(
         .take_ceremony(&secret::hash_token(id), now)
         .await?
         .ok_or_else(|| Error::not_found("ceremony (expired or already finished)"))
+}
+
+/// Reads ceremony state without using it up; the caller must use it up in
+/// the same transaction that records the ceremony's effect.
+pub(crate) async fn peek<S: IdentityStore>(
+    store: &S,
+    id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Ceremony, Vec<u8>)> {
+    secret::MAX_TOKEN.check_len(id.len())?;
+    let hash = secret::hash_token(id);
+    let ceremony = store
+        .peek_ceremony(&hash, now)
+        .await?
+        .ok_or_else(|| Error::not_found("ceremony (expired or already finished)"))?;
+    Ok((ceremony, hash))
 }
 
 /// Reads the webauthn-rs state back.

@@ -166,6 +166,14 @@ impl<R: TenantRegistry> Identity<R> {
             .ok_or_else(|| Error::not_found("organisation"))
     }
 
+    /// The tenant's relying party (built once, then cached).
+    async fn webauthn(&self, tenant: TenantId) -> Result<Arc<webauthn_rs::prelude::Webauthn>> {
+        match self.relying_parties.cached(tenant) {
+            Some(webauthn) => Ok(webauthn),
+            None => self.relying_parties.get(&self.tenant(tenant).await?),
+        }
+    }
+
     pub(crate) async fn emit(
         &self,
         tenant: TenantId,
@@ -392,7 +400,7 @@ impl<R: TenantRegistry> Identity<R> {
         person: &Person,
         purpose: Purpose,
     ) -> Result<RegistrationChallenge> {
-        let webauthn = self.relying_parties.get(&self.tenant(tenant).await?)?;
+        let webauthn = self.webauthn(tenant).await?;
         let existing: Vec<_> = store
             .passkeys_of(person.id)
             .await?
@@ -427,7 +435,7 @@ impl<R: TenantRegistry> Identity<R> {
         person: PersonId,
         label: &str,
     ) -> Result<StoredPasskey> {
-        let webauthn = self.relying_parties.get(&self.tenant(tenant).await?)?;
+        let webauthn = self.webauthn(tenant).await?;
         let state: PasskeyRegistration = ceremony::state(ceremony)?;
         let passkey = webauthn
             .finish_passkey_registration(credential, &state)
@@ -508,7 +516,7 @@ impl<R: TenantRegistry> Identity<R> {
         tenant: TenantId,
         email: Option<&EmailAddress>,
     ) -> Result<AuthenticationChallenge> {
-        let webauthn = self.relying_parties.get(&self.tenant(tenant).await?)?;
+        let webauthn = self.webauthn(tenant).await?;
         let store = self.scoped(tenant).await?;
         let expires_at = self.now() + self.settings.ceremony_ttl;
         match email {
@@ -590,7 +598,7 @@ impl<R: TenantRegistry> Identity<R> {
     ) -> Result<SignedIn> {
         let store = self.scoped(tenant).await?;
         let now = self.now();
-        let ceremony = ceremony::take(&store, ceremony_id, now).await?;
+        let (ceremony, ceremony_hash) = ceremony::peek(&store, ceremony_id, now).await?;
         if !matches!(
             ceremony.purpose,
             Purpose::SignIn | Purpose::DiscoverableSignIn
@@ -599,27 +607,24 @@ impl<R: TenantRegistry> Identity<R> {
         }
         let mut keys = rate_keys(client, ceremony.person.map(|p| format!("person:{p}")));
         self.check_rate(&store, &keys).await?;
-        match self
+        let verified = self
             .verify_assertion(tenant, &store, &ceremony, credential)
-            .await
-        {
+            .await;
+        match verified {
             Ok(passkey) => {
-                let person = store
-                    .person(passkey.info.person)
-                    .await?
-                    .filter(|p| p.status == PersonStatus::Active)
-                    .ok_or(Error::Unauthenticated)?;
                 let (token, hash) = secret::new_token()?;
-                let session = self.new_session(person.id, AuthMethod::Passkey, client, now);
-                store.insert_session(&hash, &session).await?;
-                let actor = Principal::Person {
-                    tenant,
-                    person: person.id,
-                };
+                let person = passkey.info.person;
+                let session = self.new_session(person, AuthMethod::Passkey, client, now);
+                // Uses up the ceremony, checks the person, saves the counter
+                // and starts the session in one commit.
+                let display_name = store
+                    .finish_sign_in(&ceremony_hash, &passkey, &hash, &session)
+                    .await?;
+                let actor = Principal::Person { tenant, person };
                 self.emit(
                     tenant,
                     "guss.identity.sign_in.succeeded",
-                    format!("person/{}", person.id),
+                    format!("person/{person}"),
                     Some(&actor),
                     serde_json::json!({ "session": session.id, "passkey": passkey.info.id, "address": client.address }),
                 )
@@ -627,13 +632,15 @@ impl<R: TenantRegistry> Identity<R> {
                 Ok(SignedIn {
                     token,
                     session,
-                    display_name: person.display_name,
+                    display_name,
                 })
             }
             Err(e) => {
+                // A failed attempt uses the ceremony up too.
+                store.take_ceremony(&ceremony_hash, now).await?;
                 if let Ok((user, _)) = self
-                    .relying_parties
-                    .get(&self.tenant(tenant).await?)?
+                    .webauthn(tenant)
+                    .await?
                     .identify_discoverable_authentication(credential)
                 {
                     keys.push(format!("person:{user}"));
@@ -658,7 +665,8 @@ impl<R: TenantRegistry> Identity<R> {
     }
 
     /// Checks an assertion against the ceremony and the stored passkey, and
-    /// saves the new counter and backup flags.
+    /// returns the passkey with its new counter and backup flags (for the
+    /// caller to save with the assertion's effect).
     async fn verify_assertion(
         &self,
         tenant: TenantId,
@@ -666,7 +674,7 @@ impl<R: TenantRegistry> Identity<R> {
         ceremony: &crate::store::Ceremony,
         credential: &PublicKeyCredential,
     ) -> Result<StoredPasskey> {
-        let webauthn = self.relying_parties.get(&self.tenant(tenant).await?)?;
+        let webauthn = self.webauthn(tenant).await?;
         let (result, mut passkey) = match ceremony.purpose {
             Purpose::DiscoverableSignIn => {
                 let state: DiscoverableAuthentication = ceremony::state(ceremony)?;
@@ -705,7 +713,6 @@ impl<R: TenantRegistry> Identity<R> {
         passkey.info.last_used_at = Some(self.now());
         passkey.info.backed_up = result.backup_state();
         passkey.info.backup_eligible |= result.backup_eligible();
-        store.update_passkey(&passkey).await?;
         Ok(passkey)
     }
 
@@ -967,13 +974,11 @@ impl<R: TenantRegistry> Identity<R> {
 
     pub(crate) async fn check_rate(&self, store: &R::Scoped, keys: &[String]) -> Result<()> {
         let since = self.now() - self.settings.attempt_window;
-        for key in keys {
-            if store.failures_since(key, since).await? >= self.settings.max_failed_attempts {
-                return Err(Error::RateLimited {
-                    retry_after_seconds: u64::try_from(self.settings.attempt_window.num_seconds())
-                        .unwrap_or(60),
-                });
-            }
+        if store.failures_since(keys, since).await? >= self.settings.max_failed_attempts {
+            return Err(Error::RateLimited {
+                retry_after_seconds: u64::try_from(self.settings.attempt_window.num_seconds())
+                    .unwrap_or(60),
+            });
         }
         Ok(())
     }

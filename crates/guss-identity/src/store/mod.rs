@@ -251,6 +251,19 @@ pub trait IdentityStore: Send + Sync + Clone {
     ) -> Result<()>;
     /// Removes and returns ceremony state if it has not expired: each state is used at most once.
     async fn take_ceremony(&self, id_hash: &[u8], now: DateTime<Utc>) -> Result<Option<Ceremony>>;
+    /// Reads ceremony state without using it up (see [`IdentityStore::finish_sign_in`]).
+    async fn peek_ceremony(&self, id_hash: &[u8], now: DateTime<Utc>) -> Result<Option<Ceremony>>;
+    /// In one transaction: uses up the ceremony (`NotFound` if it is gone or
+    /// expired: a replay), checks that the passkey's person is active
+    /// (`Unauthenticated` if not), saves the passkey's counter and flags, and
+    /// starts the session. One commit per sign-in. Returns the person's name.
+    async fn finish_sign_in(
+        &self,
+        ceremony_hash: &[u8],
+        passkey: &StoredPasskey,
+        token_hash: &[u8],
+        session: &SessionInfo,
+    ) -> Result<String>;
 
     // sessions
     /// Stores a new session under the hash of its token.
@@ -337,8 +350,8 @@ pub trait IdentityStore: Send + Sync + Clone {
     async fn complete_break_glass(&self, id: Uuid, at: DateTime<Utc>) -> Result<bool>;
 
     // rate limiting
-    /// Failed attempts recorded under `key` since `since`.
-    async fn failures_since(&self, key: &str, since: DateTime<Utc>) -> Result<u32>;
+    /// The most failed attempts recorded since `since` under any one of `keys`.
+    async fn failures_since(&self, keys: &[String], since: DateTime<Utc>) -> Result<u32>;
     /// Records a failed attempt (and forgets those before `forget_before`).
     async fn record_failure(
         &self,

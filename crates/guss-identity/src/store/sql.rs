@@ -943,6 +943,63 @@ impl IdentityStore for SqlTenantStore {
             .transpose()
     }
 
+    async fn peek_ceremony(&self, id_hash: &[u8], now: DateTime<Utc>) -> Result<Option<Ceremony>> {
+        let row: Option<(String,)> = read_tx!(self, |tx| {
+            db(sqlx::query_as(
+                "SELECT ceremony FROM identity_ceremonies WHERE tenant_id = $1 AND id_hash = $2 AND expires_at > $3",
+            )
+            .bind(self.t())
+            .bind(id_hash)
+            .bind(micros(now))
+            .fetch_optional(&mut *tx)
+            .await)?
+        });
+        row.map(|(data,)| json(&data, "ceremony state")).transpose()
+    }
+
+    async fn finish_sign_in(
+        &self,
+        ceremony_hash: &[u8],
+        passkey: &StoredPasskey,
+        token_hash: &[u8],
+        session: &SessionInfo,
+    ) -> Result<String> {
+        let data = to_json(&passkey.passkey)?;
+        let name = write_tx!(self, |tx| {
+            let used = db(sqlx::query("DELETE FROM identity_ceremonies WHERE tenant_id = $1 AND id_hash = $2 AND expires_at > $3")
+                .bind(self.t())
+                .bind(ceremony_hash)
+                .bind(micros(session.created_at))
+                .execute(&mut *tx)
+                .await)?
+            .rows_affected();
+            if used == 0 {
+                return Err(Error::not_found("ceremony (expired or already finished)"));
+            }
+            // Checked inside the transaction: a suspension cannot slip in between.
+            let person: Option<(String,)> = db(sqlx::query_as(
+                "SELECT display_name FROM identity_persons WHERE tenant_id = $1 AND id = $2 AND status = 'active'",
+            )
+            .bind(self.t())
+            .bind(session.person.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await)?;
+            let Some((name,)) = person else {
+                return Err(Error::Unauthenticated);
+            };
+            db(sqlx::query("UPDATE identity_passkeys SET passkey = $3, last_used_at = $4 WHERE tenant_id = $1 AND id = $2")
+                .bind(self.t())
+                .bind(passkey.info.id)
+                .bind(&data)
+                .bind(passkey.info.last_used_at.map(micros))
+                .execute(&mut *tx)
+                .await)?;
+            insert_session!(&mut *tx, self.t(), token_hash, session);
+            name
+        });
+        Ok(name)
+    }
+
     async fn insert_session(&self, token_hash: &[u8], session: &SessionInfo) -> Result<()> {
         write_tx!(self, |tx| {
             insert_session!(&mut *tx, self.t(), token_hash, session);
@@ -1420,16 +1477,27 @@ impl IdentityStore for SqlTenantStore {
         Ok(changed > 0)
     }
 
-    async fn failures_since(&self, key: &str, since: DateTime<Utc>) -> Result<u32> {
-        let count: (i64,) = read_tx!(self, |tx| {
-            db(sqlx::query_as("SELECT COUNT(*) FROM identity_failures WHERE tenant_id = $1 AND key = $2 AND at > $3")
+    async fn failures_since(&self, keys: &[String], since: DateTime<Utc>) -> Result<u32> {
+        if keys.is_empty() {
+            return Ok(0);
+        }
+        // At most a handful of keys: one placeholder each.
+        let placeholders: Vec<String> = (0..keys.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT COUNT(*) FROM identity_failures WHERE tenant_id = $1 AND at > $2 AND key IN ({})
+             GROUP BY key ORDER BY COUNT(*) DESC LIMIT 1",
+            placeholders.join(", ")
+        );
+        let count: Option<(i64,)> = read_tx!(self, |tx| {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(self.t())
-                .bind(key)
-                .bind(micros(since))
-                .fetch_one(&mut *tx)
-                .await)?
+                .bind(micros(since));
+            for key in keys {
+                query = query.bind(key.as_str());
+            }
+            db(query.fetch_optional(&mut *tx).await)?
         });
-        Ok(u32::try_from(count.0).unwrap_or(u32::MAX))
+        Ok(count.map_or(0, |(n,)| u32::try_from(n).unwrap_or(u32::MAX)))
     }
 
     async fn record_failure(
