@@ -5,8 +5,11 @@
 //! engine's native types. On PostgreSQL every transaction first declares its
 //! tenant, which row-level security checks on every row.
 
+#[cfg(feature = "sqlite")]
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+#[cfg(feature = "sqlite")]
+use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -207,6 +210,8 @@ impl SqlStore {
 /// Registry queries run outside any tenant.
 struct Registry {
     pool: Pool,
+    /// Declared to row-level security on PostgreSQL (the registry tables have none).
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     tenant: TenantId,
 }
 
