@@ -1,5 +1,5 @@
 //! JSON endpoints for the ceremonies, sessions, passkeys, invitations, app
-//! passwords and recovery (feature `http`), as an axum [`Router`].
+//! passwords and recovery (feature `http`), as an axum [`Router`](axum::Router).
 //!
 //! Sessions travel in a `__Host-guss_session` cookie (`Secure`, `HttpOnly`,
 //! `SameSite=Strict`, path `/`) or as `Authorization: Bearer`. Requests that
