@@ -3,11 +3,14 @@
 //! and is never more generous than its policies.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod authorizer;
+pub mod delegation;
 mod engine;
 mod error;
 mod facts;
 pub mod retention;
+pub mod store;
 
 pub use authorizer::{EntityLoader, GrantSource, PolicyAuthorizer};
 pub use engine::{BUILTIN_POLICIES, Explanation, PolicyEngine, Query, SCHEMA};

@@ -1,0 +1,136 @@
+//! The audit log service: every event of the tenant into its chain, signed
+//! checkpoints at intervals, export and verification.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use guss_core::{Clock, Event, EventSink, TenantId};
+
+use super::chain::{Checkpoint, Entry, Tamper, verify};
+use crate::store::AuditStore;
+use crate::{Error, Result};
+
+/// Entries read per page when exporting or verifying.
+const PAGE: u32 = 1000;
+
+/// The audit log of all tenants. As an [`EventSink`] it appends every event
+/// to its tenant's chain before acknowledging it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use guss_core::{Event, EventSink, EventSource, EventType, SystemClock, TenantId};
+/// use guss_policy::audit::AuditLog;
+/// use guss_policy::store::SqlPolicyStore;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let dir = tempfile_dir();
+/// let store = SqlPolicyStore::open(&dir).await?;
+/// let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]); // from the server's key store
+/// let log = AuditLog::new(store, key, Arc::new(SystemClock)).with_checkpoint_every(2);
+/// let tenant = TenantId::new();
+/// for kind in ["guss.test.one", "guss.test.two"] {
+///     let event = Event::builder(tenant, EventSource::from_static("guss-test"), EventType::new(kind)?).build(&SystemClock);
+///     log.emit(event).await?;
+/// }
+/// log.verify(tenant).await?.expect("an untouched log verifies");
+/// assert_eq!(log.export(tenant).await?.1.len(), 1, "one checkpoint after two entries");
+/// # Ok::<(), guss_policy::Error>(())
+/// # }).unwrap();
+/// # fn tempfile_dir() -> String { std::env::temp_dir().join(format!("guss-audit-doc-{}", std::process::id())).display().to_string() }
+/// ```
+pub struct AuditLog<S: AuditStore> {
+    store: S,
+    key: SigningKey,
+    clock: Arc<dyn Clock>,
+    checkpoint_every: u64,
+}
+
+impl<S: AuditStore> AuditLog<S> {
+    /// A log over `store`, signing checkpoints with `key`.
+    pub fn new(store: S, key: SigningKey, clock: Arc<dyn Clock>) -> Self {
+        AuditLog {
+            store,
+            key,
+            clock,
+            checkpoint_every: 100,
+        }
+    }
+
+    /// Signs a checkpoint every `n` entries (default 100).
+    #[must_use]
+    pub fn with_checkpoint_every(mut self, n: u64) -> Self {
+        self.checkpoint_every = n.max(1);
+        self
+    }
+
+    /// The key checkpoints verify with: give it to the organisation.
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    /// Appends one event and returns its entry.
+    pub async fn append(&self, event: &Event) -> Result<Entry> {
+        let json =
+            serde_json::to_string(event).map_err(|e| Error::invalid("event", e.to_string()))?;
+        let entry = self
+            .store
+            .append(event.tenant(), self.clock.now(), json)
+            .await?;
+        if entry.seq % self.checkpoint_every == 0 {
+            self.store
+                .save_checkpoint(&Checkpoint::sign(&self.key, &entry, self.clock.now()))
+                .await?;
+        }
+        Ok(entry)
+    }
+
+    /// Signs a checkpoint at the current end of the tenant's log, e.g. before an export.
+    pub async fn checkpoint(&self, tenant: TenantId) -> Result<Option<Checkpoint>> {
+        let (entries, _) = self.export(tenant).await?;
+        let Some(last) = entries.last() else {
+            return Ok(None);
+        };
+        let checkpoint = Checkpoint::sign(&self.key, last, self.clock.now());
+        self.store.save_checkpoint(&checkpoint).await?;
+        Ok(Some(checkpoint))
+    }
+
+    /// All entries and checkpoints of a tenant.
+    pub async fn export(&self, tenant: TenantId) -> Result<(Vec<Entry>, Vec<Checkpoint>)> {
+        let mut entries = Vec::new();
+        loop {
+            let from = entries
+                .last()
+                .map_or(1, |e: &Entry| e.seq.saturating_add(1));
+            let page = self.store.entries(tenant, from, PAGE).await?;
+            let done = page.len() < PAGE as usize;
+            entries.extend(page);
+            if done {
+                break;
+            }
+        }
+        Ok((entries, self.store.checkpoints(tenant).await?))
+    }
+
+    /// Verifies a tenant's whole log: `Ok(Ok(()))` if intact, `Ok(Err(tamper))` with what broke.
+    pub async fn verify(&self, tenant: TenantId) -> Result<Result<(), Tamper>> {
+        let (entries, checkpoints) = self.export(tenant).await?;
+        Ok(verify(
+            tenant,
+            &entries,
+            &checkpoints,
+            &self.key.verifying_key(),
+        ))
+    }
+}
+
+#[async_trait]
+impl<S: AuditStore> EventSink for AuditLog<S> {
+    async fn emit(&self, event: Event) -> guss_core::Result<()> {
+        self.append(&event)
+            .await
+            .map(drop)
+            .map_err(|e| guss_core::Error::Backend(Box::new(e)))
+    }
+}

@@ -1,0 +1,147 @@
+//! The audit log on SQLite and PostgreSQL: appends chain, checkpoints sign,
+//! and tampering with the stored rows is detected, whatever the tampering.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use guss_core::{Event, EventSink as _, EventSource, EventType, SystemClock, TenantId};
+use guss_policy::audit::{AuditLog, Tamper};
+use guss_policy::store::SqlPolicyStore;
+use guss_testkit::{Backend, TestDb, backend_tests};
+use sqlx::{Connection as _, Executor as _};
+
+async fn log(db: &TestDb) -> AuditLog<SqlPolicyStore> {
+    let location = match db.backend() {
+        Backend::Sqlite => db.dir().unwrap().join("audit").display().to_string(),
+        Backend::Postgres => db.url().to_owned(),
+    };
+    let store = SqlPolicyStore::open(&location).await.unwrap();
+    AuditLog::new(
+        store,
+        ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+        Arc::new(SystemClock),
+    )
+    .with_checkpoint_every(5)
+}
+
+async fn fill(log: &AuditLog<SqlPolicyStore>, tenant: TenantId, n: usize) {
+    for i in 0..n {
+        let event = Event::builder(
+            tenant,
+            EventSource::from_static("guss-test"),
+            EventType::from_static("guss.test.happened"),
+        )
+        .data(serde_json::json!({ "n": i }))
+        .build(&SystemClock);
+        log.emit(event).await.unwrap();
+    }
+}
+
+/// Runs raw SQL against the stored log, as someone with database access would.
+async fn tamper(db: &TestDb, tenant: TenantId, sql: &str) {
+    match db.backend() {
+        Backend::Sqlite => {
+            let file = db
+                .dir()
+                .unwrap()
+                .join("audit/tenants")
+                .join(tenant.to_string())
+                .join("policy.sqlite");
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+                .await
+                .unwrap();
+            conn.execute(sqlx::AssertSqlSafe(sql.to_owned()))
+                .await
+                .unwrap();
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(db.url()).await.unwrap();
+            conn.execute(sqlx::AssertSqlSafe(format!(
+                "SELECT set_config('guss.tenant_id', '{tenant}', false)"
+            )))
+            .await
+            .unwrap();
+            conn.execute(sqlx::AssertSqlSafe(sql.to_owned()))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+backend_tests! {
+    async fn appends_chain_and_checkpoint(db: TestDb) {
+        let log = log(&db).await;
+        let (a, b) = (TenantId::new(), TenantId::new());
+        fill(&log, a, 12).await;
+        fill(&log, b, 3).await;
+        let (entries, checkpoints) = log.export(a).await.unwrap();
+        assert_eq!(entries.len(), 12);
+        assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=12).collect::<Vec<_>>());
+        assert_eq!(checkpoints.iter().map(|c| c.seq).collect::<Vec<_>>(), [5, 10]);
+        assert_eq!(log.verify(a).await.unwrap(), Ok(()));
+        assert_eq!(log.verify(b).await.unwrap(), Ok(()));
+        // Each tenant has its own chain.
+        assert_eq!(log.export(b).await.unwrap().0.len(), 3);
+        let last = log.checkpoint(a).await.unwrap().unwrap();
+        assert_eq!(last.seq, 12);
+        assert!(last.is_signed_by(&log.verifying_key()));
+    }
+
+    async fn concurrent_appends_get_consecutive_positions(db: TestDb) {
+        let log = Arc::new(log(&db).await);
+        let tenant = TenantId::new();
+        let tasks: Vec<_> = (0..4).map(|_| {
+            let log = log.clone();
+            tokio::spawn(async move { fill(&log, tenant, 10).await })
+        }).collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(log.export(tenant).await.unwrap().0.len(), 40);
+        assert_eq!(log.verify(tenant).await.unwrap(), Ok(()));
+    }
+
+    async fn altering_a_stored_entry_is_detected(db: TestDb) {
+        let log = log(&db).await;
+        let tenant = TenantId::new();
+        fill(&log, tenant, 8).await;
+        tamper(&db, tenant, "UPDATE policy_audit SET event = replace(event, '\"n\":3', '\"n\":4') WHERE seq = 4").await;
+        assert_eq!(log.verify(tenant).await.unwrap(), Err(Tamper::Altered { seq: 4 }));
+    }
+
+    async fn deleting_a_stored_entry_is_detected(db: TestDb) {
+        let log = log(&db).await;
+        let tenant = TenantId::new();
+        fill(&log, tenant, 8).await;
+        tamper(&db, tenant, "DELETE FROM policy_audit WHERE seq = 6").await;
+        assert!(matches!(log.verify(tenant).await.unwrap(), Err(Tamper::Sequence { expected: 6, found: 7 })));
+    }
+
+    async fn truncating_the_tail_is_detected_by_a_checkpoint(db: TestDb) {
+        let log = log(&db).await;
+        let tenant = TenantId::new();
+        fill(&log, tenant, 8).await;
+        log.checkpoint(tenant).await.unwrap();
+        tamper(&db, tenant, "DELETE FROM policy_audit WHERE seq >= 7").await;
+        assert_eq!(log.verify(tenant).await.unwrap(), Err(Tamper::CheckpointMismatch { seq: 8 }));
+    }
+
+    async fn inserting_and_reordering_are_detected(db: TestDb) {
+        let log = log(&db).await;
+        let tenant = TenantId::new();
+        fill(&log, tenant, 8).await;
+        // Reorder: swap the contents of positions 2 and 3.
+        tamper(&db, tenant, "UPDATE policy_audit SET seq = 100 WHERE seq = 2").await;
+        tamper(&db, tenant, "UPDATE policy_audit SET seq = 2 WHERE seq = 3").await;
+        tamper(&db, tenant, "UPDATE policy_audit SET seq = 3 WHERE seq = 100").await;
+        assert!(log.verify(tenant).await.unwrap().is_err());
+
+        let other = TenantId::new();
+        fill(&log, other, 4).await;
+        // Insert: shift the tail and copy an entry into the gap.
+        tamper(&db, other, "UPDATE policy_audit SET seq = seq + 10 WHERE seq >= 3").await;
+        tamper(&db, other, "UPDATE policy_audit SET seq = seq - 9 WHERE seq >= 13").await;
+        tamper(&db, other, "INSERT INTO policy_audit SELECT tenant_id, 3, time, event, prev_hash, hash FROM policy_audit WHERE seq = 2").await;
+        assert!(log.verify(other).await.unwrap().is_err());
+    }
+}
