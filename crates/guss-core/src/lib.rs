@@ -12,6 +12,7 @@ mod id;
 mod limits;
 mod name;
 mod principal;
+mod processing;
 
 pub use authn::{Authenticator, Credentials, MAX_AUTHORIZATION_HEADER, Scope};
 pub use authz::{
@@ -30,3 +31,4 @@ pub use event::{
 pub use id::{EventId, GroupId, PersonId, ShareLinkId, TenantId};
 pub use limits::{Limit, Meter};
 pub use principal::{Principal, ServiceName};
+pub use processing::ProcessingActivity;
