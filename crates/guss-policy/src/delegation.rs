@@ -32,14 +32,16 @@ pub enum DeputyOf {
 }
 
 impl DeputyOf {
-    pub(crate) fn key(&self) -> String {
+    /// A stable text form, for storage: `person:ID` or `role:NAME`.
+    pub fn key(&self) -> String {
         match self {
             DeputyOf::Person(p) => format!("person:{p}"),
             DeputyOf::Role(r) => format!("role:{r}"),
         }
     }
 
-    pub(crate) fn parse(key: &str) -> Result<Self> {
+    /// Reads the text form of [`DeputyOf::key`] back.
+    pub fn parse(key: &str) -> Result<Self> {
         match key.split_once(':') {
             Some(("person", id)) => Ok(DeputyOf::Person(id.parse()?)),
             Some(("role", role)) => Ok(DeputyOf::Role(role.to_owned())),

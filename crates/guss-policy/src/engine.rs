@@ -71,6 +71,8 @@ struct Types {
     person: EntityTypeName,
     share_link: EntityTypeName,
     action: EntityTypeName,
+    /// Resource kinds by their guss name, parsed once.
+    resources: HashMap<&'static str, EntityTypeName>,
 }
 
 /// The authorization engine. Decisions are made against the built-in policies
@@ -129,6 +131,21 @@ impl PolicyEngine {
                 person: type_name("Guss::Person")?,
                 share_link: type_name("Guss::ShareLink")?,
                 action: type_name("Guss::Action")?,
+                resources: [
+                    ("tenant", "Tenant"),
+                    ("person", "Person"),
+                    ("group", "Group"),
+                    ("role", "Role"),
+                    ("device", "Device"),
+                    ("mailbox", "Mailbox"),
+                    ("calendar", "Calendar"),
+                    ("event", "Event"),
+                    ("folder", "Folder"),
+                    ("file", "File"),
+                ]
+                .into_iter()
+                .map(|(kind, name)| Ok((kind, type_name(&format!("Guss::{name}"))?)))
+                .collect::<Result<_>>()?,
             },
         })
     }
@@ -353,20 +370,12 @@ impl PolicyEngine {
     }
 
     fn resource_uid(&self, resource: &Resource) -> Result<EntityUid> {
-        let kind = match resource.kind().as_str() {
-            "tenant" => "Tenant",
-            "person" => "Person",
-            "group" => "Group",
-            "role" => "Role",
-            "device" => "Device",
-            "mailbox" => "Mailbox",
-            "calendar" => "Calendar",
-            "event" => "Event",
-            "folder" => "Folder",
-            "file" => "File",
-            _ => return Err(Error::invalid("resource kind", "not in the policy schema")),
-        };
-        Ok(self.uid(&type_name(&format!("Guss::{kind}"))?, resource.id()))
+        let kind = self
+            .types
+            .resources
+            .get(resource.kind().as_str())
+            .ok_or_else(|| Error::invalid("resource kind", "not in the policy schema"))?;
+        Ok(self.uid(kind, resource.id()))
     }
 
     fn resource(

@@ -12,6 +12,7 @@ mod error;
 mod facts;
 pub mod records;
 pub mod retention;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub mod store;
 
 pub use authorizer::{EntityLoader, GrantSource, PolicyAuthorizer};

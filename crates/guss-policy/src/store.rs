@@ -13,24 +13,10 @@ use guss_core::TenantId;
 use guss_core::PersonId;
 use uuid::Uuid;
 
-use crate::audit::{Checkpoint, Entry};
+use crate::audit::{AuditStore, Checkpoint, Entry};
 use crate::delegation::{DelegationStore, DeputyOf};
 use crate::facts::Grant;
 use crate::{Error, Result};
-
-/// Append-only storage of audit entries and checkpoints.
-#[async_trait]
-pub trait AuditStore: Send + Sync {
-    /// Appends `event` to the tenant's log as the entry after the current last
-    /// one, atomically (concurrent appends get consecutive positions).
-    async fn append(&self, tenant: TenantId, time: DateTime<Utc>, event: String) -> Result<Entry>;
-    /// Up to `limit` entries from position `from` on.
-    async fn entries(&self, tenant: TenantId, from: u64, limit: u32) -> Result<Vec<Entry>>;
-    /// Stores a signed checkpoint.
-    async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()>;
-    /// All checkpoints of a tenant, oldest first.
-    async fn checkpoints(&self, tenant: TenantId) -> Result<Vec<Checkpoint>>;
-}
 
 #[derive(Clone, Debug)]
 enum Pool {
@@ -71,6 +57,7 @@ const TABLES: [&str; 4] = [
     "CREATE TABLE IF NOT EXISTS policy_deputies (
         tenant_id {uuid} NOT NULL, holder TEXT NOT NULL, deputy {uuid} NOT NULL, PRIMARY KEY (tenant_id, holder, deputy))",
 ];
+#[cfg(feature = "postgres")]
 const TABLE_NAMES: [&str; 4] = [
     "policy_audit",
     "policy_audit_checkpoints",
@@ -190,6 +177,7 @@ impl SqlPolicyStore {
         })
     }
 
+    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))] // PostgreSQL keeps every tenant in one pool
     async fn pool(&self, tenant: TenantId) -> Result<Pool> {
         match &*self.inner {
             #[cfg(feature = "sqlite")]

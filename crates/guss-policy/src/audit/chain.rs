@@ -45,8 +45,10 @@ pub(crate) fn entry_hash(
 }
 
 impl Entry {
-    /// The entry that follows `prev` (or starts the log when `prev` is `None`).
-    pub(crate) fn next(
+    /// The entry that follows `prev` (position and hash of the last entry),
+    /// or the first entry when `prev` is `None`: what an [`AuditStore`](super::AuditStore)
+    /// appends.
+    pub fn next(
         tenant: TenantId,
         prev: Option<(u64, [u8; 32])>,
         time: DateTime<Utc>,
@@ -262,7 +264,11 @@ fn hex(bytes: &[u8]) -> String {
 
 fn unhex(text: &str) -> Option<Vec<u8>> {
     // Hashes and signatures only: anything longer is not one.
-    (text.len() <= 128).then(|| data_encoding::HEXLOWER_PERMISSIVE.decode(text.as_bytes()).ok())?
+    (text.len() <= 128).then(|| {
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode(text.as_bytes())
+            .ok()
+    })?
 }
 
 #[cfg(test)]

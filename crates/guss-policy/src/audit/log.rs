@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use guss_core::{Clock, Event, EventSink, TenantId};
 
+use super::AuditStore;
 use super::chain::{Checkpoint, Entry, Tamper, verify};
-use crate::store::AuditStore;
 use crate::{Error, Result};
 
 /// Entries read per page when exporting or verifying.
