@@ -7,7 +7,12 @@
 //! lawyers' group to edit and with Yilmaz to view, and Weber represents
 //! Müller during Müller's holiday (read and send, mail and calendar). Every
 //! decision is printed with the policies that made it.
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
