@@ -66,14 +66,7 @@ impl<R: TenantRegistry> Identity<R> {
                 hash,
             })
             .await?;
-        self.emit(
-            session.tenant,
-            "guss.identity.app_password.created",
-            format!("person/{}", session.person()),
-            Some(&session.principal()),
-            serde_json::json!({ "app_password": info.id, "label": info.label, "scopes": info.scopes }),
-        )
-        .await?;
+        self.emit_own(session, "guss.identity.app_password.created", serde_json::json!({ "app_password": info.id, "label": info.label, "scopes": info.scopes })).await?;
         Ok(NewAppPassword { password, info })
     }
 
@@ -94,11 +87,9 @@ impl<R: TenantRegistry> Identity<R> {
         {
             return Err(Error::not_found("app password"));
         }
-        self.emit(
-            session.tenant,
+        self.emit_own(
+            session,
             "guss.identity.app_password.revoked",
-            format!("person/{}", session.person()),
-            Some(&session.principal()),
             serde_json::json!({ "app_password": id }),
         )
         .await

@@ -192,6 +192,23 @@ impl<R: TenantRegistry> Identity<R> {
         Ok(())
     }
 
+    /// Emits an event about the signed-in person, caused by them.
+    pub(crate) async fn emit_own(
+        &self,
+        session: &Session,
+        kind: &'static str,
+        data: serde_json::Value,
+    ) -> Result<()> {
+        self.emit(
+            session.tenant,
+            kind,
+            format!("person/{}", session.person()),
+            Some(&session.principal()),
+            data,
+        )
+        .await
+    }
+
     // ------------------------------------------------------------ tenants
 
     /// Creates an organisation with its first owner, and returns the owner's
@@ -777,11 +794,9 @@ impl<R: TenantRegistry> Identity<R> {
         {
             return Err(Error::not_found("session"));
         }
-        self.emit(
-            session.tenant,
+        self.emit_own(
+            session,
             "guss.identity.session.revoked",
-            format!("person/{}", session.person()),
-            Some(&session.principal()),
             serde_json::json!({ "session": id }),
         )
         .await
@@ -855,11 +870,9 @@ impl<R: TenantRegistry> Identity<R> {
         self.require_step_up(session)?;
         let store = self.scoped(session.tenant).await?;
         store.delete_passkey(session.person(), id).await?;
-        self.emit(
-            session.tenant,
+        self.emit_own(
+            session,
             "guss.identity.passkey.removed",
-            format!("person/{}", session.person()),
-            Some(&session.principal()),
             serde_json::json!({ "passkey": id }),
         )
         .await
@@ -927,11 +940,9 @@ impl<R: TenantRegistry> Identity<R> {
         store
             .set_step_up(session.info.id, now, AuthMethod::Passkey)
             .await?;
-        self.emit(
-            session.tenant,
+        self.emit_own(
+            session,
             "guss.identity.step_up.succeeded",
-            format!("person/{}", session.person()),
-            Some(&session.principal()),
             serde_json::json!({ "session": session.info.id }),
         )
         .await?;

@@ -82,6 +82,31 @@ macro_rules! read_tx {
     };
 }
 
+/// Inserts a passkey row on `$tx`; shared by adding a passkey and enrolment.
+macro_rules! insert_passkey {
+    ($tx:expr, $tenant:expr, $passkey:expr, $data:expr) => {{
+        let passkey: &StoredPasskey = $passkey;
+        db(sqlx::query(
+            "INSERT INTO identity_passkeys (tenant_id, id, person_id, credential_id, label, passkey, created_at, last_used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($tenant)
+        .bind(passkey.info.id)
+        .bind(passkey.info.person.as_uuid())
+        .bind(&passkey.credential_id)
+        .bind(&passkey.info.label)
+        .bind($data)
+        .bind(micros(passkey.info.created_at))
+        .bind(passkey.info.last_used_at.map(micros))
+        .execute($tx)
+        .await)
+        .map_err(|e| match e {
+            Error::Conflict { .. } => Error::conflict("passkey already registered"),
+            other => other,
+        })?;
+    }};
+}
+
 /// Inserts a session row on `$tx`; shared by sign-in and enrolment.
 macro_rules! insert_session {
     ($tx:expr, $tenant:expr, $token_hash:expr, $session:expr) => {{
@@ -815,24 +840,7 @@ impl IdentityStore for SqlTenantStore {
     async fn insert_passkey(&self, passkey: &StoredPasskey) -> Result<()> {
         let data = to_json(&passkey.passkey)?;
         write_tx!(self, |tx| {
-            db(sqlx::query(
-                "INSERT INTO identity_passkeys (tenant_id, id, person_id, credential_id, label, passkey, created_at, last_used_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(self.t())
-            .bind(passkey.info.id)
-            .bind(passkey.info.person.as_uuid())
-            .bind(&passkey.credential_id)
-            .bind(&passkey.info.label)
-            .bind(&data)
-            .bind(micros(passkey.info.created_at))
-            .bind(passkey.info.last_used_at.map(micros))
-            .execute(&mut *tx)
-            .await)
-            .map_err(|e| match e {
-                Error::Conflict { .. } => Error::conflict("passkey already registered"),
-                other => other,
-            })?;
+            insert_passkey!(&mut *tx, self.t(), passkey, &data);
         });
         Ok(())
     }
@@ -1325,24 +1333,7 @@ impl IdentityStore for SqlTenantStore {
                     "enrollment link (used, revoked or expired)",
                 ));
             }
-            db(sqlx::query(
-                "INSERT INTO identity_passkeys (tenant_id, id, person_id, credential_id, label, passkey, created_at, last_used_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(self.t())
-            .bind(passkey.info.id)
-            .bind(passkey.info.person.as_uuid())
-            .bind(&passkey.credential_id)
-            .bind(&passkey.info.label)
-            .bind(&data)
-            .bind(micros(passkey.info.created_at))
-            .bind(passkey.info.last_used_at.map(micros))
-            .execute(&mut *tx)
-            .await)
-            .map_err(|e| match e {
-                Error::Conflict { .. } => Error::conflict("passkey already registered"),
-                other => other,
-            })?;
+            insert_passkey!(&mut *tx, self.t(), passkey, &data);
             if let Some(role) = role {
                 db(sqlx::query(
                     "INSERT INTO identity_roles (tenant_id, person_id, role, granted_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
