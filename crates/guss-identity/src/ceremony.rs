@@ -99,7 +99,6 @@ impl RelyingParties {
     }
 
     /// Forgets a tenant's relying party after its settings changed.
-    #[allow(dead_code)]
     pub(crate) fn forget(&self, tenant: TenantId) {
         self.built
             .lock()

@@ -261,6 +261,29 @@ impl<R: TenantRegistry> Identity<R> {
         Ok((tenant, link))
     }
 
+    /// Moves the organisation's passkeys to another relying party, e.g. its
+    /// own domain (owner action). Passkeys are bound to their relying-party
+    /// id: when the id changes, people enrol new passkeys through recovery
+    /// links; adding origins under the same id keeps them.
+    pub async fn set_relying_party(
+        &self,
+        session: &Session,
+        relying_party: RelyingParty,
+    ) -> Result<()> {
+        self.require_admin(session).await?;
+        self.require_owner(session).await?;
+        self.store
+            .set_relying_party(session.tenant, &relying_party)
+            .await?;
+        self.relying_parties.forget(session.tenant);
+        self.emit_own(
+            session,
+            "guss.identity.tenant.relying_party_changed",
+            serde_json::json!({ "rp_id": relying_party.id, "origins": relying_party.origins }),
+        )
+        .await
+    }
+
     pub(crate) async fn issue_enrollment(
         &self,
         store: &R::Scoped,

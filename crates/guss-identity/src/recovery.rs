@@ -18,6 +18,9 @@ use crate::model::{BreakGlassInfo, Person, RecoverySheet, Role};
 use crate::store::{EnrollmentKind, IdentityStore, Quorum, TenantRegistry};
 use crate::{Error, Result, secret};
 
+/// Open recovery links per person.
+const MAX_OPEN_RECOVERY_LINKS: guss_core::Limit =
+    guss_core::Limit::new("open recovery links for one person", 2);
 /// Bounds on trustees.
 const MAX_TRUSTEES: guss_core::Limit = guss_core::Limit::new("trustees", 16);
 /// Longest share text accepted.
@@ -48,6 +51,14 @@ impl<R: TenantRegistry> Identity<R> {
             return Err(Error::conflict("the person is suspended or departed"));
         }
         let now = self.now();
+        // A compromised admin account must not mint links without end.
+        let open = store
+            .open_enrollments(EnrollmentKind::RecoveryLink, now)
+            .await?
+            .iter()
+            .filter(|e| e.person == person)
+            .count();
+        MAX_OPEN_RECOVERY_LINKS.check_len(open.saturating_add(1))?;
         let link = self
             .issue_enrollment(
                 &store,

@@ -224,6 +224,14 @@ backend_tests! {
         assert!(findings.contains(&Finding::NoTrustees));
         assert!(findings.contains(&Finding::SinglePasskey { person: people[0].id, count: 1 }));
 
+        // Adding the office's own domain as an origin keeps the passkeys working.
+        let moved = RelyingParty::new("kanzlei.example", ["https://kanzlei.example", "https://login.kanzlei.example"]).unwrap();
+        let member = w.identity.invite(&session, "zoe@kanzlei.example".parse().unwrap(), "Zoe", &[]).await;
+        assert!(matches!(member, Err(Error::StepUpRequired)), "the step-up above has expired");
+        let session = w.sign_in(tenant.id, "anna@kanzlei.example", &mut anna).await.unwrap();
+        w.identity.set_relying_party(&session, moved).await.unwrap();
+        assert!(w.sign_in(tenant.id, "anna@kanzlei.example", &mut anna).await.is_ok());
+
         let types = w.events.types();
         for expected in ["guss.identity.tenant.created", "guss.identity.invitation.used", "guss.identity.passkey.added", "guss.identity.sign_in.succeeded"] {
             assert!(types.iter().any(|t| t == expected), "{expected} missing from {types:?}");
@@ -387,7 +395,7 @@ backend_tests! {
 
     async fn recovery_link_with_delay(db: TestDb) {
         let w = world(&db).await;
-        let (tenant, anna, _) = w.office().await;
+        let (tenant, anna, mut anna_device) = w.office().await;
         let mut lost = SoftPasskey::new(true);
         let ben = w.invite(&anna, "ben@kanzlei.example", "Ben Meier", &mut lost).await;
         let link = w.identity.issue_recovery_link(&anna, ben.person(), TimeDelta::minutes(30)).await.unwrap();
@@ -399,6 +407,12 @@ backend_tests! {
         let session = w.identity.session(tenant, &signed_in.token).await.unwrap();
         assert!(matches!(w.identity.require_step_up(&session), Err(Error::StepUpRequired)));
         assert!(w.sign_in(tenant, "ben@kanzlei.example", &mut new_phone).await.is_ok());
+        // No more than two open links per person.
+        let anna = w.sign_in(tenant, "anna@kanzlei.example", &mut anna_device).await.unwrap();
+        w.identity.issue_recovery_link(&anna, ben.person(), TimeDelta::zero()).await.unwrap();
+        w.identity.issue_recovery_link(&anna, ben.person(), TimeDelta::zero()).await.unwrap();
+        let third = w.identity.issue_recovery_link(&anna, ben.person(), TimeDelta::zero()).await;
+        assert!(matches!(third, Err(Error::LimitExceeded { .. })), "{third:?}");
         let issued = w.events.events().into_iter().find(|e| e.kind().as_str() == "guss.identity.recovery.link_issued").unwrap();
         let notify = issued.data().unwrap()["notify"].as_array().unwrap().clone();
         assert!(notify.contains(&"anna@kanzlei.example".into()) && notify.contains(&"ben@kanzlei.example".into()));

@@ -433,3 +433,22 @@ pub(super) async fn break_glass_finish<R: TenantRegistry>(
 pub(super) async fn continuity<R: TenantRegistry>(State(app): State<App<R>>, a: Authed) -> Reply {
     reply(app.identity.continuity(a.session.tenant).await?)
 }
+
+#[derive(Deserialize)]
+pub(super) struct RelyingPartyBody {
+    id: String,
+    origins: Vec<String>,
+}
+
+pub(super) async fn set_relying_party<R: TenantRegistry>(
+    State(app): State<App<R>>,
+    a: Authed,
+    Json(body): Json<RelyingPartyBody>,
+) -> Reply {
+    let relying_party =
+        crate::RelyingParty::new(&body.id, body.origins.iter().map(String::as_str))?;
+    app.identity
+        .set_relying_party(&a.session, relying_party)
+        .await?;
+    reply(json!({ "rp_id": body.id }))
+}

@@ -90,6 +90,7 @@ pub fn router<R: TenantRegistry + 'static>(
         .route("/break-glass/{id}/veto", post(break_glass_veto::<R>))
         .route("/break-glass/{id}/finish", post(break_glass_finish::<R>))
         .route("/continuity", get(continuity::<R>))
+        .route("/relying-party", post(set_relying_party::<R>))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(App { identity, tenants })
 }

@@ -185,6 +185,12 @@ pub trait TenantRegistry: Send + Sync {
     async fn tenant(&self, id: TenantId) -> Result<Option<Tenant>>;
     /// All tenants.
     async fn tenants(&self) -> Result<Vec<Tenant>>;
+    /// Replaces a tenant's relying party (a custom domain moved in).
+    async fn set_relying_party(
+        &self,
+        tenant: TenantId,
+        relying_party: &crate::model::RelyingParty,
+    ) -> Result<()>;
     /// Lets `tenant` host mail for `domain` (lowercase); a domain has one tenant.
     async fn add_domain(&self, tenant: TenantId, domain: &str) -> Result<()>;
     /// The tenant hosting `domain`.

@@ -295,6 +295,33 @@ impl TenantRegistry for SqlStore {
             .collect()
     }
 
+    async fn set_relying_party(
+        &self,
+        tenant: TenantId,
+        relying_party: &RelyingParty,
+    ) -> Result<()> {
+        let origins = to_json(&relying_party.origins)?;
+        let registry = Registry {
+            pool: self.registry_pool(),
+            tenant,
+        };
+        let changed = write_tx!(registry, |tx| {
+            db(sqlx::query(
+                "UPDATE identity_tenants SET rp_id = $2, rp_origins = $3 WHERE id = $1",
+            )
+            .bind(tenant.as_uuid())
+            .bind(&relying_party.id)
+            .bind(&origins)
+            .execute(&mut *tx)
+            .await)?
+            .rows_affected()
+        });
+        if changed == 0 {
+            return Err(Error::not_found("organisation"));
+        }
+        Ok(())
+    }
+
     async fn add_domain(&self, tenant: TenantId, domain: &str) -> Result<()> {
         let registry = Registry {
             pool: self.registry_pool(),
