@@ -96,8 +96,8 @@ struct Types {
 /// ```
 pub struct PolicyEngine {
     schema: Schema,
-    builtin: Arc<PolicySet>,
-    tenants: RwLock<HashMap<TenantId, Arc<PolicySet>>>,
+    builtin: Arc<Partitioned>,
+    tenants: RwLock<HashMap<TenantId, Arc<Partitioned>>>,
     cedar: cedar_policy::Authorizer,
     types: Types,
 }
@@ -121,7 +121,7 @@ impl PolicyEngine {
         validate(&schema, &builtin)?;
         Ok(PolicyEngine {
             schema,
-            builtin: Arc::new(builtin),
+            builtin: Arc::new(Partitioned::new(builtin)?),
             tenants: RwLock::new(HashMap::new()),
             cedar: cedar_policy::Authorizer::new(),
             types: Types {
@@ -159,7 +159,7 @@ impl PolicyEngine {
         let own = with_annotated_ids(text, "tenant:")?;
         let count = own.policies().count();
         MAX_TENANT_POLICIES.check_len(count)?;
-        let mut merged = (*self.builtin).clone();
+        let mut merged = self.builtin.all.clone();
         for policy in own.policies() {
             merged
                 .add(policy.clone())
@@ -169,7 +169,7 @@ impl PolicyEngine {
         self.tenants
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(tenant, Arc::new(merged));
+            .insert(tenant, Arc::new(Partitioned::new(merged)?));
         Ok(count)
     }
 
@@ -181,7 +181,7 @@ impl PolicyEngine {
             .remove(&tenant);
     }
 
-    fn policies(&self, tenant: TenantId) -> Arc<PolicySet> {
+    fn policies(&self, tenant: TenantId) -> Arc<Partitioned> {
         self.tenants
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -280,7 +280,9 @@ impl PolicyEngine {
         let entities = Entities::from_entities(entities, None)
             .map_err(|e| Error::invalid("entities", e.to_string()))?;
         let policies = self.policies(tenant);
-        let response = self.cedar.is_authorized(&request, &policies, &entities);
+        let response =
+            self.cedar
+                .is_authorized(&request, policies.for_action(query.action), &entities);
         let diagnostics = response.diagnostics();
         let errors: Vec<String> = diagnostics.errors().map(ToString::to_string).collect();
         let policies: Vec<String> = diagnostics.reason().map(ToString::to_string).collect();
@@ -468,6 +470,55 @@ impl PolicyEngine {
             fields.push((groups, RestrictedExpression::new_set(group_uids)));
         }
         record(fields)
+    }
+}
+
+/// A policy set split by action: a request is evaluated only against the
+/// policies whose action scope can match it. The schema has no action
+/// groups, so `action in [..]` is plain membership and the split changes no
+/// decision and no explanation.
+struct Partitioned {
+    all: PolicySet,
+    by_action: HashMap<String, PolicySet>,
+}
+
+impl Partitioned {
+    fn new(all: PolicySet) -> Result<Self> {
+        let actions: HashSet<String> = all
+            .policies()
+            .flat_map(|p| match p.action_constraint() {
+                cedar_policy::ActionConstraint::Any => Vec::new(),
+                cedar_policy::ActionConstraint::Eq(uid) => vec![uid.id().unescaped().to_owned()],
+                cedar_policy::ActionConstraint::In(uids) => {
+                    uids.iter().map(|u| u.id().unescaped().to_owned()).collect()
+                }
+            })
+            .chain(["read", "write", "delete", "share", "administer", "act_for"].map(str::to_owned))
+            .collect();
+        let mut by_action = HashMap::new();
+        for action in actions {
+            let mut subset = PolicySet::new();
+            for policy in all.policies() {
+                let applies = match policy.action_constraint() {
+                    cedar_policy::ActionConstraint::Any => true,
+                    cedar_policy::ActionConstraint::Eq(uid) => uid.id().unescaped() == action,
+                    cedar_policy::ActionConstraint::In(uids) => {
+                        uids.iter().any(|u| u.id().unescaped() == action)
+                    }
+                };
+                if applies {
+                    subset
+                        .add(policy.clone())
+                        .map_err(|e| Error::invalid("policies", e.to_string()))?;
+                }
+            }
+            by_action.insert(action, subset);
+        }
+        Ok(Partitioned { all, by_action })
+    }
+
+    fn for_action(&self, action: &Action) -> &PolicySet {
+        self.by_action.get(action.as_str()).unwrap_or(&self.all)
     }
 }
 
