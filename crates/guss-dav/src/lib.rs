@@ -20,6 +20,7 @@ mod error;
 mod headers;
 mod if_header;
 mod multistatus;
+pub mod preconditions;
 mod range;
 mod xml;
 
