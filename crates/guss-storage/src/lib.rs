@@ -30,6 +30,8 @@
 mod chunking;
 mod error;
 pub mod keys;
+pub mod thinning;
+pub mod tripwire;
 
 pub use chunking::{ChunkPolicy, chunks};
 pub use error::{Error, Result};
