@@ -236,9 +236,30 @@ impl<R: TenantRegistry> Identity<R> {
 
     /// After the waiting period, and unless vetoed: the single-use link to
     /// enrol one owner passkey for the request's person (created if new).
-    pub async fn finish_break_glass(&self, tenant: TenantId, id: Uuid) -> Result<EnrollmentLink> {
+    ///
+    /// The trustees present their sheets again: a request id alone (it
+    /// appears in the audit log) is not enough to claim the owner passkey,
+    /// and new sheets issued meanwhile void the request.
+    pub async fn finish_break_glass(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        shares: &[String],
+        client: &Client,
+    ) -> Result<EnrollmentLink> {
+        MAX_TRUSTEES.check_len(shares.len())?;
         let store = self.scoped(tenant).await?;
         let now = self.now();
+        let keys = rate_keys(client, ["break_glass".to_owned()]);
+        self.check_rate(&store, &keys).await?;
+        let presented = store.quorum().await?.is_some_and(|q| {
+            recover(q.threshold, shares)
+                .is_some_and(|s| secret::hash_token(&hex(&s)) == q.secret_hash)
+        });
+        if !presented {
+            self.record_failures(&store, &keys).await?;
+            return Err(Error::Unauthenticated);
+        }
         let request = store
             .break_glass(id)
             .await?

@@ -435,11 +435,12 @@ backend_tests! {
 
         // Two sheets start the waiting period; an admin vetoes.
         let request = w.identity.start_break_glass(tenant, &shares[1..], clara.parse().unwrap(), "Clara", &client()).await.unwrap();
-        assert!(matches!(w.identity.finish_break_glass(tenant, request.id).await, Err(Error::Conflict { .. })));
+        let claim = shares[1..].to_vec();
+        assert!(matches!(w.identity.finish_break_glass(tenant, request.id, &claim, &client()).await, Err(Error::Conflict { .. })));
         let anna = w.step_up(&anna, &mut anna_device).await;
         w.identity.veto_break_glass(&anna, request.id).await.unwrap();
         w.clock.advance(TimeDelta::hours(73));
-        assert!(matches!(w.identity.finish_break_glass(tenant, request.id).await, Err(Error::Forbidden)));
+        assert!(matches!(w.identity.finish_break_glass(tenant, request.id, &claim, &client()).await, Err(Error::Forbidden)));
         // The sheets were used: they do not work twice.
         assert!(w.identity.start_break_glass(tenant, &shares[..2], clara.parse().unwrap(), "Clara", &client()).await.is_err());
 
@@ -449,8 +450,11 @@ backend_tests! {
         let shares: Vec<String> = vec![sheets[0].share.clone(), sheets[2].share.clone()];
         let request = w.identity.start_break_glass(tenant, &shares, clara.parse().unwrap(), "Clara", &client()).await.unwrap();
         w.clock.advance(TimeDelta::hours(72));
-        let link = w.identity.finish_break_glass(tenant, request.id).await.unwrap();
-        assert!(w.identity.finish_break_glass(tenant, request.id).await.is_err(), "one owner passkey, once");
+        // The request id alone claims nothing: the sheets must be presented again.
+        let no_sheets = w.identity.finish_break_glass(tenant, request.id, &[], &client()).await;
+        assert!(matches!(no_sheets, Err(Error::Unauthenticated)), "{no_sheets:?}");
+        let link = w.identity.finish_break_glass(tenant, request.id, &shares, &client()).await.unwrap();
+        assert!(w.identity.finish_break_glass(tenant, request.id, &shares, &client()).await.is_err(), "one owner passkey, once");
         let mut clara_device = SoftPasskey::new(true);
         let signed_in = w.enroll(tenant, &link.token, &mut clara_device).await.unwrap();
         assert_eq!(signed_in.session.method, AuthMethod::BreakGlass);

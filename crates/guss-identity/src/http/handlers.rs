@@ -422,12 +422,22 @@ pub(super) async fn break_glass_veto<R: TenantRegistry>(
     reply(json!({ "vetoed": id }))
 }
 
+#[derive(Deserialize)]
+pub(super) struct Shares {
+    shares: Vec<String>,
+}
+
 pub(super) async fn break_glass_finish<R: TenantRegistry>(
     State(app): State<App<R>>,
     r: Request,
     Path(id): Path<Uuid>,
+    Json(body): Json<Shares>,
 ) -> Reply {
-    reply(app.identity.finish_break_glass(r.tenant, id).await?)
+    reply(
+        app.identity
+            .finish_break_glass(r.tenant, id, &body.shares, &r.client)
+            .await?,
+    )
 }
 
 pub(super) async fn continuity<R: TenantRegistry>(State(app): State<App<R>>, a: Authed) -> Reply {
