@@ -19,6 +19,7 @@ mod body;
 mod error;
 mod headers;
 mod if_header;
+pub mod lock;
 mod multistatus;
 pub mod preconditions;
 mod range;
