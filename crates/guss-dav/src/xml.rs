@@ -142,7 +142,21 @@ pub(crate) fn escape_text(text: &str) -> String {
 }
 
 pub(crate) fn escape_attr(text: &str) -> String {
-    quick_xml::escape::escape(text).into_owned()
+    // For double-quoted values; whitespace as references survives
+    // attribute-value normalization (XML 1.0 §3.3.3).
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Parses a whole body into its root element.
@@ -186,13 +200,18 @@ pub fn parse(body: &str, limits: Limits) -> Result<Element> {
                     });
                 }
                 let namespace = match resolved {
-                    ResolveResult::Bound(ns) => ns.as_ref().to_owned(),
+                    // Kept raw by the reader: refuse what would need (un)escaping.
+                    ResolveResult::Bound(ns) if is_plain_uri(ns.as_ref()) => ns.as_ref().to_owned(),
+                    ResolveResult::Bound(_) => return Err(Error::body("unusable namespace name")),
                     ResolveResult::Unbound => String::new(),
                     ResolveResult::Unknown(prefix) => {
                         return Err(Error::body(format!("undeclared namespace prefix {prefix}")));
                     }
                 };
                 let local = start.local_name().as_ref().to_owned();
+                if !is_name(&local) {
+                    return Err(Error::body("malformed element name"));
+                }
                 let mut attributes = Vec::new();
                 for attribute in start.attributes() {
                     let attribute = attribute.map_err(|e| Error::body(e.to_string()))?;
@@ -204,7 +223,11 @@ pub fn parse(body: &str, limits: Limits) -> Result<Element> {
                         .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                         .map_err(|e| Error::body(e.to_string()))?
                         .into_owned();
-                    attributes.push((attribute.key.local_name().as_ref().to_owned(), value));
+                    let name = attribute.key.local_name().as_ref().to_owned();
+                    if !is_name(&name) || !value.chars().all(is_xml_char) {
+                        return Err(Error::body("malformed attribute"));
+                    }
+                    attributes.push((name, value));
                 }
                 let element = Element {
                     name: PropertyName { namespace, local },
@@ -231,6 +254,9 @@ pub fn parse(body: &str, limits: Limits) -> Result<Element> {
             }
             Event::Text(text) => {
                 let content = text.xml10_content();
+                if !content.chars().all(is_xml_char) {
+                    return Err(Error::body("characters not allowed in XML"));
+                }
                 match stack.last_mut() {
                     Some(open) => push_text(open, &content),
                     None if content.trim().is_empty() => {}
@@ -239,6 +265,9 @@ pub fn parse(body: &str, limits: Limits) -> Result<Element> {
             }
             Event::CData(data) => {
                 let content = data.xml10_content();
+                if !content.chars().all(is_xml_char) {
+                    return Err(Error::body("characters not allowed in XML"));
+                }
                 let open = stack
                     .last_mut()
                     .ok_or_else(|| Error::body("CDATA outside the root element"))?;
@@ -278,6 +307,26 @@ fn close(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
     }
 }
 
+/// XML 1.0 §2.2 `Char`: what may appear in a document at all.
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// A local name that can be written back as it was read (NCName, simplified:
+/// letters, digits, `-`, `.`, `_`, and any non-ASCII name character).
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_'))
+}
+
+/// A namespace name that needs no escaping in either direction: URIs have
+/// no whitespace, and the reader keeps namespace values raw.
+fn is_plain_uri(uri: &str) -> bool {
+    uri.chars()
+        .all(|c| is_xml_char(c) && !c.is_whitespace() && !matches!(c, '&' | '<' | '"'))
+}
+
 /// Appends text, joining it with text right before (entities split text events).
 fn push_text(element: &mut Element, text: &str) {
     match element.content.last_mut() {
@@ -313,6 +362,21 @@ mod tests {
             parse(&big, Limits::default()),
             Err(Error::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn what_cannot_be_written_back_is_refused() {
+        for bad in [
+            "<a>\u{0}</a>",
+            "<a>&#0;</a>",
+            "<a b=\"\u{1}\"/>",
+            "<x:a xmlns:x=\"urn:\u{0}\"/>",
+            "<x:a xmlns:x=\"a&amp;b\"/>",
+            "<x:a xmlns:x=\"urn:a\r\"/>",
+            "<D::l xmlns:D=\"DAV:\"/>",
+        ] {
+            assert!(parse(bad, Limits::default()).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
