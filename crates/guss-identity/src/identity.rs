@@ -480,35 +480,14 @@ impl<R: TenantRegistry> Identity<R> {
         let passkey = webauthn
             .finish_passkey_registration(credential, &state)
             .map_err(|e| Error::invalid("passkey registration", e.to_string()))?;
-        let credential_id = passkey.cred_id().to_vec();
-        let mut stored = StoredPasskey {
-            info: PasskeyInfo {
-                id: Uuid::now_v7(),
-                person,
-                label: label.to_owned(),
-                credential_id: String::new(),
-                backup_eligible: false,
-                backed_up: false,
-                created_at: self.now(),
-                last_used_at: None,
-            },
-            credential_id,
+        Ok(StoredPasskey::new(
+            Uuid::now_v7(),
+            person,
+            label.to_owned(),
+            self.now(),
+            None,
             passkey,
-        };
-        // Fill the listing fields the same way the store does when reading.
-        let credential = serde_json::to_value(&stored.passkey).unwrap_or_default();
-        let flag = |name: &str| {
-            credential
-                .pointer(&format!("/cred/{name}"))
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false)
-        };
-        stored.info.backup_eligible = flag("backup_eligible");
-        stored.info.backed_up = flag("backup_state");
-        use base64::Engine as _;
-        stored.info.credential_id =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&stored.credential_id);
-        Ok(stored)
+        ))
     }
 
     async fn emit_passkey_added(

@@ -33,6 +33,45 @@ pub struct StoredPasskey {
     pub passkey: webauthn_rs::prelude::Passkey,
 }
 
+impl StoredPasskey {
+    /// A passkey with its listing fields (credential id, backup flags) read
+    /// from the credential itself, so that they can never disagree with it.
+    pub fn new(
+        id: Uuid,
+        person: PersonId,
+        label: String,
+        created_at: DateTime<Utc>,
+        last_used_at: Option<DateTime<Utc>>,
+        passkey: webauthn_rs::prelude::Passkey,
+    ) -> Self {
+        use base64::Engine as _;
+        // The backup flags live inside the credential; surface them for listing.
+        let credential = serde_json::to_value(&passkey).unwrap_or_default();
+        let flag = |name: &str| {
+            credential
+                .pointer(&format!("/cred/{name}"))
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
+        };
+        let credential_id = passkey.cred_id().to_vec();
+        StoredPasskey {
+            info: PasskeyInfo {
+                id,
+                person,
+                label,
+                credential_id: base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(&credential_id),
+                backup_eligible: flag("backup_eligible"),
+                backed_up: flag("backup_state"),
+                created_at,
+                last_used_at,
+            },
+            credential_id,
+            passkey,
+        }
+    }
+}
+
 /// A session with its state.
 #[derive(Clone, Debug)]
 pub struct StoredSession {

@@ -20,9 +20,7 @@ use super::{
     BreakGlassInfo, Ceremony, Enrollment, EnrollmentKind, IdentityStore, Quorum, StoredAppPassword,
     StoredPasskey, StoredSession, TenantRegistry,
 };
-use crate::model::{
-    AppPasswordInfo, AuthMethod, PasskeyInfo, Person, RelyingParty, Role, SessionInfo, Tenant,
-};
+use crate::model::{AppPasswordInfo, AuthMethod, Person, RelyingParty, Role, SessionInfo, Tenant};
 use crate::{Error, Result};
 
 #[derive(Clone, Debug)]
@@ -397,31 +395,16 @@ const PASSKEY_COLUMNS: &str =
     "id, person_id, credential_id, label, passkey, created_at, last_used_at";
 
 fn passkey_from_row(row: PasskeyRow) -> Result<StoredPasskey> {
-    use base64::Engine as _;
-    let (id, person, credential_id, label, passkey, created_at, last_used_at) = row;
-    let passkey: webauthn_rs::prelude::Passkey = json(&passkey, "stored passkey")?;
-    // The backup flags live inside the credential; surface them for listing.
-    let credential = serde_json::to_value(&passkey).unwrap_or_default();
-    let flag = |name: &str| {
-        credential
-            .pointer(&format!("/cred/{name}"))
-            .and_then(|v| v.as_bool())
-            .unwrap_or(false)
-    };
-    Ok(StoredPasskey {
-        info: PasskeyInfo {
-            id,
-            person: PersonId::from_uuid(person),
-            label,
-            credential_id: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&credential_id),
-            backup_eligible: flag("backup_eligible"),
-            backed_up: flag("backup_state"),
-            created_at: time(created_at),
-            last_used_at: last_used_at.map(time),
-        },
-        credential_id,
+    let (id, person, _credential_id, label, passkey, created_at, last_used_at) = row;
+    let passkey = json(&passkey, "stored passkey")?;
+    Ok(StoredPasskey::new(
+        id,
+        PersonId::from_uuid(person),
+        label,
+        time(created_at),
+        last_used_at.map(time),
         passkey,
-    })
+    ))
 }
 
 type SessionRow = (
