@@ -15,6 +15,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "server")]
+pub mod backend;
 mod body;
 mod error;
 mod headers;
