@@ -23,6 +23,7 @@ mod headers;
 mod if_header;
 pub mod lock;
 mod multistatus;
+mod path;
 pub mod preconditions;
 mod range;
 mod xml;
@@ -35,6 +36,7 @@ pub use error::{Error, Result};
 pub use headers::{Depth, Overwrite};
 pub use if_header::{Condition, IfHeader, IfList, parse_if};
 pub use multistatus::{Multistatus, PropStat, Response};
+pub use path::{DavPath, MAX_PATH_SEGMENTS, MAX_SEGMENT_BYTES};
 pub use range::{ByteRange, parse_range};
 pub use xml::{Element, Limits, Node, PropertyName, parse as parse_xml};
 

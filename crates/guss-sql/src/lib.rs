@@ -1,0 +1,248 @@
+//! The SQL plumbing the guss stores share. One SQL text serves both
+//! engines:
+//!
+//! - the embedded default keeps one SQLite file per tenant (WAL,
+//!   `synchronous=FULL`), so that isolation, export and deletion of a tenant
+//!   are file operations;
+//! - PostgreSQL keeps every tenant in one database, with `tenant_id` on
+//!   every row and a row-level security policy on every table as a second
+//!   wall: [`in_tx!`] declares the tenant before the first statement.
+//!
+//! Table definitions use `{uuid}` and `{bytes}` for the two types the
+//! engines spell differently.
+//!
+//! ```
+//! use guss_sql::{Schema, TenantPools, in_tx};
+//!
+//! static SCHEMA: Schema = Schema {
+//!     file_name: "notes.sqlite",
+//!     migration_lock: 42,
+//!     tables: &[("notes", "CREATE TABLE IF NOT EXISTS notes (tenant_id {uuid} NOT NULL, body TEXT NOT NULL)")],
+//!     indexes: &[],
+//! };
+//!
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! let dir = tempfile_dir();
+//! let pools = TenantPools::open(dir.to_str().unwrap(), &SCHEMA).await?;
+//! let tenant = guss_core::TenantId::new();
+//! let pool = pools.pool(tenant).await?;
+//! let count: i64 = in_tx!(&pool, tenant, |tx| {
+//!     sqlx::query("INSERT INTO notes (tenant_id, body) VALUES ($1, $2)")
+//!         .bind(tenant.as_uuid()).bind("Akte 17").execute(&mut *tx).await?;
+//!     sqlx::query_scalar("SELECT COUNT(*) FROM notes").fetch_one(&mut *tx).await?
+//! });
+//! assert_eq!(count, 1);
+//! # Ok::<(), sqlx::Error>(())
+//! # })?;
+//! # fn tempfile_dir() -> std::path::PathBuf {
+//! #     let dir = std::env::temp_dir().join(format!("guss-sql-doc-{}", guss_core::TenantId::new()));
+//! #     std::fs::create_dir_all(&dir).unwrap(); dir
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use guss_core::TenantId;
+use sqlx::Executor as _;
+
+pub use sqlx;
+
+/// The tables of one store.
+#[derive(Debug)]
+pub struct Schema {
+    /// The SQLite file in each tenant's directory, e.g. `storage.sqlite`.
+    pub file_name: &'static str,
+    /// The PostgreSQL advisory lock taken while migrating, unique per store.
+    pub migration_lock: i64,
+    /// `(name, CREATE TABLE IF NOT EXISTS …)`; each gets row-level security
+    /// on PostgreSQL, so each must have a `tenant_id {uuid}` column.
+    pub tables: &'static [(&'static str, &'static str)],
+    /// `CREATE INDEX IF NOT EXISTS …` statements.
+    pub indexes: &'static [&'static str],
+}
+
+/// A connection pool on one of the two engines.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    /// One tenant's SQLite file.
+    Sqlite(sqlx::SqlitePool),
+    /// The shared PostgreSQL database.
+    Postgres(sqlx::PgPool),
+}
+
+/// Pools per tenant: a directory of SQLite files or one PostgreSQL database.
+#[derive(Clone, Debug)]
+pub struct TenantPools {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Sqlite {
+        dir: PathBuf,
+        schema: &'static Schema,
+        tenants: Mutex<HashMap<TenantId, sqlx::SqlitePool>>,
+    },
+    Postgres(sqlx::PgPool),
+}
+
+impl TenantPools {
+    /// Opens `location`: a `postgres://` URL (tables and row-level security
+    /// are created if missing), or a directory that holds
+    /// `tenants/<id>/<file_name>` per tenant.
+    pub async fn open(location: &str, schema: &'static Schema) -> Result<Self, sqlx::Error> {
+        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+            return Self::open_postgres(location, schema).await;
+        }
+        std::fs::create_dir_all(location)?;
+        Ok(TenantPools {
+            inner: Arc::new(Inner::Sqlite {
+                dir: PathBuf::from(location),
+                schema,
+                tenants: Mutex::default(),
+            }),
+        })
+    }
+
+    async fn open_postgres(url: &str, schema: &Schema) -> Result<Self, sqlx::Error> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .connect(url)
+            .await?;
+        let mut tx = pool.begin().await?;
+        // Several processes may start at once: one migrates, the others wait.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(schema.migration_lock)
+            .execute(&mut *tx)
+            .await?;
+        for (table, ddl) in schema.tables {
+            tx.execute(sqlx::AssertSqlSafe(postgres_types(ddl))).await?;
+            tx.execute(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+                 DROP POLICY IF EXISTS tenant_isolation ON {table};
+                 CREATE POLICY tenant_isolation ON {table}
+                   USING (tenant_id = NULLIF(current_setting('guss.tenant_id', true), '')::uuid)
+                   WITH CHECK (tenant_id = NULLIF(current_setting('guss.tenant_id', true), '')::uuid)"
+            )))
+            .await?;
+        }
+        for index in schema.indexes {
+            tx.execute(sqlx::AssertSqlSafe(*index)).await?;
+        }
+        tx.commit().await?;
+        Ok(TenantPools {
+            inner: Arc::new(Inner::Postgres(pool)),
+        })
+    }
+
+    /// Whether this is PostgreSQL (several processes may share it).
+    pub fn is_postgres(&self) -> bool {
+        matches!(*self.inner, Inner::Postgres(_))
+    }
+
+    /// The pool that holds `tenant`'s rows; on SQLite the tenant's file is
+    /// created on first use.
+    pub async fn pool(&self, tenant: TenantId) -> Result<Pool, sqlx::Error> {
+        match &*self.inner {
+            Inner::Sqlite {
+                dir,
+                schema,
+                tenants,
+            } => {
+                let existing = tenants
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&tenant)
+                    .cloned();
+                if let Some(pool) = existing {
+                    return Ok(Pool::Sqlite(pool));
+                }
+                let tenant_dir = dir.join("tenants").join(tenant.to_string());
+                let pool = open_sqlite(&tenant_dir, schema).await?;
+                let pool = tenants
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(tenant)
+                    .or_insert(pool)
+                    .clone();
+                Ok(Pool::Sqlite(pool))
+            }
+            Inner::Postgres(pool) => Ok(Pool::Postgres(pool.clone())),
+        }
+    }
+}
+
+fn postgres_types(ddl: &str) -> String {
+    ddl.replace("{uuid}", "UUID").replace("{bytes}", "BYTEA")
+}
+
+fn sqlite_types(ddl: &str) -> String {
+    ddl.replace("{uuid}", "BLOB").replace("{bytes}", "BLOB")
+}
+
+async fn open_sqlite(dir: &Path, schema: &Schema) -> Result<sqlx::SqlitePool, sqlx::Error> {
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+    std::fs::create_dir_all(dir)?;
+    let options = SqliteConnectOptions::new()
+        .filename(dir.join(schema.file_name))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await?;
+    for (_, ddl) in schema.tables {
+        pool.execute(sqlx::AssertSqlSafe(sqlite_types(ddl))).await?;
+    }
+    for index in schema.indexes {
+        pool.execute(sqlx::AssertSqlSafe(*index)).await?;
+    }
+    Ok(pool)
+}
+
+/// Whether `e` is a unique-key violation (someone else inserted first).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Runs `$body` in a transaction on the engine of `$pool`, with `$tx` bound
+/// to the transaction; on PostgreSQL the tenant is declared to row-level
+/// security first, on SQLite the transaction takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so that read-then-write bodies never deadlock.
+///
+/// The body's `?` must convert `sqlx::Error` into the caller's error type;
+/// the transaction commits when the body completes and rolls back when it
+/// returns early.
+#[macro_export]
+macro_rules! in_tx {
+    ($pool:expr, $tenant:expr, |$tx:ident| $body:block) => {
+        match $pool {
+            $crate::Pool::Sqlite(pool) => {
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::Pool::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                $crate::sqlx::query("SELECT set_config('guss.tenant_id', $1, true)")
+                    .bind($tenant.to_string())
+                    .execute(&mut *$tx)
+                    .await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
