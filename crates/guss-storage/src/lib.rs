@@ -30,6 +30,10 @@
 mod chunking;
 mod error;
 pub mod keys;
+#[cfg(feature = "store")]
+pub mod model;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod thinning;
 pub mod tripwire;
 

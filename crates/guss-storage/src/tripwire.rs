@@ -29,6 +29,13 @@ impl Default for TripwirePolicy {
     }
 }
 
+impl TripwirePolicy {
+    /// Trips at `threshold` destructive operations within `window`.
+    pub fn new(threshold: usize, window: TimeDelta) -> Self {
+        TripwirePolicy { threshold, window }
+    }
+}
+
 /// Counts destructive operations per principal in a sliding window.
 /// Memory is bounded: each principal keeps at most `threshold` timestamps.
 #[derive(Debug, Default)]
