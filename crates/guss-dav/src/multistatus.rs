@@ -229,7 +229,10 @@ mod tests {
         let names: Vec<_> = prop.children().map(|c| c.name.clone()).collect();
         assert_eq!(
             names,
-            [PropertyName::new("", "nons"), PropertyName::new("", "empty")]
+            [
+                PropertyName::new("", "nons"),
+                PropertyName::new("", "empty")
+            ]
         );
         assert_eq!(prop.children().next().unwrap().text(), "v");
     }

@@ -84,14 +84,17 @@ async fn locks_for<B: DavBackend + ?Sized>(
     Ok(locks)
 }
 
-/// Refuses the request with 423 unless the `If` header submits the token
-/// of every lock in the way (taken by this principal), then evaluates the
-/// `If` header as a whole (412 when false).
+/// Evaluates the `If` header as a whole (412 when false), then refuses the
+/// request with 423 unless it submits the token of every lock in the way
+/// (taken by this principal).
 pub(crate) async fn require<B: DavBackend + ?Sized>(
     ctx: &Ctx<'_, B>,
     touches: &[Touch],
 ) -> Result<(), Problem> {
     let header = if_header(ctx)?;
+    // §10.4.1: a false If header fails the request (412) before the lock
+    // check asks whether the tokens it names are the ones needed (423).
+    evaluate_if(ctx, header.as_ref()).await?;
     let submitted: Vec<&str> = header.iter().flat_map(IfHeader::tokens).collect();
     let mut blocking: BTreeMap<String, StoredLock> = BTreeMap::new();
     for touch in touches {
@@ -121,7 +124,7 @@ pub(crate) async fn require<B: DavBackend + ?Sized>(
             format!("<D:lock-token-submitted>{hrefs}</D:lock-token-submitted>"),
         ));
     }
-    evaluate_if(ctx, header.as_ref()).await
+    Ok(())
 }
 
 /// Evaluates the `If` header against the resources it names: 412 when no

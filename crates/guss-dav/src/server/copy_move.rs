@@ -47,7 +47,10 @@ pub(crate) async fn copy_move<B: DavBackend + ?Sized>(
         ));
     }
     if ctx.path.is_root() && is_move {
-        return Err(Problem::status(StatusCode::FORBIDDEN, "the root cannot move"));
+        return Err(Problem::status(
+            StatusCode::FORBIDDEN,
+            "the root cannot move",
+        ));
     }
     if target.starts_with(&ctx.path) && source.kind == ResourceKind::Collection {
         return Err(Problem::status(

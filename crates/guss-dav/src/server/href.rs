@@ -13,7 +13,21 @@ fn keep(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
-            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' | b':' | b'@'
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'@'
         )
 }
 
@@ -25,8 +39,12 @@ pub(crate) fn encode_segment(segment: &str, out: &mut String) {
             out.push(char::from(b));
         } else {
             out.push('%');
-            out.push(char::from(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0')));
-            out.push(char::from(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0')));
+            out.push(char::from(
+                HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+            ));
+            out.push(char::from(
+                HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'),
+            ));
         }
     }
 }
@@ -103,7 +121,11 @@ fn split_uri(value: &str) -> Option<(Option<&str>, &str)> {
         return Some((None, value));
     }
     let (scheme, rest) = value.split_once("://")?;
-    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+') {
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+')
+    {
         return None;
     }
     let (authority, path) = match rest.find('/') {
@@ -180,7 +202,10 @@ mod tests {
         assert_eq!(request_path("/dav/", &h).unwrap(), (p, false));
         assert_eq!(href("/dav/", &path(&["a"]), true), "/dav/a/");
         assert_eq!(href("/dav/", &DavPath::root(), true), "/dav/");
-        assert_eq!(request_path("/dav/", "/dav").unwrap(), (DavPath::root(), true));
+        assert_eq!(
+            request_path("/dav/", "/dav").unwrap(),
+            (DavPath::root(), true)
+        );
         assert!(request_path("/dav/", "/other/x").is_err());
         assert!(request_path("/dav/", "/dav/%zz").is_err());
         assert!(request_path("/dav/", "/dav/%FF").is_err());

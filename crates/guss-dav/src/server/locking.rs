@@ -32,9 +32,7 @@ pub(crate) async fn lock<B: DavBackend + ?Sized>(
         let locks = locks_on(ctx, &ctx.path).await?;
         let lock = locks
             .iter()
-            .find(|l| {
-                header.tokens().any(|t| t == l.token) && l.principal == ctx.config.principal
-            })
+            .find(|l| header.tokens().any(|t| t == l.token) && l.principal == ctx.config.principal)
             .ok_or_else(|| {
                 Problem::condition(
                     StatusCode::PRECONDITION_FAILED,
@@ -52,7 +50,14 @@ pub(crate) async fn lock<B: DavBackend + ?Sized>(
             || existing
                 .as_ref()
                 .is_some_and(|r| r.kind == ResourceKind::Collection);
-        return Ok(answer(ctx, &refreshed, seconds, collection, StatusCode::OK, false));
+        return Ok(answer(
+            ctx,
+            &refreshed,
+            seconds,
+            collection,
+            StatusCode::OK,
+            false,
+        ));
     };
 
     let depth = match Depth::parse(ctx.header("depth"))? {
@@ -92,10 +97,24 @@ pub(crate) async fn lock<B: DavBackend + ?Sized>(
                 ctx.backend.locks().release(&lock.token).await?;
                 return Err(e.into());
             }
-            return Ok(answer(ctx, &lock, seconds, false, StatusCode::CREATED, true));
+            return Ok(answer(
+                ctx,
+                &lock,
+                seconds,
+                false,
+                StatusCode::CREATED,
+                true,
+            ));
         }
     };
-    Ok(answer(ctx, &lock, seconds, collection, StatusCode::OK, true))
+    Ok(answer(
+        ctx,
+        &lock,
+        seconds,
+        collection,
+        StatusCode::OK,
+        true,
+    ))
 }
 
 fn answer<B: DavBackend + ?Sized>(
@@ -139,10 +158,7 @@ pub(crate) async fn unlock<B: DavBackend + ?Sized>(ctx: &Ctx<'_, B>) -> Result<R
         .into_iter()
         .find(|l| l.token == token)
         .ok_or_else(|| {
-            Problem::condition(
-                StatusCode::CONFLICT,
-                "<D:lock-token-matches-request-uri/>",
-            )
+            Problem::condition(StatusCode::CONFLICT, "<D:lock-token-matches-request-uri/>")
         })?;
     if lock.principal != ctx.config.principal {
         return Err(Problem::status(

@@ -6,7 +6,8 @@ use axum::response::Response;
 use super::reply::{empty, set_header};
 
 /// The methods every resource of the tree answers.
-pub(crate) const ALLOW: &str = "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK, REPORT";
+pub(crate) const ALLOW: &str =
+    "OPTIONS, GET, HEAD, PUT, DELETE, MKCOL, PROPFIND, PROPPATCH, COPY, MOVE, LOCK, UNLOCK, REPORT";
 
 /// The OPTIONS response: class 1, 2 and 3 plus extended MKCOL (RFC 5689 §3).
 pub(crate) fn options() -> Response {

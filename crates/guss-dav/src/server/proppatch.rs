@@ -80,13 +80,13 @@ pub(crate) async fn proppatch<B: DavBackend + ?Sized>(
             None => {}
         }
     }
-    let status = match ctx
-        .backend
-        .patch_properties(&ctx.path, set, remove)
-        .await
-    {
+    let status = match ctx.backend.patch_properties(&ctx.path, set, remove).await {
         Ok(()) => 200,
-        Err(e @ (BackendError::Forbidden | BackendError::TooLarge { .. } | BackendError::InsufficientStorage)) => e.http_status(),
+        Err(
+            e @ (BackendError::Forbidden
+            | BackendError::TooLarge { .. }
+            | BackendError::InsufficientStorage),
+        ) => e.http_status(),
         Err(e) => return Err(e.into()),
     };
     Ok(multistatus(&Multistatus {

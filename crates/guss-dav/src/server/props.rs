@@ -54,8 +54,8 @@ pub(crate) async fn lockdiscovery<B: DavBackend + ?Sized>(
     let now = ctx.config.clock.now();
     let mut out = String::new();
     for lock in locks_on(ctx, &resource.path).await? {
-        let root_is_collection = lock.root != resource.path
-            || resource.kind == ResourceKind::Collection;
+        let root_is_collection =
+            lock.root != resource.path || resource.kind == ResourceKind::Collection;
         let active = ActiveLock {
             scope: lock.scope,
             depth: lock.depth,
@@ -84,11 +84,7 @@ async fn live<B: DavBackend + ?Sized>(
         } else {
             "<D:collection/>".to_owned()
         }),
-        "creationdate" => Some(
-            resource
-                .created
-                .to_rfc3339_opts(SecondsFormat::Secs, true),
-        ),
+        "creationdate" => Some(resource.created.to_rfc3339_opts(SecondsFormat::Secs, true)),
         "getlastmodified" => Some(http_date(resource.modified)),
         "getetag" => Some(escape_text(&quoted(&resource.etag))),
         "getcontentlength" if file => Some(resource.length.to_string()),

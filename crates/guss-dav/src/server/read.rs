@@ -103,9 +103,7 @@ async fn listing<B: DavBackend + ?Sized>(
     resource: &Resource,
     with_body_: bool,
 ) -> Result<Response, Problem> {
-    let mut html = String::from(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>",
-    );
+    let mut html = String::from("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>");
     let title = escape_text(&resource.path.to_string());
     html.push_str(&title);
     html.push_str("</title></head><body><h1>");

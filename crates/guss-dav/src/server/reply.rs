@@ -66,10 +66,9 @@ impl Problem {
 impl From<crate::Error> for Problem {
     fn from(e: crate::Error) -> Self {
         match e {
-            crate::Error::InfiniteDepth => Problem::condition(
-                StatusCode::FORBIDDEN,
-                "<D:propfind-finite-depth/>",
-            ),
+            crate::Error::InfiniteDepth => {
+                Problem::condition(StatusCode::FORBIDDEN, "<D:propfind-finite-depth/>")
+            }
             other => Problem::status(
                 StatusCode::from_u16(other.http_status()).unwrap_or(StatusCode::BAD_REQUEST),
                 other.to_string(),

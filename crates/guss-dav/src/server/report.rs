@@ -70,7 +70,10 @@ pub(crate) async fn report<B: DavBackend + ?Sized>(
     let text = read_xml_body(&ctx.headers, body, ctx.config.max_xml_body).await?;
     let request = parse_sync(&text, ctx.config.xml_limits)?;
     // RFC 6578 §3.2: the Depth header is 0 (clients also send none or 1).
-    if ctx.header("depth").is_some_and(|d| d.trim().eq_ignore_ascii_case("infinity")) {
+    if ctx
+        .header("depth")
+        .is_some_and(|d| d.trim().eq_ignore_ascii_case("infinity"))
+    {
         return Err(Problem::bad_request("sync-collection takes Depth: 0"));
     }
     let resource = ctx

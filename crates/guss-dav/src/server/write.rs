@@ -58,7 +58,9 @@ pub(crate) async fn put<B: DavBackend + ?Sized>(
     }
     if ctx.headers.contains_key(header::CONTENT_RANGE) {
         // RFC 9110 §14.5: partial PUT is not supported.
-        return Err(Problem::bad_request("Content-Range on PUT is not supported"));
+        return Err(Problem::bad_request(
+            "Content-Range on PUT is not supported",
+        ));
     }
     let touch = match existing {
         Some(_) => Touch::Resource(ctx.path.clone()),
