@@ -1162,3 +1162,22 @@ async fn collections_list_their_members_as_html() {
     assert!(page.body.contains("href=\"/dav/%3Cb%3E.txt\""));
     assert!(page.body.contains("&lt;b&gt;.txt"));
 }
+
+#[tokio::test]
+async fn infinite_propfind_when_allowed() {
+    let mut dav = Dav::new();
+    dav.config.allow_depth_infinity_propfind = true;
+    dav.call("MKCOL", "/dav/a/", &[], "").await;
+    dav.call("MKCOL", "/dav/a/b/", &[], "").await;
+    dav.put("/dav/a/b/c.txt", "x").await;
+    let all = dav
+        .call("PROPFIND", "/dav/", &[("depth", "infinity")], "")
+        .await;
+    assert_eq!(all.status, StatusCode::MULTI_STATUS);
+    assert_eq!(all.xml().children().count(), 4);
+    dav.config.max_results = 2;
+    let bounded = dav
+        .call("PROPFIND", "/dav/", &[("depth", "infinity")], "")
+        .await;
+    assert_eq!(bounded.status, StatusCode::FORBIDDEN);
+}
