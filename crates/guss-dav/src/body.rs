@@ -17,10 +17,26 @@ pub enum PropfindRequest {
 
 /// Parses a PROPFIND body; an empty body means `allprop` (RFC 4918 §9.1).
 pub fn parse_propfind(body: &str) -> Result<PropfindRequest> {
+    parse_propfind_within(body, Limits::default())
+}
+
+/// [`parse_propfind`] under explicit XML bounds.
+///
+/// ```
+/// use guss_dav::{Limits, PropfindRequest, parse_propfind_within};
+///
+/// let mut limits = Limits::default();
+/// limits.max_elements = 2;
+/// let body = r#"<propfind xmlns="DAV:"><prop><getetag/><displayname/></prop></propfind>"#;
+/// assert!(parse_propfind_within(body, limits).is_err());
+/// assert_eq!(parse_propfind_within("", limits)?, PropfindRequest::AllProp(vec![]));
+/// # Ok::<(), guss_dav::Error>(())
+/// ```
+pub fn parse_propfind_within(body: &str, limits: Limits) -> Result<PropfindRequest> {
     if body.trim().is_empty() {
         return Ok(PropfindRequest::AllProp(Vec::new()));
     }
-    let root = parse(body, Limits::default())?;
+    let root = parse(body, limits)?;
     expect(&root, "propfind")?;
     if let Some(prop) = root.dav_child("prop") {
         return Ok(PropfindRequest::Prop(
@@ -51,7 +67,21 @@ pub enum PropPatch {
 
 /// Parses a PROPPATCH body.
 pub fn parse_proppatch(body: &str) -> Result<Vec<PropPatch>> {
-    let root = parse(body, Limits::default())?;
+    parse_proppatch_within(body, Limits::default())
+}
+
+/// [`parse_proppatch`] under explicit XML bounds.
+///
+/// ```
+/// use guss_dav::{Limits, PropPatch, parse_proppatch_within};
+///
+/// let body = r#"<propertyupdate xmlns="DAV:"><remove><prop><displayname/></prop></remove></propertyupdate>"#;
+/// let changes = parse_proppatch_within(body, Limits::default())?;
+/// assert!(matches!(&changes[..], [PropPatch::Remove(name)] if name.local == "displayname"));
+/// # Ok::<(), guss_dav::Error>(())
+/// ```
+pub fn parse_proppatch_within(body: &str, limits: Limits) -> Result<Vec<PropPatch>> {
+    let root = parse(body, limits)?;
     expect(&root, "propertyupdate")?;
     let mut changes = Vec::new();
     for instruction in root.children() {
@@ -79,10 +109,23 @@ pub fn parse_proppatch(body: &str) -> Result<Vec<PropPatch>> {
 /// Properties to set on a new collection (RFC 5689 extended MKCOL), with
 /// their values as XML; empty for a plain MKCOL without body.
 pub fn parse_mkcol(body: &str) -> Result<Vec<(PropertyName, String)>> {
+    parse_mkcol_within(body, Limits::default())
+}
+
+/// [`parse_mkcol`] under explicit XML bounds.
+///
+/// ```
+/// use guss_dav::{Limits, parse_mkcol_within};
+///
+/// let body = r#"<mkcol xmlns="DAV:"><set><prop><displayname>Akten</displayname></prop></set></mkcol>"#;
+/// assert_eq!(parse_mkcol_within(body, Limits::default())?[0].1, "Akten");
+/// # Ok::<(), guss_dav::Error>(())
+/// ```
+pub fn parse_mkcol_within(body: &str, limits: Limits) -> Result<Vec<(PropertyName, String)>> {
     if body.trim().is_empty() {
         return Ok(Vec::new());
     }
-    let root = parse(body, Limits::default())?;
+    let root = parse(body, limits)?;
     expect(&root, "mkcol")?;
     let mut props = Vec::new();
     for set in root.children() {
@@ -117,10 +160,24 @@ pub struct LockInfo {
 
 /// Parses a LOCK body; `None` for an empty body (a lock refresh).
 pub fn parse_lockinfo(body: &str) -> Result<Option<LockInfo>> {
+    parse_lockinfo_within(body, Limits::default())
+}
+
+/// [`parse_lockinfo`] under explicit XML bounds.
+///
+/// ```
+/// use guss_dav::{Limits, LockScope, parse_lockinfo_within};
+///
+/// let body = r#"<lockinfo xmlns="DAV:"><lockscope><shared/></lockscope><locktype><write/></locktype></lockinfo>"#;
+/// assert_eq!(parse_lockinfo_within(body, Limits::default())?.unwrap().scope, LockScope::Shared);
+/// assert_eq!(parse_lockinfo_within("", Limits::default())?, None);
+/// # Ok::<(), guss_dav::Error>(())
+/// ```
+pub fn parse_lockinfo_within(body: &str, limits: Limits) -> Result<Option<LockInfo>> {
     if body.trim().is_empty() {
         return Ok(None);
     }
-    let root = parse(body, Limits::default())?;
+    let root = parse(body, limits)?;
     expect(&root, "lockinfo")?;
     let scope = root
         .dav_child("lockscope")

@@ -26,11 +26,14 @@ mod multistatus;
 mod path;
 pub mod preconditions;
 mod range;
+#[cfg(feature = "server")]
+pub mod server;
 mod xml;
 
 pub use body::{
-    LockInfo, LockScope, PropPatch, PropfindRequest, parse_lockinfo, parse_mkcol, parse_propfind,
-    parse_proppatch,
+    LockInfo, LockScope, PropPatch, PropfindRequest, parse_lockinfo, parse_lockinfo_within,
+    parse_mkcol, parse_mkcol_within, parse_propfind, parse_propfind_within, parse_proppatch,
+    parse_proppatch_within,
 };
 pub use error::{Error, Result};
 pub use headers::{Depth, Overwrite};

@@ -103,6 +103,10 @@ fn push_status(out: &mut String, status: u16) {
 fn push_property(out: &mut String, name: &PropertyName, value: Option<&str>) {
     let (open, close) = if name.namespace == DAV {
         (format!("D:{}", name.local), format!("D:{}", name.local))
+    } else if name.namespace.is_empty() {
+        // No prefix can be bound to "no namespace" (Namespaces in XML 1.0
+        // §3): undeclare the default namespace instead; the body uses none.
+        (format!("{} xmlns=\"\"", name.local), name.local.clone())
     } else {
         (
             format!(
@@ -136,12 +140,15 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         201 => "Created",
         204 => "No Content",
+        400 => "Bad Request",
         403 => "Forbidden",
         404 => "Not Found",
         409 => "Conflict",
         412 => "Precondition Failed",
         423 => "Locked",
         424 => "Failed Dependency",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
         507 => "Insufficient Storage",
         _ => "Status",
     }
@@ -176,6 +183,7 @@ mod tests {
             sync_token: Some("http://guss/sync/7".into()),
         }
         .to_xml();
+        assert!(body.contains("<D:status>HTTP/1.1 404 Not Found</D:status>"));
         let root = parse(&body, Limits::default()).unwrap();
         let response = root.dav_child("response").unwrap();
         assert_eq!(response.dav_child("href").unwrap().text(), "/a?b&c");
@@ -191,5 +199,41 @@ mod tests {
             root.dav_child("sync-token").unwrap().text(),
             "http://guss/sync/7"
         );
+    }
+
+    #[test]
+    fn properties_without_namespace_stay_well_formed() {
+        let body = Multistatus {
+            responses: vec![Response {
+                href: "/a".into(),
+                propstats: vec![PropStat {
+                    status: 200,
+                    props: vec![
+                        (PropertyName::new("", "nons"), Some("v".into())),
+                        (PropertyName::new("", "empty"), None),
+                    ],
+                }],
+                ..Response::default()
+            }],
+            sync_token: None,
+        }
+        .to_xml();
+        let root = parse(&body, Limits::default()).unwrap();
+        let prop = root
+            .dav_child("response")
+            .unwrap()
+            .dav_child("propstat")
+            .unwrap()
+            .dav_child("prop")
+            .unwrap();
+        let names: Vec<_> = prop.children().map(|c| c.name.clone()).collect();
+        assert_eq!(
+            names,
+            [
+                PropertyName::new("", "nons"),
+                PropertyName::new("", "empty")
+            ]
+        );
+        assert_eq!(prop.children().next().unwrap().text(), "v");
     }
 }
