@@ -1,1 +1,256 @@
-fn main() {}
+//! A WebDAV file server on the guss file store: every write a version,
+//! content deduplicated and encrypted, metadata in SQLite (or PostgreSQL),
+//! content on local disk (or S3).
+//!
+//! ```text
+//! cargo run -p guss-storage --example webdav-server -- \
+//!     --listen 127.0.0.1:8080 --data ./files --user anna:Zugangscode-1 --user ben:Zugangscode-2
+//! ```
+//!
+//! Each user's files are served at `/NAME/`; nobody sees another's folder.
+//! `--database postgres://…` keeps metadata in PostgreSQL; `--s3
+//! http://KEY:SECRET@HOST:PORT/BUCKET` keeps content in S3.
+//!
+//! The `--user` passwords stand in for the app passwords a real
+//! deployment issues through guss-identity; this example checks them
+//! itself (as SHA-256 digests).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use async_trait::async_trait;
+use clap::Parser;
+use guss_blob::{BlobStore, LocalBlobStore, S3BlobStore, S3Config};
+use guss_core::{
+    Action, Authenticator, Authorizer, Context, Credentials, Decision, Error, MemoryEventSink,
+    PersonId, Principal, Resource, Scope, ServiceName, SystemClock, TenantId,
+};
+use guss_dav::DavPath;
+use guss_storage::keys::MasterKey;
+use guss_storage::store::{FileStore, StoreConfig};
+use guss_storage::webdav::WebDav;
+use ring::rand::{SecureRandom, SystemRandom};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+#[derive(Parser, Debug)]
+#[command(about = "A WebDAV server on the guss file store")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory for the data (SQLite databases, content, the master key).
+    #[arg(long)]
+    data: PathBuf,
+    /// A user as NAME:PASSWORD; repeat for more.
+    #[arg(long = "user", required = true)]
+    users: Vec<String>,
+    /// Keep metadata in PostgreSQL at this URL instead of SQLite.
+    #[arg(long)]
+    database: Option<String>,
+    /// Keep content in S3: http(s)://ACCESS_KEY:SECRET@HOST:PORT/BUCKET.
+    #[arg(long)]
+    s3: Option<String>,
+}
+
+/// The `--user` accounts.
+struct Users {
+    by_name: HashMap<String, (PersonId, [u8; 32])>,
+}
+
+fn person_id(name: &str) -> PersonId {
+    let hash = Sha256::digest(format!("guss example person {name}"));
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hash[..16]);
+    PersonId::from_uuid(Uuid::from_bytes(bytes))
+}
+
+#[async_trait]
+impl Authenticator for Users {
+    async fn authenticate(
+        &self,
+        tenant: TenantId,
+        credentials: &Credentials,
+        _: Scope,
+    ) -> Result<Principal, Error> {
+        let Credentials::Basic { username, .. } = credentials else {
+            return Err(Error::Unauthenticated);
+        };
+        let (person, expected) = self
+            .by_name
+            .get(username.as_str())
+            .ok_or(Error::Unauthenticated)?;
+        // Comparing digests: timing reveals nothing about the password.
+        let given: [u8; 32] = Sha256::digest(credentials.secret().as_bytes()).into();
+        if given != *expected {
+            return Err(Error::Unauthenticated);
+        }
+        Ok(Principal::Person {
+            tenant,
+            person: *person,
+        })
+    }
+}
+
+/// Everyone works in their own folder `/NAME` and nowhere else.
+struct HomeFolders {
+    homes: HashMap<PersonId, String>,
+}
+
+#[async_trait]
+impl Authorizer for HomeFolders {
+    async fn authorize(
+        &self,
+        principal: &Principal,
+        _: &Action,
+        resource: &Resource,
+        _: &Context,
+    ) -> Decision {
+        let Principal::Person { person, tenant } = principal else {
+            return Decision::Deny;
+        };
+        let Some(name) = self.homes.get(person) else {
+            return Decision::Deny;
+        };
+        let home = format!("/{name}");
+        let id = resource.id();
+        let inside = id == home
+            || id
+                .strip_prefix(&home)
+                .is_some_and(|rest| rest.starts_with('/'));
+        if *tenant == resource.tenant() && inside {
+            Decision::Allow
+        } else {
+            Decision::Deny
+        }
+    }
+}
+
+/// Reads a 32-byte secret from `path`, creating it (mode 0600) if missing.
+fn secret_file(path: &Path) -> anyhow::Result<[u8; 32]> {
+    if let Ok(bytes) = std::fs::read(path) {
+        return bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("{} is not 32 bytes", path.display()));
+    }
+    let mut key = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut key)
+        .map_err(|_| anyhow::anyhow!("no randomness"))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    use std::io::Write as _;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("create {}", path.display()))?;
+    file.write_all(&key)?;
+    file.sync_all()?;
+    Ok(key)
+}
+
+fn s3_store(url: &str) -> anyhow::Result<S3BlobStore> {
+    let parsed = url::Url::parse(url).context("--s3 is not a URL")?;
+    let bucket = parsed.path().trim_matches('/');
+    if bucket.is_empty() || parsed.username().is_empty() {
+        bail!("--s3 needs http(s)://ACCESS_KEY:SECRET@HOST:PORT/BUCKET");
+    }
+    let endpoint = format!(
+        "{}://{}{}",
+        parsed.scheme(),
+        parsed.host_str().unwrap_or_default(),
+        parsed.port().map(|p| format!(":{p}")).unwrap_or_default()
+    );
+    let config = S3Config::new(
+        &endpoint,
+        bucket,
+        parsed.username(),
+        parsed.password().unwrap_or_default(),
+    );
+    Ok(S3BlobStore::new(&config)?)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("create {}", args.data.display()))?;
+    let mut users = Users {
+        by_name: HashMap::new(),
+    };
+    let mut homes = HashMap::new();
+    for user in &args.users {
+        let Some((name, password)) = user.split_once(':') else {
+            bail!("--user {user:?}: expected NAME:PASSWORD");
+        };
+        if DavPath::from_segments([name]).is_err() || password.is_empty() {
+            bail!(
+                "--user {user:?}: the name must be a plain folder name and the password not empty"
+            );
+        }
+        let person = person_id(name);
+        users.by_name.insert(
+            name.to_owned(),
+            (person, Sha256::digest(password.as_bytes()).into()),
+        );
+        homes.insert(person, name.to_owned());
+    }
+    let master = MasterKey::from_bytes(secret_file(&args.data.join("master.key"))?);
+    let tenant_bytes = secret_file(&args.data.join("tenant.id"))?;
+    let mut tenant_uuid = [0u8; 16];
+    tenant_uuid.copy_from_slice(&tenant_bytes[..16]);
+    let tenant = TenantId::from_uuid(Uuid::from_bytes(tenant_uuid));
+    let blobs: Arc<dyn BlobStore> = match &args.s3 {
+        Some(url) => Arc::new(s3_store(url)?),
+        None => Arc::new(LocalBlobStore::open(&args.data.join("blobs")).await?),
+    };
+    let location = match &args.database {
+        Some(url) => url.clone(),
+        None => args.data.join("db").display().to_string(),
+    };
+    let store = FileStore::open(
+        &location,
+        blobs,
+        master,
+        Arc::new(SystemClock),
+        Arc::new(MemoryEventSink::new()),
+        StoreConfig::default(),
+    )
+    .await?;
+    let files = store.tenant(tenant);
+    let setup = Principal::Service {
+        tenant,
+        service: ServiceName::new("webdav-example")?,
+    };
+    for name in homes.values() {
+        let home = DavPath::from_segments([name.as_str()])?;
+        if files.stat(&home).await?.is_none() {
+            files.create_folder(&home, &[], &setup).await?;
+        }
+    }
+    let app = WebDav::new(
+        store,
+        Arc::new(users),
+        Arc::new(HomeFolders { homes }),
+        "/",
+        Arc::new(move |_: &axum::http::request::Parts| Some(tenant)),
+    )
+    .router();
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    tracing::info!("serving WebDAV on http://{}/", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

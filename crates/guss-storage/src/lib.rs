@@ -36,6 +36,8 @@ pub mod model;
 pub mod store;
 pub mod thinning;
 pub mod tripwire;
+#[cfg(feature = "webdav")]
+pub mod webdav;
 
 pub use chunking::{ChunkPolicy, chunks};
 pub use error::{Error, Result};

@@ -10,11 +10,11 @@ use futures::StreamExt;
 use guss_blob::LocalBlobStore;
 use guss_core::{Clock, FixedClock, MemoryEventSink, PersonId, Principal, TenantId};
 use guss_dav::DavPath;
+use guss_storage::Error;
 use guss_storage::keys::MasterKey;
 use guss_storage::model::{EntryKind, ShareMode, ShareOptions};
 use guss_storage::store::{BodyStream, FileStore, StoreConfig, TenantFiles};
 use guss_storage::tripwire::TripwirePolicy;
-use guss_storage::Error;
 use guss_testkit::{Backend, TestDb, backend_tests};
 
 struct Fixture {
@@ -36,7 +36,9 @@ async fn fixture(db: &TestDb, config: StoreConfig) -> Fixture {
         Backend::Sqlite => db.dir().unwrap().join("storage").display().to_string(),
         Backend::Postgres => db.url().to_owned(),
     };
-    let clock = Arc::new(FixedClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()));
+    let clock = Arc::new(FixedClock::new(
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
+    ));
     let events = Arc::new(MemoryEventSink::new());
     let store = FileStore::open(
         &location,
@@ -48,7 +50,12 @@ async fn fixture(db: &TestDb, config: StoreConfig) -> Fixture {
     )
     .await
     .unwrap();
-    Fixture { store, clock, events, _blobs: blobs }
+    Fixture {
+        store,
+        clock,
+        events,
+        _blobs: blobs,
+    }
 }
 
 fn path(p: &str) -> DavPath {
@@ -56,7 +63,10 @@ fn path(p: &str) -> DavPath {
 }
 
 fn person(files: &TenantFiles) -> Principal {
-    Principal::Person { tenant: files.tenant_id(), person: PersonId::new() }
+    Principal::Person {
+        tenant: files.tenant_id(),
+        person: PersonId::new(),
+    }
 }
 
 /// Deterministic bytes that do not compress.
@@ -73,7 +83,12 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
 }
 
 fn view_link() -> ShareOptions {
-    ShareOptions { mode: ShareMode::View, expires_at: None, access_code: None, max_downloads: None }
+    ShareOptions {
+        mode: ShareMode::View,
+        expires_at: None,
+        access_code: None,
+        max_downloads: None,
+    }
 }
 
 backend_tests! {

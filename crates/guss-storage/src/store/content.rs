@@ -13,7 +13,7 @@ use guss_core::Principal;
 use guss_dav::DavPath;
 use uuid::Uuid;
 
-use super::sql::{FILE, FOLDER, ManifestRow, Sql, VersionRow};
+use super::sql::{FILE, FOLDER, ManifestRow, VersionRow};
 use super::tree::{parent_folder, stat_in};
 use super::{TenantFiles, micros, new_id, sql_tx};
 use crate::keys::{ChunkId, TenantKeys};
@@ -48,7 +48,12 @@ struct Claimed {
 impl TenantFiles {
     /// Claims rows for `batch` (inserting new ones) and puts the blobs not
     /// yet stored.
-    async fn store_chunks(&self, keys: &TenantKeys, batch: Vec<Bytes>, out: &mut Vec<Claimed>) -> Result<()> {
+    async fn store_chunks(
+        &self,
+        keys: &TenantKeys,
+        batch: Vec<Bytes>,
+        out: &mut Vec<Claimed>,
+    ) -> Result<()> {
         let now = micros(self.now());
         let ids: Vec<ChunkId> = batch.iter().map(|c| keys.chunk_id(c)).collect();
         let claims: Vec<(Uuid, bool)> = sql_tx!(self, |sql| {
@@ -75,7 +80,11 @@ impl TenantFiles {
             if !stored {
                 puts.push((id, chunk.clone(), generation));
             }
-            out.push(Claimed { id, length: chunk.len(), generation });
+            out.push(Claimed {
+                id,
+                length: chunk.len(),
+                generation,
+            });
         }
         let blobs = self.inner().blobs.clone();
         futures::stream::iter(puts)
@@ -116,12 +125,19 @@ impl TenantFiles {
         let mut buffer = BytesMut::new();
         let mut total: u64 = 0;
         loop {
-            let next = body.next().await.transpose().map_err(|e| Error::Backend(format!("request body: {e}")))?;
+            let next = body
+                .next()
+                .await
+                .transpose()
+                .map_err(|e| Error::Backend(format!("request body: {e}")))?;
             let done = next.is_none();
             if let Some(piece) = next {
                 total = total.saturating_add(piece.len() as u64);
                 if total > max {
-                    return Err(Error::LimitExceeded { what: "file size", limit: max });
+                    return Err(Error::LimitExceeded {
+                        what: "file size",
+                        limit: max,
+                    });
                 }
                 buffer.extend_from_slice(&piece);
                 if buffer.len() < 2 * policy.max {
@@ -131,27 +147,42 @@ impl TenantFiles {
             // Cut what is certain: every chunk but the last, which may
             // still grow, unless the body has ended.
             let cuts: Vec<usize> = crate::chunks(&buffer, policy).map(<[u8]>::len).collect();
-            let keep = if done { 0 } else { cuts.last().copied().unwrap_or(0) };
+            let keep = if done {
+                0
+            } else {
+                cuts.last().copied().unwrap_or(0)
+            };
             let certain = buffer.len() - keep;
             let mut ready = buffer.split_to(certain).freeze();
-            for length in cuts.iter().take(if done { cuts.len() } else { cuts.len().saturating_sub(1) }) {
+            for length in cuts.iter().take(if done {
+                cuts.len()
+            } else {
+                cuts.len().saturating_sub(1)
+            }) {
                 pending.push(ready.split_to(*length));
             }
             if pending.len() >= CLAIM_BATCH || done {
-                self.store_chunks(&keys, std::mem::take(&mut pending), &mut claimed).await?;
+                self.store_chunks(&keys, std::mem::take(&mut pending), &mut claimed)
+                    .await?;
             }
             if done {
                 break;
             }
         }
-        let outcome = self.commit_version(path, &claimed, total, content_type, by).await;
+        let outcome = self
+            .commit_version(path, &claimed, total, content_type, by)
+            .await;
         let (entry, created) = outcome?;
         if !created {
             self.record_destructive(by).await?;
         }
         self.thin(entry.id).await?;
         self.emit(
-            if created { "guss.storage.file.created" } else { "guss.storage.file.updated" },
+            if created {
+                "guss.storage.file.created"
+            } else {
+                "guss.storage.file.updated"
+            },
             Some(by),
             &path.to_string(),
             serde_json::json!({ "id": entry.id, "version": entry.etag, "size": entry.size }),
@@ -202,10 +233,13 @@ impl TenantFiles {
                 }
                 let pos = i64::try_from(pos).unwrap_or(i64::MAX);
                 let length = i64::try_from(chunk.length).unwrap_or(i64::MAX);
-                sql.insert_manifest_row(version.version_id, pos, &chunk.id, length).await?;
+                sql.insert_manifest_row(version.version_id, pos, &chunk.id, length)
+                    .await?;
             }
             sql.log_change(seq, now, parent, &name, false).await?;
-            let entry = stat_in(&mut sql, path).await?.ok_or(Error::NotFound("file"))?;
+            let entry = stat_in(&mut sql, path)
+                .await?
+                .ok_or(Error::NotFound("file"))?;
             (entry, created)
         }))
     }
@@ -218,27 +252,40 @@ impl TenantFiles {
         content_type: Option<&str>,
         by: &Principal,
     ) -> Result<(Entry, bool)> {
-        let body: BodyStream = Box::pin(futures::stream::once(async move { Ok(Bytes::from(body)) }));
+        let body: BodyStream =
+            Box::pin(futures::stream::once(async move { Ok(Bytes::from(body)) }));
         self.write(path, body, content_type, by).await
     }
 
     /// The current content of the file at `path`, or bytes `range` of it.
     pub async fn read(&self, path: &DavPath, range: Option<Range<u64>>) -> Result<BodyStream> {
         let version = sql_tx!(self, |sql| {
-            let (node, kind) = super::tree::resolve(&mut sql, path).await?.ok_or(Error::NotFound("file"))?;
+            let (node, kind) = super::tree::resolve(&mut sql, path)
+                .await?
+                .ok_or(Error::NotFound("file"))?;
             if kind != FILE {
                 return Err(Error::Conflict("a folder has no content"));
             }
-            sql.versions(node).await?.pop().ok_or(Error::NotFound("file"))?.version_id
+            sql.versions(node)
+                .await?
+                .pop()
+                .ok_or(Error::NotFound("file"))?
+                .version_id
         });
         self.read_version(version, range).await
     }
 
     /// The content of one version, or bytes `range` of it.
-    pub async fn read_version(&self, version: Uuid, range: Option<Range<u64>>) -> Result<BodyStream> {
+    pub async fn read_version(
+        &self,
+        version: Uuid,
+        range: Option<Range<u64>>,
+    ) -> Result<BodyStream> {
         let keys = self.keys().await?;
         let manifest: Vec<ManifestRow> = sql_tx!(self, |sql| {
-            sql.version(version).await?.ok_or(Error::NotFound("version"))?;
+            sql.version(version)
+                .await?
+                .ok_or(Error::NotFound("version"))?;
             sql.manifest(version).await?
         });
         let range = range.unwrap_or(0..u64::MAX);
@@ -262,7 +309,8 @@ impl TenantFiles {
                 let files = files.clone();
                 let keys: Arc<TenantKeys> = keys.clone();
                 async move {
-                    let key = blob_key(&files, &row.chunk_id, row.generation).map_err(io::Error::other)?;
+                    let key = blob_key(&files, &row.chunk_id, row.generation)
+                        .map_err(io::Error::other)?;
                     let sealed = files
                         .inner()
                         .blobs
@@ -270,7 +318,11 @@ impl TenantFiles {
                         .await
                         .map_err(io::Error::other)?
                         .ok_or_else(|| io::Error::other(format!("chunk {key} is missing")))?;
-                    let id: ChunkId = row.chunk_id.as_slice().try_into().map_err(|_| io::Error::other("bad chunk id"))?;
+                    let id: ChunkId = row
+                        .chunk_id
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| io::Error::other("bad chunk id"))?;
                     let plain = keys.open(&id, &sealed).map_err(io::Error::other)?;
                     let plain = Bytes::from(plain);
                     let from = usize::try_from(from).unwrap_or(usize::MAX).min(plain.len());

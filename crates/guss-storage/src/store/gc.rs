@@ -28,9 +28,14 @@ impl TenantFiles {
         let mut collected = Collected::default();
         for (chunk, generation, size) in gone {
             // A blob left behind by a crash here is only wasted space.
-            self.inner().blobs.delete(&blob_key(self, &chunk, generation)?).await?;
+            self.inner()
+                .blobs
+                .delete(&blob_key(self, &chunk, generation)?)
+                .await?;
             collected.chunks += 1;
-            collected.bytes = collected.bytes.saturating_add(u64::try_from(size).unwrap_or_default());
+            collected.bytes = collected
+                .bytes
+                .saturating_add(u64::try_from(size).unwrap_or_default());
         }
         Ok(collected)
     }

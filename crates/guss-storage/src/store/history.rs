@@ -18,9 +18,15 @@ use crate::{Error, Result};
 fn trash_item(row: TrashRow) -> TrashItem {
     TrashItem {
         id: row.trash_id,
-        original_path: DavPath::from_segments(row.original_path.split('/').filter(|s| !s.is_empty()))
-            .unwrap_or_default(),
-        kind: if row.kind == FILE { EntryKind::File } else { EntryKind::Folder },
+        original_path: DavPath::from_segments(
+            row.original_path.split('/').filter(|s| !s.is_empty()),
+        )
+        .unwrap_or_default(),
+        kind: if row.kind == FILE {
+            EntryKind::File
+        } else {
+            EntryKind::Folder
+        },
         deleted_at: time(row.deleted_at),
         deleted_by: row.deleted_by,
     }
@@ -48,7 +54,10 @@ async fn subtree<S: Sql>(
         };
         for (node, name, kind) in members {
             if out.len() >= limit {
-                return Err(Error::LimitExceeded { what: "files and folders in one operation", limit: limit as u64 });
+                return Err(Error::LimitExceeded {
+                    what: "files and folders in one operation",
+                    limit: limit as u64,
+                });
             }
             if kind == FOLDER {
                 frontier.push(node);
@@ -62,7 +71,11 @@ async fn subtree<S: Sql>(
 /// Deletes a node and everything below it for good (content goes with
 /// the next garbage collection).
 async fn purge<S: Sql>(sql: &mut S, node: Uuid, limit: usize) -> Result<()> {
-    let mut nodes: Vec<Uuid> = subtree(sql, node, None, limit).await?.into_iter().map(|n| n.0).collect();
+    let mut nodes: Vec<Uuid> = subtree(sql, node, None, limit)
+        .await?
+        .into_iter()
+        .map(|n| n.0)
+        .collect();
     nodes.push(node);
     for node in nodes {
         for version in sql.versions(node).await? {
@@ -80,7 +93,9 @@ impl TenantFiles {
     /// The versions of the file at `path`, oldest first.
     pub async fn versions(&self, path: &DavPath) -> Result<Vec<VersionInfo>> {
         Ok(sql_tx!(self, |sql| {
-            let (node, kind) = resolve(&mut sql, path).await?.ok_or(Error::NotFound("file"))?;
+            let (node, kind) = resolve(&mut sql, path)
+                .await?
+                .ok_or(Error::NotFound("file"))?;
             if kind != FILE {
                 return Err(Error::Conflict("folders have no versions"));
             }
@@ -101,12 +116,23 @@ impl TenantFiles {
 
     /// Makes an earlier version of the file at `path` current again (as a
     /// new version: nothing is lost).
-    pub async fn restore_version(&self, path: &DavPath, version: Uuid, by: &Principal) -> Result<()> {
+    pub async fn restore_version(
+        &self,
+        path: &DavPath,
+        version: Uuid,
+        by: &Principal,
+    ) -> Result<()> {
         let now = micros(self.now());
         let author = by.to_string();
         sql_tx!(self, |sql| {
-            let (node, _) = resolve(&mut sql, path).await?.ok_or(Error::NotFound("file"))?;
-            let old = sql.version(version).await?.filter(|v| v.node_id == node).ok_or(Error::NotFound("version"))?;
+            let (node, _) = resolve(&mut sql, path)
+                .await?
+                .ok_or(Error::NotFound("file"))?;
+            let old = sql
+                .version(version)
+                .await?
+                .filter(|v| v.node_id == node)
+                .ok_or(Error::NotFound("version"))?;
             let (parent, name) = sql.placement(node).await?.ok_or(Error::NotFound("file"))?;
             let seq = sql.next_seq().await?;
             let mut row = old.clone();
@@ -118,8 +144,13 @@ impl TenantFiles {
             sql.copy_manifest(old.version_id, row.version_id).await?;
             sql.log_change(seq, now, parent, &name, false).await?;
         });
-        self.emit("guss.storage.version.restored", Some(by), &path.to_string(), serde_json::json!({ "version": version }))
-            .await;
+        self.emit(
+            "guss.storage.version.restored",
+            Some(by),
+            &path.to_string(),
+            serde_json::json!({ "version": version }),
+        )
+        .await;
         Ok(())
     }
 
@@ -129,14 +160,20 @@ impl TenantFiles {
         let now = self.now();
         let policy = self.config().thinning.clone();
         Ok(sql_tx!(self, |sql| {
-            let frozen = sql.tenant_row().await?.is_some_and(|t| t.frozen_at.is_some());
+            let frozen = sql
+                .tenant_row()
+                .await?
+                .is_some_and(|t| t.frozen_at.is_some());
             if frozen || sql.held(node, micros(now)).await? {
                 return Ok(0);
             }
             let versions = sql.versions(node).await?;
             let ages: Vec<VersionAge> = versions
                 .iter()
-                .map(|v| VersionAge { written_at: time(v.written_at), held: false })
+                .map(|v| VersionAge {
+                    written_at: time(v.written_at),
+                    held: false,
+                })
                 .collect();
             let mut removed = 0;
             for (version, deletable) in versions.iter().zip(policy.deletable(&ages, now)) {
@@ -151,9 +188,16 @@ impl TenantFiles {
 
     /// Puts a retention hold on a file or folder: its versions are not
     /// thinned and it cannot be purged from the trash until `until`.
-    pub async fn set_hold(&self, path: &DavPath, reason: &str, until: Option<DateTime<Utc>>) -> Result<()> {
+    pub async fn set_hold(
+        &self,
+        path: &DavPath,
+        reason: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         sql_tx!(self, |sql| {
-            let (node, _) = resolve(&mut sql, path).await?.ok_or(Error::NotFound("file or folder"))?;
+            let (node, _) = resolve(&mut sql, path)
+                .await?
+                .ok_or(Error::NotFound("file or folder"))?;
             sql.set_hold(node, reason, until.map(micros)).await?;
         });
         Ok(())
@@ -162,7 +206,9 @@ impl TenantFiles {
     /// Lifts a retention hold.
     pub async fn remove_hold(&self, path: &DavPath) -> Result<()> {
         sql_tx!(self, |sql| {
-            let (node, _) = resolve(&mut sql, path).await?.ok_or(Error::NotFound("file or folder"))?;
+            let (node, _) = resolve(&mut sql, path)
+                .await?
+                .ok_or(Error::NotFound("file or folder"))?;
             sql.remove_hold(node).await?;
         });
         Ok(())
@@ -180,10 +226,15 @@ impl TenantFiles {
     pub async fn restore_from_trash(&self, id: Uuid, by: &Principal) -> Result<DavPath> {
         let now = micros(self.now());
         let path = sql_tx!(self, |sql| {
-            let row = sql.trash_item(id).await?.ok_or(Error::NotFound("trash item"))?;
+            let row = sql
+                .trash_item(id)
+                .await?
+                .ok_or(Error::NotFound("trash item"))?;
             let parent_path = path_of(&mut sql, row.parent_id)
                 .await?
-                .ok_or(Error::Conflict("the folder it was in is gone; restore that first"))?;
+                .ok_or(Error::Conflict(
+                    "the folder it was in is gone; restore that first",
+                ))?;
             let mut name = row.name.clone();
             let mut attempt = 1;
             while sql.child(row.parent_id, &name).await?.is_some() {
@@ -194,13 +245,20 @@ impl TenantFiles {
                 name = restored_name(&row.name, attempt);
             }
             let seq = sql.next_seq().await?;
-            sql.open_entry(row.node_id, row.parent_id, &name, seq).await?;
+            sql.open_entry(row.node_id, row.parent_id, &name, seq)
+                .await?;
             sql.delete_trash(id).await?;
-            sql.log_change(seq, now, row.parent_id, &name, false).await?;
+            sql.log_change(seq, now, row.parent_id, &name, false)
+                .await?;
             parent_path.join(&name)?
         });
-        self.emit("guss.storage.trash.restored", Some(by), &path.to_string(), serde_json::json!({ "trash_id": id }))
-            .await;
+        self.emit(
+            "guss.storage.trash.restored",
+            Some(by),
+            &path.to_string(),
+            serde_json::json!({ "trash_id": id }),
+        )
+        .await;
         Ok(path)
     }
 
@@ -212,11 +270,18 @@ impl TenantFiles {
         let before = micros(now - self.config().trash_retention);
         let max = self.config().max_subtree;
         let purged = sql_tx!(self, |sql| {
-            if sql.tenant_row().await?.is_some_and(|t| t.frozen_at.is_some()) {
+            if sql
+                .tenant_row()
+                .await?
+                .is_some_and(|t| t.frozen_at.is_some())
+            {
                 return Ok(0);
             }
             let mut purged = 0;
-            for row in sql.expired_trash(before, i64::try_from(limit).unwrap_or(i64::MAX)).await? {
+            for row in sql
+                .expired_trash(before, i64::try_from(limit).unwrap_or(i64::MAX))
+                .await?
+            {
                 if sql.held(row.node_id, micros(now)).await? {
                     continue;
                 }
@@ -226,8 +291,13 @@ impl TenantFiles {
             purged
         });
         if purged > 0 {
-            self.emit("guss.storage.trash.expired", None, "trash", serde_json::json!({ "items": purged }))
-                .await;
+            self.emit(
+                "guss.storage.trash.expired",
+                None,
+                "trash",
+                serde_json::json!({ "items": purged }),
+            )
+            .await;
         }
         Ok(purged)
     }
@@ -237,12 +307,19 @@ impl TenantFiles {
     /// come back from the trash, changed files get their content of then
     /// (as a new version), and members created since go to the trash.
     /// Nothing is lost: the restore itself can be undone the same way.
-    pub async fn restore_folder_at(&self, path: &DavPath, at: DateTime<Utc>, by: &Principal) -> Result<RestoreReport> {
+    pub async fn restore_folder_at(
+        &self,
+        path: &DavPath,
+        at: DateTime<Utc>,
+        by: &Principal,
+    ) -> Result<RestoreReport> {
         let now = micros(self.now());
         let author = by.to_string();
         let limit = self.config().max_subtree;
         let report = sql_tx!(self, |sql| {
-            let (folder, kind) = resolve(&mut sql, path).await?.ok_or(Error::NotFound("folder"))?;
+            let (folder, kind) = resolve(&mut sql, path)
+                .await?
+                .ok_or(Error::NotFound("folder"))?;
             if kind != FOLDER {
                 return Err(Error::Conflict("not a folder"));
             }
@@ -252,14 +329,20 @@ impl TenantFiles {
             let then = subtree(&mut sql, folder, Some(then_seq), limit).await?;
             let current = subtree(&mut sql, folder, None, limit).await?;
             let then_nodes: HashSet<Uuid> = then.iter().map(|n| n.0).collect();
-            let current_at: HashMap<Uuid, (Uuid, String)> =
-                current.iter().map(|(node, parent, name, _)| (*node, (*parent, name.clone()))).collect();
+            let current_at: HashMap<Uuid, (Uuid, String)> = current
+                .iter()
+                .map(|(node, parent, name, _)| (*node, (*parent, name.clone())))
+                .collect();
             let seq = sql.next_seq().await?;
             let mut report = RestoreReport::default();
             // Members created since, topmost only: what is below goes along.
             for (node, parent, name, _) in &current {
-                if !then_nodes.contains(node) && (*parent == folder || then_nodes.contains(parent)) {
-                    let original = path_of(&mut sql, *node).await?.map(|p| p.to_string()).unwrap_or_default();
+                if !then_nodes.contains(node) && (*parent == folder || then_nodes.contains(parent))
+                {
+                    let original = path_of(&mut sql, *node)
+                        .await?
+                        .map(|p| p.to_string())
+                        .unwrap_or_default();
                     sql.close_entry(*node, seq).await?;
                     let row = TrashRow {
                         trash_id: new_id(),
@@ -289,7 +372,8 @@ impl TenantFiles {
                 }
                 if let Some((old_parent, old_name)) = sql.placement(*node).await? {
                     sql.close_entry(*node, seq).await?;
-                    sql.log_change(seq, now, old_parent, &old_name, true).await?;
+                    sql.log_change(seq, now, old_parent, &old_name, true)
+                        .await?;
                 }
                 if let Some(trash) = sql.trash_of_node(*node).await? {
                     sql.delete_trash(trash).await?;
@@ -307,7 +391,9 @@ impl TenantFiles {
                     continue;
                 }
                 let versions = sql.versions(*node).await?;
-                let Some(current) = versions.last() else { continue };
+                let Some(current) = versions.last() else {
+                    continue;
+                };
                 let wanted = match sql.version_at(*node, then_seq).await? {
                     Some(v) => v,
                     None => match versions.first() {
@@ -346,7 +432,11 @@ impl TenantFiles {
 }
 
 fn restored_name(name: &str, attempt: u32) -> String {
-    let suffix = if attempt == 2 { " (restored)".to_owned() } else { format!(" (restored {attempt})") };
+    let suffix = if attempt == 2 {
+        " (restored)".to_owned()
+    } else {
+        format!(" (restored {attempt})")
+    };
     match name.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => format!("{stem}{suffix}.{ext}"),
         _ => format!("{name}{suffix}"),

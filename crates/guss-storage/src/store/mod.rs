@@ -33,9 +33,12 @@
 mod content;
 mod gc;
 mod history;
+#[cfg(feature = "webdav")]
+mod locks;
 mod schema;
 mod share;
 mod sql;
+mod sync;
 mod tree;
 
 use std::collections::HashMap;
@@ -57,6 +60,7 @@ pub use gc::Collected;
 pub use share::SharedAccess;
 pub(crate) use sql::Sql;
 use sql::Tx;
+pub use sync::FolderChanges;
 
 const SOURCE: EventSource = EventSource::from_static("guss-storage");
 
@@ -243,7 +247,13 @@ impl TenantFiles {
     }
 
     /// Emits an event; failing to emit does not undo the change.
-    async fn emit(&self, kind: &'static str, by: Option<&Principal>, subject: &str, data: serde_json::Value) {
+    async fn emit(
+        &self,
+        kind: &'static str,
+        by: Option<&Principal>,
+        subject: &str,
+        data: serde_json::Value,
+    ) {
         let Ok(kind) = EventType::new(kind) else {
             return;
         };
@@ -271,7 +281,9 @@ impl TenantFiles {
             .record(by, now);
         if tripped {
             let reason = format!("a burst of overwrites, renames or deletes by {by}");
-            sql_tx!(self, |sql| sql.set_frozen(Some(now.timestamp_micros()), Some(&reason)).await?);
+            sql_tx!(self, |sql| sql
+                .set_frozen(Some(now.timestamp_micros()), Some(&reason))
+                .await?);
             self.emit(
                 "guss.storage.tripwire.tripped",
                 Some(by),
@@ -297,8 +309,13 @@ impl TenantFiles {
     pub async fn release_freeze(&self, by: &Principal) -> Result<()> {
         self.keys().await?;
         sql_tx!(self, |sql| sql.set_frozen(None, None).await?);
-        self.emit("guss.storage.tripwire.released", Some(by), "tenant", serde_json::json!({}))
-            .await;
+        self.emit(
+            "guss.storage.tripwire.released",
+            Some(by),
+            "tenant",
+            serde_json::json!({}),
+        )
+        .await;
         Ok(())
     }
 

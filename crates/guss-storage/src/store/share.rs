@@ -32,7 +32,11 @@ fn code_hash(link: Uuid, code: &str) -> Vec<u8> {
 }
 
 fn mode(value: i32) -> ShareMode {
-    if value == 1 { ShareMode::Upload } else { ShareMode::View }
+    if value == 1 {
+        ShareMode::Upload
+    } else {
+        ShareMode::View
+    }
 }
 
 fn link(row: LinkRow, path: DavPath) -> ShareLink {
@@ -67,8 +71,15 @@ impl TenantFiles {
         options: &ShareOptions,
         by: &Principal,
     ) -> Result<(ShareLink, String)> {
-        if options.access_code.as_ref().is_some_and(|c| c.is_empty() || c.len() > MAX_CODE) {
-            return Err(Error::Invalid { what: "access code", why: "1 to 128 characters" });
+        if options
+            .access_code
+            .as_ref()
+            .is_some_and(|c| c.is_empty() || c.len() > MAX_CODE)
+        {
+            return Err(Error::Invalid {
+                what: "access code",
+                why: "1 to 128 characters",
+            });
         }
         let mut secret = [0u8; 32];
         SystemRandom::new()
@@ -78,7 +89,9 @@ impl TenantFiles {
         let id = new_id();
         let now = micros(self.now());
         let row = sql_tx!(self, |sql| {
-            let (node, kind) = resolve(&mut sql, path).await?.ok_or(Error::NotFound("file or folder"))?;
+            let (node, kind) = resolve(&mut sql, path)
+                .await?
+                .ok_or(Error::NotFound("file or folder"))?;
             if options.mode == ShareMode::Upload && kind != FOLDER {
                 return Err(Error::Conflict("upload links are for folders"));
             }
@@ -88,7 +101,9 @@ impl TenantFiles {
                 mode: i32::from(options.mode == ShareMode::Upload),
                 expires_at: options.expires_at.map(micros),
                 code_hash: options.access_code.as_deref().map(|c| code_hash(id, c)),
-                max_downloads: options.max_downloads.map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
+                max_downloads: options
+                    .max_downloads
+                    .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
                 downloads: 0,
                 created_by: by.to_string(),
                 created_at: now,
@@ -128,8 +143,13 @@ impl TenantFiles {
         if !revoked {
             return Err(Error::NotFound("share link"));
         }
-        self.emit("guss.storage.share_link.revoked", Some(by), &id.to_string(), serde_json::json!({}))
-            .await;
+        self.emit(
+            "guss.storage.share_link.revoked",
+            Some(by),
+            &id.to_string(),
+            serde_json::json!({}),
+        )
+        .await;
         Ok(())
     }
 
@@ -147,8 +167,13 @@ impl TenantFiles {
             }
         });
         let refuse = |why: &'static str| async move {
-            self.emit("guss.storage.share_link.refused", None, "share_link", serde_json::json!({ "why": why }))
-                .await;
+            self.emit(
+                "guss.storage.share_link.refused",
+                None,
+                "share_link",
+                serde_json::json!({ "why": why }),
+            )
+            .await;
             Err(Error::NotFound("share link"))
         };
         let Some((row, path)) = found else {
@@ -183,7 +208,11 @@ impl TenantFiles {
             serde_json::json!({ "path": link.path.to_string() }),
         )
         .await;
-        Ok(SharedAccess { files: self.clone(), link, principal })
+        Ok(SharedAccess {
+            files: self.clone(),
+            link,
+            principal,
+        })
     }
 }
 
@@ -194,8 +223,15 @@ impl SharedAccess {
     }
 
     fn within(&self, relative: &DavPath) -> Result<DavPath> {
-        DavPath::from_segments(self.link.path.segments().iter().chain(relative.segments()).map(String::as_str))
-            .map_err(Error::from)
+        DavPath::from_segments(
+            self.link
+                .path
+                .segments()
+                .iter()
+                .chain(relative.segments())
+                .map(String::as_str),
+        )
+        .map_err(Error::from)
     }
 
     fn viewable(&self) -> Result<()> {
@@ -240,7 +276,12 @@ impl SharedAccess {
 
     /// Drops a file into a shared folder (upload links only). Nothing is
     /// overwritten: a taken name gets a number.
-    pub async fn upload(&self, name: &str, body: BodyStream, content_type: Option<&str>) -> Result<Entry> {
+    pub async fn upload(
+        &self,
+        name: &str,
+        body: BodyStream,
+        content_type: Option<&str>,
+    ) -> Result<Entry> {
         if self.link.mode != ShareMode::Upload {
             return Err(Error::Forbidden);
         }
@@ -254,7 +295,10 @@ impl SharedAccess {
             }
             target = folder.join(&numbered(name, attempt))?;
         }
-        let (entry, _) = self.files.write(&target, body, content_type, &self.principal).await?;
+        let (entry, _) = self
+            .files
+            .write(&target, body, content_type, &self.principal)
+            .await?;
         self.files
             .emit(
                 "guss.storage.share_link.uploaded",

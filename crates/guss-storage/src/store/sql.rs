@@ -13,7 +13,6 @@ use crate::Result;
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub(crate) struct NodeRow {
     pub(crate) node_id: Uuid,
-    pub(crate) parent_id: Uuid,
     pub(crate) name: String,
     pub(crate) kind: i32,
     pub(crate) created_at: i64,
@@ -90,7 +89,6 @@ pub(crate) struct LinkRow {
 pub(crate) struct ChangeRow {
     pub(crate) seq: i64,
     pub(crate) name: String,
-    pub(crate) removed: i32,
 }
 
 /// The tenant row.
@@ -108,8 +106,6 @@ pub(crate) const FILE: i32 = 1;
 /// Every statement the store runs, inside one transaction bound to one tenant.
 #[async_trait]
 pub(crate) trait Sql: Send {
-    fn tenant(&self) -> TenantId;
-
     // tenant
     async fn tenant_row(&mut self) -> Result<Option<TenantRow>>;
     async fn insert_tenant(&mut self, wrapped_key: &[u8]) -> Result<()>;
@@ -167,11 +163,21 @@ pub(crate) trait Sql: Send {
     ) -> Result<(bool, bool)>;
     /// Unreferenced chunks untouched since `before`, removed; returns
     /// (chunk, generation, plain size of stored ones).
-    async fn collect_chunks(&mut self, before: i64, limit: i64) -> Result<Vec<(Vec<u8>, Uuid, i64)>>;
+    async fn collect_chunks(
+        &mut self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<(Vec<u8>, Uuid, i64)>>;
 
     // properties
     async fn props(&mut self, node: Uuid) -> Result<Vec<(String, String, String)>>;
-    async fn set_prop(&mut self, node: Uuid, namespace: &str, local: &str, value: &str) -> Result<()>;
+    async fn set_prop(
+        &mut self,
+        node: Uuid,
+        namespace: &str,
+        local: &str,
+        value: &str,
+    ) -> Result<()>;
     async fn remove_prop(&mut self, node: Uuid, namespace: &str, local: &str) -> Result<()>;
     async fn copy_props(&mut self, from: Uuid, to: Uuid) -> Result<()>;
 
@@ -184,12 +190,12 @@ pub(crate) trait Sql: Send {
         name: &str,
         removed: bool,
     ) -> Result<()>;
-    async fn changes_since(&mut self, parent: Uuid, seq: i64, limit: i64) -> Result<Vec<ChangeRow>>;
+    async fn changes_since(&mut self, parent: Uuid, seq: i64, limit: i64)
+    -> Result<Vec<ChangeRow>>;
     async fn last_seq(&mut self) -> Result<i64>;
     /// The newest member change of a folder: (seq, at).
     async fn member_change(&mut self, parent: Uuid) -> Result<(Option<i64>, Option<i64>)>;
     async fn seq_at(&mut self, at: i64) -> Result<Option<i64>>;
-    async fn oldest_seq(&mut self) -> Result<Option<i64>>;
 
     // trash
     async fn insert_trash(&mut self, row: &TrashRow, seq: i64) -> Result<()>;
@@ -232,8 +238,7 @@ const NODE_SELECT: &str = "SELECT e.node_id, e.parent_id, e.name, n.kind, n.crea
     ORDER BY v2.seq DESC LIMIT 1)
   WHERE e.tenant_id = $1 AND e.to_seq IS NULL";
 
-const VERSION_COLUMNS: &str =
-    "version_id, node_id, seq, written_at, author, size, content_type";
+const VERSION_COLUMNS: &str = "version_id, node_id, seq, written_at, author, size, content_type";
 
 const LINK_COLUMNS: &str = "link_id, node_id, mode, expires_at, code_hash, max_downloads, downloads, created_by, created_at, revoked_at";
 
@@ -247,10 +252,6 @@ macro_rules! impl_sql {
     ($db:ty) => {
         #[async_trait]
         impl Sql for Tx<'static, $db> {
-            fn tenant(&self) -> TenantId {
-                self.tenant
-            }
-
             async fn tenant_row(&mut self) -> Result<Option<TenantRow>> {
                 Ok(sqlx::query_as(
                     "SELECT wrapped_key, stored_bytes, quota_bytes, frozen_at FROM storage_tenant WHERE tenant_id = $1",
@@ -678,7 +679,7 @@ macro_rules! impl_sql {
 
             async fn changes_since(&mut self, parent: Uuid, seq: i64, limit: i64) -> Result<Vec<ChangeRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT seq, name, removed FROM storage_changes WHERE tenant_id = $1 AND parent_id = $2 AND seq > $3
+                    "SELECT seq, name FROM storage_changes WHERE tenant_id = $1 AND parent_id = $2 AND seq > $3
                      ORDER BY seq LIMIT $4",
                 )
                 .bind(self.tenant.as_uuid())
@@ -709,13 +710,6 @@ macro_rules! impl_sql {
                 Ok(sqlx::query_scalar("SELECT MAX(seq) FROM storage_changes WHERE tenant_id = $1 AND at <= $2")
                     .bind(self.tenant.as_uuid())
                     .bind(at)
-                    .fetch_one(&mut *self.tx)
-                    .await?)
-            }
-
-            async fn oldest_seq(&mut self) -> Result<Option<i64>> {
-                Ok(sqlx::query_scalar("SELECT MIN(seq) FROM storage_changes WHERE tenant_id = $1")
-                    .bind(self.tenant.as_uuid())
                     .fetch_one(&mut *self.tx)
                     .await?)
             }

@@ -67,7 +67,9 @@ pub(crate) fn entry(row: NodeRow, path: DavPath) -> Entry {
     let created = time(row.created_at);
     let (etag, modified) = match kind {
         EntryKind::File => (
-            row.version_id.map(|v| v.simple().to_string()).unwrap_or_default(),
+            row.version_id
+                .map(|v| v.simple().to_string())
+                .unwrap_or_default(),
             row.written_at.map(time).unwrap_or(created),
         ),
         EntryKind::Folder => (
@@ -92,7 +94,6 @@ async fn root_entry<S: Sql>(sql: &mut S) -> Result<Entry> {
     Ok(entry(
         NodeRow {
             node_id: ROOT,
-            parent_id: ROOT,
             name: String::new(),
             kind: FOLDER,
             created_at: 0,
@@ -132,10 +133,14 @@ async fn copy_node<S: Sql>(
     let mut pending = vec![(node, parent, name.to_owned())];
     let mut first = true;
     while let Some((from, to_parent, to_name)) = pending.pop() {
-        *budget = budget
-            .checked_sub(1)
-            .ok_or(Error::LimitExceeded { what: "files and folders in one copy", limit: 0 })?;
-        let kind = sql.node_kind(from).await?.ok_or(Error::NotFound("file or folder"))?;
+        *budget = budget.checked_sub(1).ok_or(Error::LimitExceeded {
+            what: "files and folders in one copy",
+            limit: 0,
+        })?;
+        let kind = sql
+            .node_kind(from)
+            .await?
+            .ok_or(Error::NotFound("file or folder"))?;
         let copy = new_id();
         sql.insert_node(copy, kind, now).await?;
         sql.open_entry(copy, to_parent, &to_name, seq).await?;
@@ -148,7 +153,8 @@ async fn copy_node<S: Sql>(
                 row.node_id = copy;
                 row.seq = seq;
                 sql.insert_version(&row).await?;
-                sql.copy_manifest(current.version_id, row.version_id).await?;
+                sql.copy_manifest(current.version_id, row.version_id)
+                    .await?;
             }
         } else if recursive || !first {
             for child in sql.children(from, i64::MAX).await? {
@@ -206,13 +212,21 @@ impl TenantFiles {
             sql.insert_node(node, FOLDER, now).await?;
             sql.open_entry(node, parent, &name, seq).await?;
             for (prop, value) in properties {
-                sql.set_prop(node, &prop.namespace, &prop.local, value).await?;
+                sql.set_prop(node, &prop.namespace, &prop.local, value)
+                    .await?;
             }
             sql.log_change(seq, now, parent, &name, false).await?;
-            stat_in(&mut sql, path).await?.ok_or(Error::NotFound("folder"))?
+            stat_in(&mut sql, path)
+                .await?
+                .ok_or(Error::NotFound("folder"))?
         });
-        self.emit("guss.storage.folder.created", Some(by), &path.to_string(), serde_json::json!({ "id": created.id }))
-            .await;
+        self.emit(
+            "guss.storage.folder.created",
+            Some(by),
+            &path.to_string(),
+            serde_json::json!({ "id": created.id }),
+        )
+        .await;
         Ok(created)
     }
 
@@ -224,7 +238,10 @@ impl TenantFiles {
         let trash_id = new_id();
         sql_tx!(self, |sql| {
             let (parent, name) = parent_folder(&mut sql, path).await?;
-            let (node, _) = sql.child(parent, &name).await?.ok_or(Error::NotFound("file or folder"))?;
+            let (node, _) = sql
+                .child(parent, &name)
+                .await?
+                .ok_or(Error::NotFound("file or folder"))?;
             let seq = sql.next_seq().await?;
             sql.close_entry(node, seq).await?;
             let row = TrashRow {
@@ -241,8 +258,13 @@ impl TenantFiles {
             sql.log_change(seq, now, parent, &name, true).await?;
         });
         self.record_destructive(by).await?;
-        self.emit("guss.storage.deleted", Some(by), &path.to_string(), serde_json::json!({ "trash_id": trash_id }))
-            .await;
+        self.emit(
+            "guss.storage.deleted",
+            Some(by),
+            &path.to_string(),
+            serde_json::json!({ "trash_id": trash_id }),
+        )
+        .await;
         Ok(trash_id)
     }
 
@@ -267,7 +289,8 @@ impl TenantFiles {
             let seq = sql.next_seq().await?;
             sql.close_entry(node, seq).await?;
             sql.open_entry(node, to_parent, &to_name, seq).await?;
-            sql.log_change(seq, now, from_parent, &from_name, true).await?;
+            sql.log_change(seq, now, from_parent, &from_name, true)
+                .await?;
             sql.log_change(seq, now, to_parent, &to_name, false).await?;
         });
         self.record_destructive(by).await?;
@@ -284,7 +307,13 @@ impl TenantFiles {
     /// Copies `from` to `to` (which must be free, with an existing parent
     /// folder); a folder without members unless `recursive`. Copies share
     /// content with their originals: a copy costs no space until changed.
-    pub async fn copy(&self, from: &DavPath, to: &DavPath, recursive: bool, by: &Principal) -> Result<()> {
+    pub async fn copy(
+        &self,
+        from: &DavPath,
+        to: &DavPath,
+        recursive: bool,
+        by: &Principal,
+    ) -> Result<()> {
         if recursive && to.starts_with(from) {
             return Err(Error::Conflict("a folder cannot be copied into itself"));
         }
@@ -292,17 +321,34 @@ impl TenantFiles {
         let now = micros(self.now());
         let mut budget = self.config().max_subtree;
         sql_tx!(self, |sql| {
-            let (node, _) = resolve(&mut sql, from).await?.ok_or(Error::NotFound("file or folder"))?;
+            let (node, _) = resolve(&mut sql, from)
+                .await?
+                .ok_or(Error::NotFound("file or folder"))?;
             let (to_parent, to_name) = parent_folder(&mut sql, to).await?;
             if sql.child(to_parent, &to_name).await?.is_some() {
                 return Err(Error::AlreadyExists("a file or folder of that name"));
             }
             let seq = sql.next_seq().await?;
-            copy_node(&mut sql, node, to_parent, &to_name, recursive, seq, now, &mut budget).await?;
+            copy_node(
+                &mut sql,
+                node,
+                to_parent,
+                &to_name,
+                recursive,
+                seq,
+                now,
+                &mut budget,
+            )
+            .await?;
             sql.log_change(seq, now, to_parent, &to_name, false).await?;
         });
-        self.emit("guss.storage.copied", Some(by), &from.to_string(), serde_json::json!({ "to": to.to_string() }))
-            .await;
+        self.emit(
+            "guss.storage.copied",
+            Some(by),
+            &from.to_string(),
+            serde_json::json!({ "to": to.to_string() }),
+        )
+        .await;
         Ok(())
     }
 
@@ -312,7 +358,10 @@ impl TenantFiles {
             let node = if path.is_root() {
                 ROOT
             } else {
-                resolve(&mut sql, path).await?.ok_or(Error::NotFound("file or folder"))?.0
+                resolve(&mut sql, path)
+                    .await?
+                    .ok_or(Error::NotFound("file or folder"))?
+                    .0
             };
             sql.props(node)
                 .await?
@@ -333,10 +382,14 @@ impl TenantFiles {
             let node = if path.is_root() {
                 ROOT
             } else {
-                resolve(&mut sql, path).await?.ok_or(Error::NotFound("file or folder"))?.0
+                resolve(&mut sql, path)
+                    .await?
+                    .ok_or(Error::NotFound("file or folder"))?
+                    .0
             };
             for (prop, value) in set {
-                sql.set_prop(node, &prop.namespace, &prop.local, value).await?;
+                sql.set_prop(node, &prop.namespace, &prop.local, value)
+                    .await?;
             }
             for prop in remove {
                 sql.remove_prop(node, &prop.namespace, &prop.local).await?;
