@@ -9,7 +9,8 @@
 //!
 //! Each user's files are served at `/NAME/`; nobody sees another's folder.
 //! `--database postgres://…` keeps metadata in PostgreSQL; `--s3
-//! http://KEY:SECRET@HOST:PORT/BUCKET` keeps content in S3.
+//! http://KEY:SECRET@HOST:PORT/BUCKET` keeps content in S3. The JSON API
+//! (versions, trash, restores, share links) is at `/.files-api/`.
 //!
 //! The `--user` passwords stand in for the app passwords a real
 //! deployment issues through guss-identity; this example checks them
@@ -29,6 +30,7 @@ use guss_core::{
     PersonId, Principal, Resource, Scope, ServiceName, SystemClock, TenantId,
 };
 use guss_dav::DavPath;
+use guss_storage::http::FilesApi;
 use guss_storage::keys::MasterKey;
 use guss_storage::store::{FileStore, StoreConfig};
 use guss_storage::webdav::WebDav;
@@ -192,7 +194,7 @@ async fn main() -> anyhow::Result<()> {
         let Some((name, password)) = user.split_once(':') else {
             bail!("--user {user:?}: expected NAME:PASSWORD");
         };
-        if DavPath::from_segments([name]).is_err() || password.is_empty() {
+        if DavPath::from_segments([name]).is_err() || name.starts_with('.') || password.is_empty() {
             bail!(
                 "--user {user:?}: the name must be a plain folder name and the password not empty"
             );
@@ -237,14 +239,20 @@ async fn main() -> anyhow::Result<()> {
             files.create_folder(&home, &[], &setup).await?;
         }
     }
-    let app = WebDav::new(
-        store,
-        Arc::new(users),
-        Arc::new(HomeFolders { homes }),
-        "/",
-        Arc::new(move |_: &axum::http::request::Parts| Some(tenant)),
+    let users: Arc<dyn Authenticator> = Arc::new(users);
+    let homes: Arc<dyn Authorizer> = Arc::new(HomeFolders { homes });
+    let tenant_of = Arc::new(move |_: &axum::http::request::Parts| Some(tenant));
+    let api = FilesApi::new(
+        store.clone(),
+        users.clone(),
+        homes.clone(),
+        tenant_of.clone(),
     )
     .router();
+    let dav = WebDav::new(store, users, homes, "/", tenant_of).router();
+    // Names starting with a dot are not user names here, so the API cannot
+    // shadow anyone's folder.
+    let app = axum::Router::new().nest("/.files-api", api).merge(dav);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     tracing::info!("serving WebDAV on http://{}/", listener.local_addr()?);
     axum::serve(listener, app)

@@ -27,8 +27,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(any(feature = "webdav", feature = "http"))]
+pub mod access;
 mod chunking;
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod keys;
 #[cfg(feature = "store")]
 pub mod model;

@@ -257,7 +257,7 @@ backend_tests! {
         assert!(matches!(files.open_share_link("wrong", Some("4711")).await, Err(Error::NotFound(_))));
         let access = files.open_share_link(&token, Some("4711")).await.unwrap();
         assert_eq!(access.list(&DavPath::root()).await.unwrap().len(), 1);
-        access.download(&path("Plan.pdf")).await.unwrap();
+        let _ = access.download(&path("Plan.pdf")).await.unwrap();
         assert!(matches!(access.download(&path("Plan.pdf")).await, Err(Error::Forbidden)), "download limit");
         assert!(access.upload("x.txt", Box::pin(futures::stream::empty()), None).await.is_err());
         // A drop box: upload only, nothing visible, nothing overwritten.

@@ -114,6 +114,19 @@ impl TenantFiles {
         }))
     }
 
+    /// The path of the file a version belongs to (for authorization).
+    pub async fn version_owner(&self, version: Uuid) -> Result<DavPath> {
+        Ok(sql_tx!(self, |sql| {
+            let row = sql
+                .version(version)
+                .await?
+                .ok_or(Error::NotFound("version"))?;
+            path_of(&mut sql, row.node_id)
+                .await?
+                .ok_or(Error::NotFound("version"))?
+        }))
+    }
+
     /// Makes an earlier version of the file at `path` current again (as a
     /// new version: nothing is lost).
     pub async fn restore_version(

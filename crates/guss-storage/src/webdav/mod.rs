@@ -24,16 +24,13 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header, request::Parts};
-use axum::response::{IntoResponse, Response};
-use guss_core::{Authenticator, Authorizer, Credentials, Scope, TenantId};
+use axum::response::Response;
+use guss_core::{Authenticator, Authorizer};
 
+use crate::access::{TenantOf, authenticate};
 use crate::store::FileStore;
 
 pub use backend::StorageDav;
-
-/// Which tenant a request is for (by host name, path or configuration).
-pub type TenantOf = Arc<dyn Fn(&Parts) -> Option<TenantId> + Send + Sync>;
 
 /// The WebDAV service over a [`FileStore`].
 #[derive(Clone)]
@@ -51,19 +48,6 @@ impl std::fmt::Debug for WebDav {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
-}
-
-fn unauthorized() -> Response {
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        "Sign in with your name and an app password.\n",
-    )
-        .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"guss\", charset=\"UTF-8\""),
-    );
-    response
 }
 
 impl WebDav {
@@ -96,25 +80,11 @@ impl WebDav {
     /// Answers one request.
     pub async fn serve(&self, request: Request<Body>) -> Response {
         let (parts, body) = request.into_parts();
-        let Some(tenant) = (self.tenant_of)(&parts) else {
-            return (StatusCode::NOT_FOUND, "No organisation here.\n").into_response();
-        };
-        let credentials = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| Credentials::from_authorization_header(v).ok());
-        let Some(credentials) = credentials else {
-            return unauthorized();
-        };
-        let principal = match self
-            .authenticator
-            .authenticate(tenant, &credentials, Scope::Files)
-            .await
-        {
-            Ok(principal) if principal.tenant() == tenant => principal,
-            _ => return unauthorized(),
-        };
+        let (tenant, principal) =
+            match authenticate(&parts, &self.tenant_of, self.authenticator.as_ref()).await {
+                Ok(found) => found,
+                Err(refused) => return refused,
+            };
         let config = guss_dav::server::Config::new(&self.prefix, principal.to_string());
         let backend = StorageDav::new(
             self.store.tenant(tenant),
