@@ -53,6 +53,8 @@ BIG_SIZE = 20 * MIB
 BIG_PIECE = 256 * KIB
 BIG_PAUSE = 0.025  # seconds between pieces: the big upload takes about 2 s
 TIMEOUT = 30  # seconds for any one HTTP request
+# What a request the kill cuts off raises.
+CUT_OFF = (OSError, http.client.HTTPException)
 
 
 def free_port():
@@ -80,7 +82,7 @@ class Server:
             self.proc = subprocess.Popen(
                 [self.binary, "--listen", f"127.0.0.1:{self.port}",
                  "--data", self.data, "--user", f"{USER}:{PASSWORD}"],
-                stdout=subprocess.DEVNULL, stderr=log)
+                stdout=log, stderr=subprocess.STDOUT)
         while time.monotonic() - begin < timeout:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode} at start")
@@ -264,17 +266,15 @@ class Round:
         self.stop = threading.Event()
         self.big_sent = 0
 
-    def upload(self, name, body, pause=0.0, progress=None):
+    def upload(self, name, body, rng, pause=0.0, progress=None):
         expected = self.ledger.begin(name, sha(body))
-        chunked = self.rng.random() < 0.3
+        chunked = rng.random() < 0.3
         try:
             size = BIG_PIECE if pause else 64 * KIB
             status = put(self.port, name, pieces_of(body, size), len(body), chunked, pause, progress)
-        except OSError as e:
-            if self.stop.is_set():
-                self.ledger.cut_off(name)
-            else:
-                self.ledger.cut_off(name)
+        except CUT_OFF as e:
+            self.ledger.cut_off(name)
+            if not self.stop.is_set():
                 self.ledger.error(f"PUT {name}: {e!r} before the kill")
             return
         self.ledger.answered(name, status, expected)
@@ -284,7 +284,7 @@ class Round:
             self.ledger.folders_inflight.add(folder)
         try:
             status, _ = simple(self.port, "MKCOL", folder)
-        except OSError as e:
+        except CUT_OFF as e:
             with self.ledger.lock:
                 self.ledger.folders_inflight.discard(folder)
                 self.ledger.folders_cut.add(folder)
@@ -312,7 +312,7 @@ class Round:
                 name = f"{rng.choice(existing)}/f{rng.randrange(FOLDER_NAMES)}.bin"
             else:
                 name = f"t{index}-{rng.randrange(TOP_NAMES)}.bin"
-            self.upload(name, self.content.body(rng))
+            self.upload(name, self.content.body(rng), rng)
 
     def big(self, seed):
         rng = random.Random(seed)
@@ -321,11 +321,10 @@ class Round:
         def progress(n):
             self.big_sent += n
 
-        self.upload(f"big-{rng.randrange(2)}.bin", body, BIG_PAUSE, progress)
+        self.upload(f"big-{rng.randrange(2)}.bin", body, rng, BIG_PAUSE, progress)
 
-    def run(self, seed, with_big):
-        """Uploads, then kills `server` mid-upload; returns how many
-        uploads were in flight at the kill."""
+    def start(self, seed, with_big):
+        """Starts the uploader threads (and the big upload); returns them."""
         threads = [threading.Thread(target=self.uploader, args=(i, seed * 100 + i))
                    for i in range(UPLOADERS)]
         if with_big:
@@ -350,6 +349,12 @@ def hrefs(body):
             if h.startswith(prefix)}
 
 
+def describe(digest):
+    if digest is None:
+        return "missing"
+    return digest if digest.startswith("unreadable") else f"sha256 {digest[:16]}"
+
+
 def verify(port, ledger, report):
     """Reads back every known file after a restart; returns (files checked
     that were known to be stored, losses). Updates the ledger to what the
@@ -370,7 +375,10 @@ def verify(port, ledger, report):
     for name in sorted(set(ledger.files) | set(ledger.cut)):
         known = ledger.files.get(name)
         cut = ledger.cut.pop(name, None)
-        actual = get_digest(port, name)
+        try:
+            actual = get_digest(port, name)
+        except CUT_OFF as e:
+            actual = f"unreadable: {e!r}"
         allowed = {known, cut} - ({None} if known is not None else set())
         if known is not None:
             checked += 1
@@ -378,55 +386,71 @@ def verify(port, ledger, report):
                 report(f"LOST {name}: not in PROPFIND")
                 lost += 1
         if actual not in allowed:
-            what = "missing" if actual is None else f"content {actual[:12]}"
-            report(f"LOST {name}: {what}, expected {sorted(str(a)[:12] for a in allowed)}")
+            report(f"LOST {name}: {describe(actual)}, expected "
+                   f"{' or '.join(sorted(describe(a) for a in allowed))}")
             lost += 1
         ledger.files[name] = actual
     return checked, lost
 
 
+class Totals:
+    def __init__(self):
+        self.checked = self.lost = self.cut = self.big_kills = 0
+        self.slowest_restart = 0.0
+        self.failed = False
+
+
+def crash_round(number, server, ledger, content, rng, args, totals):
+    """Uploads, kills the server mid-upload, restarts it and checks."""
+    with_big = number % 2 == 0 or rng.random() < 0.3
+    round_ = Round(server.port, ledger, content, rng)
+    threads = round_.start(args.seed * 1000 + number, with_big)
+    round_.wait_for_kill_point(with_big)
+    round_.stop.set()
+    with ledger.lock:
+        in_flight = len(ledger.inflight) + len(ledger.folders_inflight)
+        big_in_flight = any(n.startswith("big-") for n in ledger.inflight)
+    server.kill()
+    for t in threads:
+        t.join()
+    totals.cut += in_flight
+    totals.big_kills += big_in_flight
+    totals.slowest_restart = max(totals.slowest_restart, server.start(args.restart_timeout))
+
+    def report(line):
+        print(f"round {number}: {line}", file=sys.stderr)
+
+    checked, lost = verify(server.port, ledger, report)
+    totals.checked += checked
+    totals.lost += lost
+    for line in ledger.errors:
+        report(line)
+    totals.failed |= bool(ledger.errors) or lost > 0
+    if args.verbose:
+        report(f"{in_flight} in flight at the kill"
+               f"{' (the 20 MiB upload among them)' if big_in_flight else ''}, "
+               f"{checked} files checked, {lost} lost")
+
+
 def crash_test(args, data, log_path):
+    """Runs the rounds; returns the totals and the ledger."""
     server = Server(args.bin, data, log_path)
     ledger = Ledger()
     content = Content(args.seed)
     rng = random.Random(args.seed)
-    totals = {"checked": 0, "lost": 0, "cut": 0, "big_kills": 0}
-    slowest = server.start(args.restart_timeout)
+    totals = Totals()
     try:
+        server.start(args.restart_timeout)
         for number in range(1, args.rounds + 1):
-            with_big = number % 2 == 0 or rng.random() < 0.3
-            round_ = Round(server.port, ledger, content, rng)
-            threads = round_.run(args.seed * 1000 + number, with_big)
-            round_.wait_for_kill_point(with_big)
-            round_.stop.set()
-            with ledger.lock:
-                in_flight = len(ledger.inflight) + len(ledger.folders_inflight)
-                big_in_flight = any(n.startswith("big-") for n in ledger.inflight)
-            server.kill()
-            for t in threads:
-                t.join()
-            totals["cut"] += in_flight
-            totals["big_kills"] += big_in_flight
-            try:
-                slowest = max(slowest, server.start(args.restart_timeout))
-            except RuntimeError as e:
-                print(f"round {number}: {e}\n{server.log_tail()}", file=sys.stderr)
-                return totals, ledger, slowest, False
-            checked, lost = verify(server.port, ledger,
-                                   lambda line, n=number: print(f"round {n}: {line}", file=sys.stderr))
-            totals["checked"] += checked
-            totals["lost"] += lost
-            if args.verbose:
-                print(f"round {number}: {in_flight} in flight at the kill"
-                      f"{' (20 MiB upload among them)' if big_in_flight else ''}, "
-                      f"{checked} files checked, {lost} lost", file=sys.stderr)
+            crash_round(number, server, ledger, content, rng, args, totals)
             if ledger.errors:
-                for line in ledger.errors:
-                    print(f"round {number}: {line}", file=sys.stderr)
-                return totals, ledger, slowest, False
-        return totals, ledger, slowest, True
+                break
+    except (RuntimeError, *CUT_OFF) as e:
+        print(f"{e}\n--- server log (end)\n{server.log_tail()}", file=sys.stderr)
+        totals.failed = True
     finally:
         server.kill()
+    return totals, ledger
 
 
 def main():
@@ -446,19 +470,16 @@ def main():
     data = args.data or os.path.join(work, "data")
     print(f"seed {args.seed}, data {data}, server log {work}/server.log", file=sys.stderr)
     try:
-        totals, ledger, slowest, ok = crash_test(args, data, os.path.join(work, "server.log"))
-    except (RuntimeError, OSError) as e:
-        print(f"crash test: {e}", file=sys.stderr)
-        ok, totals = False, None
+        totals, ledger = crash_test(args, data, os.path.join(work, "server.log"))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
-    if totals is not None:
-        print(f"crash test: {args.rounds} rounds, {ledger.acknowledged} acknowledged writes, "
-              f"{totals['checked']} file checks after restarts, {totals['cut']} requests cut off "
-              f"({totals['big_kills']} kills during the 20 MiB upload), slowest start "
-              f"{slowest:.2f} s, {totals['lost']} lost")
-    sys.exit(0 if ok and totals["lost"] == 0 else 1)
+    print(f"crash test: {args.rounds} rounds, {ledger.acknowledged} acknowledged writes, "
+          f"{totals.checked} file checks after restarts, {totals.cut} requests cut off "
+          f"({totals.big_kills} kills during the 20 MiB upload), slowest restart "
+          f"{totals.slowest_restart:.2f} s, {totals.lost} lost"
+          f"{'' if not totals.failed else ' -- FAILED'}", flush=True)
+    sys.exit(1 if totals.failed else 0)
 
 
 if __name__ == "__main__":

@@ -64,10 +64,8 @@ struct Users {
 }
 
 fn person_id(name: &str) -> PersonId {
-    let hash = Sha256::digest(format!("guss example person {name}"));
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&hash[..16]);
-    PersonId::from_uuid(Uuid::from_bytes(bytes))
+    let hash: [u8; 32] = Sha256::digest(format!("guss example person {name}")).into();
+    PersonId::from_uuid(Uuid::from_bytes(*hash.first_chunk().unwrap_or(&[0; 16])))
 }
 
 #[async_trait]
@@ -208,9 +206,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let master = MasterKey::from_bytes(secret_file(&args.data.join("master.key"))?);
     let tenant_bytes = secret_file(&args.data.join("tenant.id"))?;
-    let mut tenant_uuid = [0u8; 16];
-    tenant_uuid.copy_from_slice(&tenant_bytes[..16]);
-    let tenant = TenantId::from_uuid(Uuid::from_bytes(tenant_uuid));
+    let tenant = TenantId::from_uuid(Uuid::from_bytes(
+        *tenant_bytes.first_chunk().unwrap_or(&[0; 16]),
+    ));
     let blobs: Arc<dyn BlobStore> = match &args.s3 {
         Some(url) => Arc::new(s3_store(url)?),
         None => Arc::new(LocalBlobStore::open(&args.data.join("blobs")).await?),

@@ -44,7 +44,11 @@ fn content(seed: u8, len: usize) -> Vec<u8> {
     (0..len)
         .map(|i| {
             x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            if i % 10_000 == 0 { seed } else { (x >> 24) as u8 }
+            if i % 10_000 == 0 {
+                seed
+            } else {
+                (x >> 24) as u8
+            }
         })
         .collect()
 }
@@ -64,14 +68,23 @@ async fn apply(files: &TenantFiles, who: &Principal, model: &mut Model, op: &Op)
     match op {
         Op::Write { name, seed, len } => {
             let data = content(*seed, *len);
-            files.write_bytes(&path(NAMES[*name]), data.clone(), None, who).await.unwrap();
-            model.files.entry(NAMES[*name].to_owned()).or_default().push(data);
+            files
+                .write_bytes(&path(NAMES[*name]), data.clone(), None, who)
+                .await
+                .unwrap();
+            model
+                .files
+                .entry(NAMES[*name].to_owned())
+                .or_default()
+                .push(data);
         }
         Op::Delete { name } => {
             let name = NAMES[*name];
             let result = files.delete(&path(name), who).await;
             match model.files.remove(name) {
-                Some(history) => model.trash.push((result.unwrap(), name.to_owned(), history)),
+                Some(history) => model
+                    .trash
+                    .push((result.unwrap(), name.to_owned(), history)),
                 None => assert!(result.is_err()),
             }
         }
@@ -88,20 +101,29 @@ async fn apply(files: &TenantFiles, who: &Principal, model: &mut Model, op: &Op)
         }
         Op::RestoreVersion { name, pick } => {
             let name = NAMES[*name];
-            let Some(history) = model.files.get_mut(name) else { return };
+            let Some(history) = model.files.get_mut(name) else {
+                return;
+            };
             let versions = files.versions(&path(name)).await.unwrap();
             let index = pick % versions.len();
-            files.restore_version(&path(name), versions[index].id, who).await.unwrap();
+            files
+                .restore_version(&path(name), versions[index].id, who)
+                .await
+                .unwrap();
             let restored = history[index].clone();
             history.push(restored);
         }
         Op::RestoreTrash => {
-            let Some((id, name, history)) = model.trash.pop() else { return };
+            let Some((id, name, history)) = model.trash.pop() else {
+                return;
+            };
             let back = files.restore_from_trash(id, who).await.unwrap().to_string();
             if !model.files.contains_key(&name) {
                 assert_eq!(back, format!("/{name}"), "a free name is kept");
             }
-            model.files.insert(back.trim_start_matches('/').to_owned(), history);
+            model
+                .files
+                .insert(back.trim_start_matches('/').to_owned(), history);
         }
     }
 }
@@ -109,17 +131,33 @@ async fn apply(files: &TenantFiles, who: &Principal, model: &mut Model, op: &Op)
 async fn check(files: &TenantFiles, model: &Model) {
     for (name, history) in &model.files {
         let p = DavPath::from_segments(name.split('/')).unwrap();
-        assert_eq!(&files.read_all(&p).await.unwrap(), history.last().unwrap(), "{name} reads its last write");
+        assert_eq!(
+            &files.read_all(&p).await.unwrap(),
+            history.last().unwrap(),
+            "{name} reads its last write"
+        );
         let versions = files.versions(&p).await.unwrap();
-        assert_eq!(versions.len(), history.len(), "{name} has one version per write");
+        assert_eq!(
+            versions.len(),
+            history.len(),
+            "{name} has one version per write"
+        );
         for (version, expected) in versions.iter().zip(history) {
-            assert_eq!(&files.read_version_all(version.id).await.unwrap(), expected, "{name} version");
+            assert_eq!(
+                &files.read_version_all(version.id).await.unwrap(),
+                expected,
+                "{name} version"
+            );
             assert_eq!(version.size, expected.len() as u64);
         }
     }
     let mut listed = Vec::new();
     for folder in ["", "d"] {
-        for entry in files.list(&DavPath::from_segments(folder.split('/').filter(|s| !s.is_empty())).unwrap()).await.unwrap() {
+        for entry in files
+            .list(&DavPath::from_segments(folder.split('/').filter(|s| !s.is_empty())).unwrap())
+            .await
+            .unwrap()
+        {
             if entry.path.to_string() != "/d" {
                 listed.push(entry.path.to_string().trim_start_matches('/').to_owned());
             }

@@ -59,6 +59,7 @@ pub(crate) struct TrashRow {
 
 /// A lock row.
 #[derive(Clone, Debug, sqlx::FromRow)]
+#[cfg_attr(not(feature = "webdav"), allow(dead_code))] // the lock table serves WebDAV
 pub(crate) struct LockRow {
     pub(crate) token: String,
     pub(crate) root: String,
@@ -211,10 +212,15 @@ pub(crate) trait Sql: Send {
     async fn remove_hold(&mut self, node: Uuid) -> Result<()>;
 
     // locks
+    #[cfg_attr(not(feature = "webdav"), allow(dead_code))] // the lock table serves WebDAV
     async fn locks(&mut self, now: i64) -> Result<Vec<LockRow>>;
+    #[cfg_attr(not(feature = "webdav"), allow(dead_code))] // the lock table serves WebDAV
     async fn insert_lock(&mut self, row: &LockRow) -> Result<()>;
+    #[cfg_attr(not(feature = "webdav"), allow(dead_code))] // the lock table serves WebDAV
     async fn delete_lock(&mut self, token: &str) -> Result<bool>;
+    #[cfg_attr(not(feature = "webdav"), allow(dead_code))] // the lock table serves WebDAV
     async fn refresh_lock(&mut self, token: &str, expires_at: i64) -> Result<bool>;
+    #[cfg_attr(not(feature = "webdav"), allow(dead_code))] // the lock table serves WebDAV
     async fn purge_locks(&mut self, now: i64) -> Result<()>;
 
     // share links

@@ -119,19 +119,17 @@ pub(crate) async fn stat_in<S: Sql>(sql: &mut S, path: &DavPath) -> Result<Optio
 }
 
 /// Copies `node` (with members, if `recursive`) to a new node under
-/// `parent` named `name`; returns how many nodes it made.
+/// `parent` named `name`, in change `seq` at time `now`; at most `budget`
+/// nodes.
 async fn copy_node<S: Sql>(
     sql: &mut S,
     node: Uuid,
-    parent: Uuid,
-    name: &str,
+    (parent, name): (Uuid, &str),
     recursive: bool,
-    seq: i64,
-    now: i64,
+    (seq, now): (i64, i64),
     budget: &mut usize,
 ) -> Result<()> {
     let mut pending = vec![(node, parent, name.to_owned())];
-    let mut first = true;
     while let Some((from, to_parent, to_name)) = pending.pop() {
         *budget = budget.checked_sub(1).ok_or(Error::LimitExceeded {
             what: "files and folders in one copy",
@@ -156,12 +154,11 @@ async fn copy_node<S: Sql>(
                 sql.copy_manifest(current.version_id, row.version_id)
                     .await?;
             }
-        } else if recursive || !first {
+        } else if recursive {
             for child in sql.children(from, i64::MAX).await? {
                 pending.push((child.node_id, copy, child.name));
             }
         }
-        first = false;
     }
     Ok(())
 }
@@ -329,17 +326,8 @@ impl TenantFiles {
                 return Err(Error::AlreadyExists("a file or folder of that name"));
             }
             let seq = sql.next_seq().await?;
-            copy_node(
-                &mut sql,
-                node,
-                to_parent,
-                &to_name,
-                recursive,
-                seq,
-                now,
-                &mut budget,
-            )
-            .await?;
+            let target = (to_parent, to_name.as_str());
+            copy_node(&mut sql, node, target, recursive, (seq, now), &mut budget).await?;
             sql.log_change(seq, now, to_parent, &to_name, false).await?;
         });
         self.emit(
