@@ -56,6 +56,9 @@ struct Args {
     /// Keep content in S3: http(s)://ACCESS_KEY:SECRET@HOST:PORT/BUCKET.
     #[arg(long)]
     s3: Option<String>,
+    /// Seconds between maintenance passes (trash expiry, garbage collection).
+    #[arg(long, default_value_t = 600)]
+    maintenance_seconds: u64,
 }
 
 /// The `--user` accounts.
@@ -237,6 +240,18 @@ async fn main() -> anyhow::Result<()> {
             files.create_folder(&home, &[], &setup).await?;
         }
     }
+    let maintained = files.clone();
+    let every = std::time::Duration::from_secs(args.maintenance_seconds.max(1));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            ticks.tick().await;
+            match maintained.maintain(1000, 100).await {
+                Ok(done) => tracing::info!(?done, "maintenance"),
+                Err(e) => tracing::warn!(error = %e, "maintenance failed"),
+            }
+        }
+    });
     let users: Arc<dyn Authenticator> = Arc::new(users);
     let homes: Arc<dyn Authorizer> = Arc::new(HomeFolders { homes });
     let tenant_of = Arc::new(move |_: &axum::http::request::Parts| Some(tenant));

@@ -310,3 +310,80 @@ backend_tests! {
         assert_eq!(one.read_all(&path("geheim.txt")).await.unwrap(), b"nur fuer eins");
     }
 }
+
+/// The scale-out pair: metadata in PostgreSQL, content in S3 (the test
+/// command's S3 server on loopback). Content round-trips, versions share
+/// chunks, and garbage collection removes the objects of purged content.
+#[test]
+fn postgresql_and_s3_together() {
+    use guss_blob::{BlobStore, S3BlobStore, S3Config};
+    let Ok(endpoint) = std::env::var("GUSS_TEST_S3_ENDPOINT") else {
+        let required = ["CI", "GUSS_REQUIRE_S3"]
+            .iter()
+            .any(|v| std::env::var(v).is_ok_and(|x| x == "true" || x == "1"));
+        assert!(
+            !required,
+            "an S3 server is required here: set GUSS_TEST_S3_ENDPOINT"
+        );
+        return;
+    };
+    guss_testkit::run(Backend::Postgres, |db| async move {
+        let prefix = uuid::Uuid::new_v4().to_string();
+        let s3 = Arc::new(
+            S3BlobStore::new(
+                &S3Config::new(&endpoint, "guss-test", "test", "test").with_prefix(&prefix),
+            )
+            .unwrap(),
+        );
+        let clock = Arc::new(FixedClock::new(
+            Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
+        ));
+        let store = FileStore::open(
+            db.url(),
+            s3.clone(),
+            MasterKey::from_bytes([4; 32]),
+            clock.clone(),
+            Arc::new(MemoryEventSink::new()),
+            StoreConfig::default(),
+        )
+        .await
+        .unwrap();
+        let files = store.tenant(TenantId::new());
+        let anna = person(&files);
+        let first = noise(600_000, 7);
+        let mut second = first.clone();
+        second.extend_from_slice(b"Nachtrag");
+        files
+            .write_bytes(&path("Bilanz.xlsx"), first.clone(), None, &anna)
+            .await
+            .unwrap();
+        files
+            .write_bytes(&path("Bilanz.xlsx"), second.clone(), None, &anna)
+            .await
+            .unwrap();
+        assert_eq!(files.read_all(&path("Bilanz.xlsx")).await.unwrap(), second);
+        let versions = files.versions(&path("Bilanz.xlsx")).await.unwrap();
+        assert_eq!(files.read_version_all(versions[0].id).await.unwrap(), first);
+        let objects = s3
+            .list(&files.tenant_id().to_string(), None, 1000)
+            .await
+            .unwrap()
+            .len();
+        assert!(objects > 2, "the file is chunked: {objects} objects");
+        assert!(
+            objects < 20,
+            "the second version shares chunks with the first: {objects} objects"
+        );
+        files.delete(&path("Bilanz.xlsx"), &anna).await.unwrap();
+        clock.advance(TimeDelta::days(40));
+        assert_eq!(files.expire_trash(10).await.unwrap(), 1);
+        let collected = files.collect_garbage(1000).await.unwrap();
+        assert_eq!(collected.chunks, objects);
+        assert!(
+            s3.list(&files.tenant_id().to_string(), None, 1000)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    });
+}

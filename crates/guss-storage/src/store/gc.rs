@@ -40,3 +40,37 @@ impl TenantFiles {
         Ok(collected)
     }
 }
+
+/// What one maintenance pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Maintained {
+    /// Trash items deleted for good.
+    pub trash_expired: usize,
+    /// Chunks collected.
+    pub collected: Collected,
+}
+
+impl TenantFiles {
+    /// One maintenance pass, for a scheduler to run now and then: expires
+    /// trash (unless frozen) and collects unreferenced chunks, in batches
+    /// of `batch`, until there is nothing left or `max_batches` ran.
+    pub async fn maintain(&self, batch: usize, max_batches: usize) -> Result<Maintained> {
+        let mut done = Maintained::default();
+        for _ in 0..max_batches {
+            let expired = self.expire_trash(batch).await?;
+            done.trash_expired += expired;
+            if expired < batch {
+                break;
+            }
+        }
+        for _ in 0..max_batches {
+            let step = self.collect_garbage(batch).await?;
+            done.collected.chunks += step.chunks;
+            done.collected.bytes = done.collected.bytes.saturating_add(step.bytes);
+            if step.chunks < batch {
+                break;
+            }
+        }
+        Ok(done)
+    }
+}

@@ -56,7 +56,7 @@ use crate::tripwire::{Tripwire, TripwirePolicy};
 use crate::{ChunkPolicy, Error, Result};
 
 pub use content::BodyStream;
-pub use gc::Collected;
+pub use gc::{Collected, Maintained};
 pub use share::SharedAccess;
 pub(crate) use sql::Sql;
 use sql::Tx;
