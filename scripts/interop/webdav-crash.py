@@ -164,9 +164,13 @@ def get_digest(port, name):
             return None
         if response.status != 200:
             raise RuntimeError(f"GET {name}: status {response.status}")
-        digest = hashlib.sha256()
+        expected = int(response.getheader("Content-Length"))
+        digest, received = hashlib.sha256(), 0
         while piece := response.read(MIB):
             digest.update(piece)
+            received += len(piece)
+        if received != expected:
+            raise http.client.IncompleteRead(b"", expected - received)
         return digest.hexdigest()
     finally:
         conn.close()

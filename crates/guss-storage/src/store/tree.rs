@@ -40,6 +40,26 @@ pub(crate) async fn parent_folder<S: Sql>(sql: &mut S, path: &DavPath) -> Result
     }
 }
 
+/// The folder and name for a new item at `path`, which must be free.
+async fn free_target<S: Sql>(sql: &mut S, path: &DavPath) -> Result<(Uuid, String)> {
+    let (parent, name) = parent_folder(sql, path).await?;
+    if sql.child(parent, &name).await?.is_some() {
+        return Err(Error::AlreadyExists("a file or folder of that name"));
+    }
+    Ok((parent, name))
+}
+
+/// The node at `path`, which must exist (the root included).
+async fn existing<S: Sql>(sql: &mut S, path: &DavPath) -> Result<Uuid> {
+    if path.is_root() {
+        return Ok(ROOT);
+    }
+    Ok(resolve(sql, path)
+        .await?
+        .ok_or(Error::NotFound("file or folder"))?
+        .0)
+}
+
 /// The path of `node` now, walking up to the root; `None` if it is not
 /// reachable (in the trash, or below something in the trash).
 pub(crate) async fn path_of<S: Sql>(sql: &mut S, mut node: Uuid) -> Result<Option<DavPath>> {
@@ -200,10 +220,7 @@ impl TenantFiles {
         self.keys().await?;
         let now = micros(self.now());
         let created = sql_tx!(self, |sql| {
-            let (parent, name) = parent_folder(&mut sql, path).await?;
-            if sql.child(parent, &name).await?.is_some() {
-                return Err(Error::AlreadyExists("a file or folder of that name"));
-            }
+            let (parent, name) = free_target(&mut sql, path).await?;
             let seq = sql.next_seq().await?;
             let node = new_id();
             sql.insert_node(node, FOLDER, now).await?;
@@ -279,10 +296,7 @@ impl TenantFiles {
                 .child(from_parent, &from_name)
                 .await?
                 .ok_or(Error::NotFound("file or folder"))?;
-            let (to_parent, to_name) = parent_folder(&mut sql, to).await?;
-            if sql.child(to_parent, &to_name).await?.is_some() {
-                return Err(Error::AlreadyExists("a file or folder of that name"));
-            }
+            let (to_parent, to_name) = free_target(&mut sql, to).await?;
             let seq = sql.next_seq().await?;
             sql.close_entry(node, seq).await?;
             sql.open_entry(node, to_parent, &to_name, seq).await?;
@@ -321,10 +335,7 @@ impl TenantFiles {
             let (node, _) = resolve(&mut sql, from)
                 .await?
                 .ok_or(Error::NotFound("file or folder"))?;
-            let (to_parent, to_name) = parent_folder(&mut sql, to).await?;
-            if sql.child(to_parent, &to_name).await?.is_some() {
-                return Err(Error::AlreadyExists("a file or folder of that name"));
-            }
+            let (to_parent, to_name) = free_target(&mut sql, to).await?;
             let seq = sql.next_seq().await?;
             let target = (to_parent, to_name.as_str());
             copy_node(&mut sql, node, target, recursive, (seq, now), &mut budget).await?;
@@ -343,14 +354,7 @@ impl TenantFiles {
     /// The dead properties of `path`: (name, value as XML).
     pub async fn properties(&self, path: &DavPath) -> Result<Vec<(PropertyName, String)>> {
         Ok(sql_tx!(self, |sql| {
-            let node = if path.is_root() {
-                ROOT
-            } else {
-                resolve(&mut sql, path)
-                    .await?
-                    .ok_or(Error::NotFound("file or folder"))?
-                    .0
-            };
+            let node = existing(&mut sql, path).await?;
             sql.props(node)
                 .await?
                 .into_iter()
@@ -367,14 +371,7 @@ impl TenantFiles {
         remove: &[PropertyName],
     ) -> Result<()> {
         sql_tx!(self, |sql| {
-            let node = if path.is_root() {
-                ROOT
-            } else {
-                resolve(&mut sql, path)
-                    .await?
-                    .ok_or(Error::NotFound("file or folder"))?
-                    .0
-            };
+            let node = existing(&mut sql, path).await?;
             for (prop, value) in set {
                 sql.set_prop(node, &prop.namespace, &prop.local, value)
                     .await?;
