@@ -156,10 +156,10 @@ backend_tests! {
         assert_eq!(names, ["/A", "/B2", "/Flach", "/Kopie"]);
         // Dead properties follow copies.
         let prop = guss_dav::PropertyName::new("urn:example", "farbe");
-        files.patch_properties(&path("A/a.txt"), &[(prop.clone(), "rot".into())], &[]).await.unwrap();
+        files.patch_properties(&path("A/a.txt"), &[(prop.clone(), "rot".into())], &[], &anna).await.unwrap();
         files.copy(&path("A/a.txt"), &path("c.txt"), false, &anna).await.unwrap();
         assert_eq!(files.properties(&path("c.txt")).await.unwrap(), [(prop.clone(), "rot".to_owned())]);
-        files.patch_properties(&path("c.txt"), &[], &[prop]).await.unwrap();
+        files.patch_properties(&path("c.txt"), &[], &[prop], &anna).await.unwrap();
         assert!(files.properties(&path("c.txt")).await.unwrap().is_empty());
     }
 

@@ -363,13 +363,16 @@ impl TenantFiles {
         }))
     }
 
-    /// Sets and removes dead properties of `path`, all or none.
+    /// Sets and removes dead properties of `path`, all or none. The
+    /// change shows in the parent folder's change log (sync clients see it).
     pub async fn patch_properties(
         &self,
         path: &DavPath,
         set: &[(PropertyName, String)],
         remove: &[PropertyName],
+        by: &Principal,
     ) -> Result<()> {
+        let now = micros(self.now());
         sql_tx!(self, |sql| {
             let node = existing(&mut sql, path).await?;
             for (prop, value) in set {
@@ -379,7 +382,26 @@ impl TenantFiles {
             for prop in remove {
                 sql.remove_prop(node, &prop.namespace, &prop.local).await?;
             }
+            if let Some((parent, name)) = sql.placement(node).await? {
+                let seq = sql.next_seq().await?;
+                sql.log_change(seq, now, parent, &name, false).await?;
+            }
         });
+        let names = |props: &mut dyn Iterator<Item = &PropertyName>| {
+            props
+                .map(|p| format!("{{{}}}{}", p.namespace, p.local))
+                .collect::<Vec<_>>()
+        };
+        self.emit(
+            "guss.storage.properties.changed",
+            Some(by),
+            &path.to_string(),
+            serde_json::json!({
+                "set": names(&mut set.iter().map(|(p, _)| p)),
+                "removed": names(&mut remove.iter()),
+            }),
+        )
+        .await;
         Ok(())
     }
 }

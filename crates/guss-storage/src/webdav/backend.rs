@@ -198,7 +198,7 @@ impl DavBackend for StorageDav {
     ) -> BackendResult<()> {
         self.allow(Action::WRITE, path).await?;
         self.files
-            .patch_properties(path, &set, &remove)
+            .patch_properties(path, &set, &remove, &self.principal)
             .await
             .map_err(backend_error)
     }
