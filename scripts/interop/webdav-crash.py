@@ -361,8 +361,8 @@ def describe(digest):
 
 def verify(port, ledger, report):
     """Reads back every known file after a restart; returns (files checked
-    that were known to be stored, losses). Updates the ledger to what the
-    server now shows."""
+    that were known to be stored, cut-off writes found stored, losses).
+    Updates the ledger to what the server now shows."""
     status, body = simple(port, "PROPFIND", "", {"Depth": "1"})
     if status != 207:
         raise RuntimeError(f"PROPFIND Depth 1 /{USER}/: status {status}")
@@ -375,7 +375,7 @@ def verify(port, ledger, report):
         if exists and folder not in listed:
             report(f"LOST folder {folder}: not in PROPFIND")
             lost += 1
-    checked = 0
+    checked = stored_cut = 0
     for name in sorted(set(ledger.files) | set(ledger.cut)):
         known = ledger.files.get(name)
         cut = ledger.cut.pop(name, None)
@@ -384,22 +384,22 @@ def verify(port, ledger, report):
         except CUT_OFF as e:
             actual = f"unreadable: {e!r}"
         allowed = {known, cut} - ({None} if known is not None else set())
-        if known is not None:
-            checked += 1
-            if "/" not in name and name not in listed:
-                report(f"LOST {name}: not in PROPFIND")
-                lost += 1
+        checked += known is not None
+        stored_cut += cut is not None and actual == cut != known
         if actual not in allowed:
             report(f"LOST {name}: {describe(actual)}, expected "
                    f"{' or '.join(sorted(describe(a) for a in allowed))}")
             lost += 1
+        elif actual is not None and "/" not in name and name not in listed:
+            report(f"LOST {name}: readable but not in PROPFIND")
+            lost += 1
         ledger.files[name] = actual
-    return checked, lost
+    return checked, stored_cut, lost
 
 
 class Totals:
     def __init__(self):
-        self.checked = self.lost = self.cut = self.big_kills = 0
+        self.checked = self.lost = self.cut = self.stored_cut = self.big_kills = 0
         self.slowest_restart = 0.0
         self.failed = False
 
@@ -424,8 +424,9 @@ def crash_round(number, server, ledger, content, rng, args, totals):
     def report(line):
         print(f"round {number}: {line}", file=sys.stderr)
 
-    checked, lost = verify(server.port, ledger, report)
+    checked, stored_cut, lost = verify(server.port, ledger, report)
     totals.checked += checked
+    totals.stored_cut += stored_cut
     totals.lost += lost
     for line in ledger.errors:
         report(line)
@@ -480,7 +481,8 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
     print(f"crash test: {args.rounds} rounds, {ledger.acknowledged} acknowledged writes, "
           f"{totals.checked} file checks after restarts, {totals.cut} requests cut off "
-          f"({totals.big_kills} kills during the 20 MiB upload), slowest restart "
+          f"({totals.big_kills} kills during the 20 MiB upload, {totals.stored_cut} cut-off "
+          f"writes found stored), slowest restart "
           f"{totals.slowest_restart:.2f} s, {totals.lost} lost"
           f"{'' if not totals.failed else ' -- FAILED'}", flush=True)
     sys.exit(1 if totals.failed else 0)
