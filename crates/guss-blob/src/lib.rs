@@ -139,6 +139,13 @@ pub trait BlobStore: Send + Sync {
 
     /// Removes a blob; false if there was none.
     async fn delete(&self, key: &BlobKey) -> Result<bool>;
+
+    /// Removes what writes interrupted by a crash left behind (temporary
+    /// files) once it is older than `older_than`; returns how many went.
+    /// Stores whose writes leave nothing behind have nothing to do.
+    async fn remove_abandoned(&self, _older_than: std::time::Duration) -> Result<u64> {
+        Ok(0)
+    }
 }
 
 pub(crate) fn check_range(range: &Range<u64>) -> Result<()> {

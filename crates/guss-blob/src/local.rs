@@ -13,6 +13,9 @@ use bytes::Bytes;
 
 use crate::{BlobKey, BlobStore, Error, MAX_LIST, Result, check_range};
 
+/// Temporary files start so; keys cannot (they never start with a dot).
+const TEMP_PREFIX: &str = ".tmp-";
+
 /// Blobs in a local directory: the embedded default.
 #[derive(Clone, Debug)]
 pub struct LocalBlobStore {
@@ -66,7 +69,9 @@ impl BlobStore for LocalBlobStore {
                 ancestor = ancestor.parent().unwrap_or(&root);
             }
             std::fs::create_dir_all(&dir)?;
-            let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&dir)?;
+            let mut temp = tempfile::Builder::new()
+                .prefix(TEMP_PREFIX)
+                .tempfile_in(&dir)?;
             temp.write_all(&data)?;
             temp.as_file().sync_all()?;
             let stored = match temp.persist_noclobber(&path) {
@@ -80,6 +85,31 @@ impl BlobStore for LocalBlobStore {
                 sync_dir(parent)?;
             }
             Ok(stored)
+        })
+        .await
+    }
+
+    async fn remove_abandoned(&self, older_than: std::time::Duration) -> Result<u64> {
+        let root = self.root.clone();
+        blocking(move || {
+            let cutoff = std::time::SystemTime::now() - older_than;
+            let mut removed = 0;
+            let mut pending = vec![root];
+            while let Some(dir) = pending.pop() {
+                for entry in std::fs::read_dir(&dir)? {
+                    let entry = entry?;
+                    let kind = entry.file_type()?;
+                    if kind.is_dir() {
+                        pending.push(entry.path());
+                    } else if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+                        && entry.metadata()?.modified()? <= cutoff
+                    {
+                        std::fs::remove_file(entry.path())?;
+                        removed += 1;
+                    }
+                }
+            }
+            Ok(removed)
         })
         .await
     }

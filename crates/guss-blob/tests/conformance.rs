@@ -222,3 +222,36 @@ async fn the_local_store_leaves_no_temporary_files() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+/// A crash between creating the temporary file and renaming it leaves the
+/// temporary file; the sweep removes such leftovers and nothing else.
+#[tokio::test]
+async fn leftovers_of_interrupted_writes_are_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalBlobStore::open(dir.path()).await.unwrap();
+    store
+        .put_if_absent(&key("t/chunks/ab/abc"), Bytes::from_static(b"kept"))
+        .await
+        .unwrap();
+    std::fs::write(dir.path().join("t/chunks/ab/.tmp-interrupted"), b"half").unwrap();
+    assert_eq!(
+        store
+            .remove_abandoned(std::time::Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0,
+        "too young"
+    );
+    assert_eq!(
+        store
+            .remove_abandoned(std::time::Duration::ZERO)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!dir.path().join("t/chunks/ab/.tmp-interrupted").exists());
+    assert_eq!(
+        store.get(&key("t/chunks/ab/abc")).await.unwrap().unwrap(),
+        Bytes::from_static(b"kept")
+    );
+}

@@ -241,6 +241,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let maintained = files.clone();
+    let swept = store.clone();
     let every = std::time::Duration::from_secs(args.maintenance_seconds.max(1));
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
@@ -249,6 +250,9 @@ async fn main() -> anyhow::Result<()> {
             match maintained.maintain(1000, 100).await {
                 Ok(done) => tracing::info!(?done, "maintenance"),
                 Err(e) => tracing::warn!(error = %e, "maintenance failed"),
+            }
+            if let Err(e) = swept.remove_abandoned_uploads().await {
+                tracing::warn!(error = %e, "sweeping interrupted uploads failed");
             }
         }
     });

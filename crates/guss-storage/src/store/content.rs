@@ -50,7 +50,7 @@ impl TenantFiles {
     /// yet stored.
     async fn store_chunks(
         &self,
-        keys: &TenantKeys,
+        keys: &Arc<TenantKeys>,
         batch: Vec<Bytes>,
         out: &mut Vec<Claimed>,
     ) -> Result<()> {
@@ -90,9 +90,10 @@ impl TenantFiles {
         futures::stream::iter(puts)
             .map(|(id, chunk, generation)| {
                 let blobs = blobs.clone();
+                let keys = keys.clone();
                 async move {
                     let key = blob_key(self, &id, generation)?;
-                    let sealed = keys.seal(&id, &chunk)?;
+                    let sealed = cpu(move || keys.seal(&id, &chunk)).await??;
                     blobs.put_if_absent(&key, Bytes::from(sealed)).await?;
                     Ok::<_, Error>(())
                 }
@@ -323,7 +324,10 @@ impl TenantFiles {
                         .as_slice()
                         .try_into()
                         .map_err(|_| io::Error::other("bad chunk id"))?;
-                    let plain = keys.open(&id, &sealed).map_err(io::Error::other)?;
+                    let plain = cpu(move || keys.open(&id, &sealed))
+                        .await
+                        .map_err(io::Error::other)?
+                        .map_err(io::Error::other)?;
                     let plain = Bytes::from(plain);
                     let from = usize::try_from(from).unwrap_or(usize::MAX).min(plain.len());
                     let to = usize::try_from(to).unwrap_or(usize::MAX).min(plain.len());
@@ -331,7 +335,13 @@ impl TenantFiles {
                 }
             })
             .buffered(READ_AHEAD);
-        Ok(Box::pin(stream))
+        // Fetch the first piece before answering, so that a missing or
+        // damaged chunk is an error, not a response cut short.
+        let mut stream = Box::pin(stream.peekable());
+        if let Some(Err(e)) = stream.as_mut().peek().await {
+            return Err(Error::Backend(format!("reading version {version}: {e}")));
+        }
+        Ok(stream)
     }
 
     /// The whole current content of the file at `path`, in memory.
@@ -343,6 +353,14 @@ impl TenantFiles {
     pub async fn read_version_all(&self, version: Uuid) -> Result<Vec<u8>> {
         collect(self.read_version(version, None).await?).await
     }
+}
+
+/// Runs sealing or opening on the blocking pool, so that chunks of one
+/// transfer use every core and the async workers stay free.
+async fn cpu<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Backend(format!("a worker failed: {e}")))
 }
 
 async fn collect(mut stream: BodyStream) -> Result<Vec<u8>> {

@@ -154,6 +154,17 @@ impl FileStore {
         })
     }
 
+    /// Removes what uploads interrupted by a crash left in the blob store
+    /// (older than an hour, so that no running upload is touched); for a
+    /// scheduler to run now and then. Returns how many items went.
+    pub async fn remove_abandoned_uploads(&self) -> Result<u64> {
+        Ok(self
+            .inner
+            .blobs
+            .remove_abandoned(std::time::Duration::from_secs(3600))
+            .await?)
+    }
+
     /// The files of one tenant: nothing reached through the handle belongs
     /// to another tenant.
     pub fn tenant(&self, tenant: TenantId) -> TenantFiles {
