@@ -14,6 +14,9 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+
+use crate::multistatus::Multistatus;
+use crate::xml::Element;
 use chrono::{DateTime, Utc};
 use futures::Stream;
 
@@ -180,6 +183,17 @@ pub enum BackendError {
     /// Reading the request body failed (400).
     #[error("request body: {0}")]
     Body(String),
+    /// A precondition or postcondition of the protocol failed (e.g.
+    /// CalDAV's `valid-calendar-data`): answered with `status` and a
+    /// `DAV:error` body holding `condition`, an XML element that declares
+    /// its own namespace.
+    #[error("condition {condition} failed")]
+    Condition {
+        /// The HTTP status (403 or 409, as the defining RFC says).
+        status: u16,
+        /// The condition element, e.g. `<C:valid-calendar-data xmlns:C="urn:ietf:params:xml:ns:caldav"/>`.
+        condition: String,
+    },
     /// Anything else (500); the message is for the log, not the client.
     #[error("backend failure: {0}")]
     Internal(String),
@@ -199,6 +213,7 @@ impl BackendError {
             BackendError::TooLarge { .. } => 413,
             BackendError::InsufficientStorage => 507,
             BackendError::Body(_) => 400,
+            BackendError::Condition { status, .. } => *status,
             BackendError::Internal(_) => 500,
         }
     }
@@ -206,6 +221,83 @@ impl BackendError {
 
 /// `Result` with [`BackendError`].
 pub type BackendResult<T> = std::result::Result<T, BackendError>;
+
+/// A whole answer a backend builds itself, for REPORTs and methods the
+/// core does not know (CalDAV's calendar-query, MKCALENDAR, POST to a
+/// schedule outbox).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body's media type.
+    pub content_type: String,
+    /// Further headers.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A reply with a body.
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Reply {
+            status,
+            content_type: content_type.to_owned(),
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    /// A `207 Multi-Status` reply.
+    pub fn multistatus(body: &Multistatus) -> Self {
+        Reply::new(207, "application/xml; charset=utf-8", body.to_xml())
+    }
+}
+
+/// Where the tree is mounted: turns paths into hrefs and back, for
+/// backends that write their own multistatus bodies.
+///
+/// ```
+/// use guss_dav::DavPath;
+/// use guss_dav::backend::Mount;
+///
+/// let mount = Mount::new("/dav/calendars/");
+/// let path = DavPath::from_segments(["anna", "Termine 2030"])?;
+/// assert_eq!(mount.href(&path, true), "/dav/calendars/anna/Termine%202030/");
+/// assert_eq!(mount.path_of("/dav/calendars/anna/Termine%202030/"), Some(path));
+/// assert_eq!(mount.path_of("/elsewhere/x"), None);
+/// # Ok::<(), guss_dav::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Mount<'a> {
+    prefix: &'a str,
+}
+
+impl<'a> Mount<'a> {
+    /// The mount at `prefix` (absolute, percent-encoded, ending with `/`).
+    pub fn new(prefix: &'a str) -> Self {
+        Mount { prefix }
+    }
+
+    /// The href of `path` (with a trailing `/` for collections).
+    pub fn href(&self, path: &DavPath, collection: bool) -> String {
+        crate::server::href::href(self.prefix, path, collection)
+    }
+
+    /// The path an href (absolute path or URL) names below the mount.
+    pub fn path_of(&self, href: &str) -> Option<DavPath> {
+        let path = match href.find("://") {
+            Some(scheme_end) => {
+                let rest = href.get(scheme_end + 3..)?;
+                rest.get(rest.find('/')?..)?
+            }
+            None => href,
+        };
+        crate::server::href::request_path(self.prefix, path)
+            .ok()
+            .map(|(p, _)| p)
+    }
+}
 
 /// The data behind a WebDAV tree, seen by one principal.
 ///
@@ -288,6 +380,43 @@ pub trait DavBackend: Send + Sync {
         _limit: usize,
     ) -> BackendResult<Changes> {
         Err(BackendError::Unsupported("sync-collection"))
+    }
+
+    /// Live properties beyond RFC 4918's for `resource` (e.g. CalDAV's
+    /// `calendar-home-set`), values as XML with explicit namespaces. They
+    /// are reported when asked for by name; a `DAV:resourcetype` here
+    /// replaces the plain one everywhere.
+    async fn extra_properties(
+        &self,
+        _resource: &Resource,
+    ) -> BackendResult<Vec<(PropertyName, String)>> {
+        Ok(Vec::new())
+    }
+
+    /// Answers a REPORT other than sync-collection (whose root element is
+    /// `body`); `None` when the backend has no such report (403
+    /// `supported-report`).
+    async fn report(
+        &self,
+        _mount: &Mount<'_>,
+        _path: &DavPath,
+        _depth: Depth,
+        _body: &Element,
+    ) -> Option<BackendResult<Reply>> {
+        None
+    }
+
+    /// Answers a method the core does not implement (MKCALENDAR, POST);
+    /// `None` when the backend does not know it either (405 or 501).
+    async fn other_method(
+        &self,
+        _mount: &Mount<'_>,
+        _method: &str,
+        _path: &DavPath,
+        _content_type: Option<&str>,
+        _body: Bytes,
+    ) -> Option<BackendResult<Reply>> {
+        None
     }
 
     /// The lock table.

@@ -42,15 +42,17 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use guss_core::{Action, Authenticator, Authorizer, Context, Principal, Resource, ResourceKind};
+use guss_core::{
+    Action, Authenticator, Authorizer, Context, Principal, Resource, ResourceKind, Scope,
+};
 use guss_dav::DavPath;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::Error;
-use crate::access::{TenantOf, authenticate};
 use crate::model::{EntryKind, ShareOptions};
 use crate::store::{BodyStream, FileStore, TenantFiles};
+use guss_dav::server::{TenantOf, authenticate};
 
 /// The JSON API over a [`FileStore`].
 #[derive(Clone)]
@@ -119,8 +121,13 @@ impl FromRequestParts<Arc<Shared>> for Caller {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> Result<Self, Response> {
-        let (tenant, principal) =
-            authenticate(parts, &shared.tenant_of, shared.authenticator.as_ref()).await?;
+        let (tenant, principal) = authenticate(
+            parts,
+            &shared.tenant_of,
+            shared.authenticator.as_ref(),
+            Scope::Files,
+        )
+        .await?;
         Ok(Caller {
             files: shared.store.tenant(tenant),
             principal,

@@ -27,8 +27,6 @@
 //! ```
 #![forbid(unsafe_code)]
 
-#[cfg(any(feature = "webdav", feature = "http"))]
-pub mod access;
 mod chunking;
 mod error;
 #[cfg(feature = "http")]

@@ -21,9 +21,10 @@
 //! }
 //! ```
 
+mod access;
 mod conditions;
 mod copy_move;
-mod href;
+pub(crate) mod href;
 mod locking;
 mod options;
 mod propfind;
@@ -45,6 +46,7 @@ use guss_core::{Clock, SystemClock};
 use crate::backend::{DavBackend, DavPath};
 use crate::xml::Limits;
 
+pub use access::{TenantOf, authenticate, unauthorized};
 pub use well_known::{WellKnown, well_known};
 
 use reply::Problem;
@@ -202,10 +204,30 @@ async fn dispatch<B: DavBackend + ?Sized>(
         "LOCK" => locking::lock(&ctx, body).await,
         "UNLOCK" => locking::unlock(&ctx).await,
         "REPORT" => report::report(&ctx, body).await,
-        _ if method == Method::POST => Err(write::not_allowed("POST is not supported here")),
-        _ => Err(Problem::status(
-            StatusCode::NOT_IMPLEMENTED,
-            "method not implemented",
-        )),
+        other => {
+            let content_type = ctx.header("content-type").map(str::to_owned);
+            let body = axum::body::to_bytes(body, config.max_xml_body)
+                .await
+                .map_err(|_| {
+                    Problem::status(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "the request body is too large",
+                    )
+                })?;
+            let mount = crate::backend::Mount::new(&config.prefix);
+            match backend
+                .other_method(&mount, other, &ctx.path, content_type.as_deref(), body)
+                .await
+            {
+                Some(reply) => Ok(reply::from_reply(reply?)),
+                None if method == Method::POST => {
+                    Err(write::not_allowed("POST is not supported here"))
+                }
+                None => Err(Problem::status(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "method not implemented",
+                )),
+            }
+        }
     }
 }

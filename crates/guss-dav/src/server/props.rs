@@ -79,11 +79,16 @@ async fn live<B: DavBackend + ?Sized>(
 ) -> Result<Option<String>, Problem> {
     let file = resource.kind == ResourceKind::File;
     Ok(match local {
-        "resourcetype" => Some(if file {
-            String::new()
-        } else {
-            "<D:collection/>".to_owned()
-        }),
+        "resourcetype" => Some(
+            if let Some(own) = extra(ctx, resource, &PropertyName::new(DAV, "resourcetype")).await?
+            {
+                own
+            } else if file {
+                String::new()
+            } else {
+                "<D:collection/>".to_owned()
+            },
+        ),
         "creationdate" => Some(resource.created.to_rfc3339_opts(SecondsFormat::Secs, true)),
         "getlastmodified" => Some(http_date(resource.modified)),
         "getetag" => Some(escape_text(&quoted(&resource.etag))),
@@ -112,6 +117,21 @@ async fn live<B: DavBackend + ?Sized>(
         ),
         _ => None,
     })
+}
+
+/// A live property the backend adds (CalDAV's and the like).
+async fn extra<B: DavBackend + ?Sized>(
+    ctx: &Ctx<'_, B>,
+    resource: &Resource,
+    name: &PropertyName,
+) -> Result<Option<String>, Problem> {
+    Ok(ctx
+        .backend
+        .extra_properties(resource)
+        .await?
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v))
 }
 
 /// The `response` element for one resource.
@@ -157,8 +177,19 @@ pub(crate) async fn response<B: DavBackend + ?Sized>(
         }
         PropfindRequest::Prop(names) => {
             let mut dead = None;
+            let mut extras = None;
             for name in names {
                 if found.iter().chain(&missing).any(|(n, _)| n == name) {
+                    continue;
+                }
+                if extras.is_none() {
+                    extras = Some(ctx.backend.extra_properties(resource).await?);
+                }
+                let own = extras.iter().flatten().find(|(n, _)| n == name);
+                if let Some((_, value)) =
+                    own.filter(|(n, _)| !(n.namespace == DAV && n.local == "resourcetype"))
+                {
+                    found.push((name.clone(), Some(value.clone())));
                     continue;
                 }
                 if is_protected(name) {

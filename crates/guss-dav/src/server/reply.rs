@@ -85,6 +85,7 @@ impl From<BackendError> for Problem {
             BackendError::InvalidSyncToken => {
                 Problem::condition(StatusCode::FORBIDDEN, "<D:valid-sync-token/>")
             }
+            BackendError::Condition { condition, .. } => Problem::condition(status, condition),
             // The message is for the log, not the client.
             BackendError::Internal(_) => Problem::status(status, "internal error"),
             other => Problem::status(status, other.to_string()),
@@ -158,4 +159,18 @@ pub(crate) fn quoted(etag: &str) -> String {
 /// An HTTP date (RFC 9110 §5.6.7, IMF-fixdate).
 pub(crate) fn http_date(time: chrono::DateTime<chrono::Utc>) -> String {
     time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// The response for a backend's own [`Reply`](crate::backend::Reply).
+pub(crate) fn from_reply(reply: crate::backend::Reply) -> Response {
+    let mut response = Response::new(Body::from(reply.body));
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    set_header(&mut response, header::CONTENT_TYPE, &reply.content_type);
+    for (name, value) in &reply.headers {
+        if let Ok(name) = header::HeaderName::from_bytes(name.as_bytes()) {
+            set_header(&mut response, name, value);
+        }
+    }
+    response
 }

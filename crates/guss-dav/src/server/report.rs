@@ -6,11 +6,12 @@ use axum::response::Response;
 
 use super::Ctx;
 use super::props;
-use super::reply::{Problem, multistatus, read_xml_body};
-use crate::backend::{DavBackend, ResourceKind};
+use super::reply::{Problem, from_reply, multistatus, read_xml_body};
+use crate::Depth;
+use crate::backend::{DavBackend, Mount, ResourceKind};
 use crate::body::PropfindRequest;
 use crate::multistatus::{Multistatus, Response as DavResponse};
-use crate::xml::parse;
+use crate::xml::{Element, parse};
 
 /// A parsed sync-collection request.
 #[derive(Debug)]
@@ -20,14 +21,7 @@ struct SyncRequest {
     limit: Option<usize>,
 }
 
-fn parse_sync(text: &str, limits: crate::xml::Limits) -> Result<SyncRequest, Problem> {
-    let root = parse(text, limits)?;
-    if !root.is_dav("sync-collection") {
-        return Err(Problem::condition(
-            StatusCode::FORBIDDEN,
-            "<D:supported-report/>",
-        ));
-    }
+fn parse_sync(root: &Element) -> Result<SyncRequest, Problem> {
     let token = root
         .dav_child("sync-token")
         .map(|t| t.text().trim().to_owned())
@@ -68,7 +62,24 @@ pub(crate) async fn report<B: DavBackend + ?Sized>(
     body: Body,
 ) -> Result<Response, Problem> {
     let text = read_xml_body(&ctx.headers, body, ctx.config.max_xml_body).await?;
-    let request = parse_sync(&text, ctx.config.xml_limits)?;
+    let root = parse(&text, ctx.config.xml_limits)?;
+    if !root.is_dav("sync-collection") {
+        // Other reports (CalDAV's) are the backend's; REPORT's Depth
+        // defaults to 0 (RFC 3253 §3.6).
+        let depth = match ctx.header("depth") {
+            None => Depth::Zero,
+            given => Depth::parse(given)?,
+        };
+        let mount = Mount::new(ctx.config.prefix());
+        return match ctx.backend.report(&mount, &ctx.path, depth, &root).await {
+            Some(reply) => Ok(from_reply(reply?)),
+            None => Err(Problem::condition(
+                StatusCode::FORBIDDEN,
+                "<D:supported-report/>",
+            )),
+        };
+    }
+    let request = parse_sync(&root)?;
     // RFC 6578 §3.2: the Depth header is 0 (clients also send none or 1).
     if ctx
         .header("depth")

@@ -25,10 +25,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use guss_core::{Authenticator, Authorizer};
+use guss_core::{Authenticator, Authorizer, Scope};
 
-use crate::access::{TenantOf, authenticate};
 use crate::store::FileStore;
+use guss_dav::server::{TenantOf, authenticate};
 
 pub use backend::StorageDav;
 
@@ -80,11 +80,17 @@ impl WebDav {
     /// Answers one request.
     pub async fn serve(&self, request: Request<Body>) -> Response {
         let (parts, body) = request.into_parts();
-        let (tenant, principal) =
-            match authenticate(&parts, &self.tenant_of, self.authenticator.as_ref()).await {
-                Ok(found) => found,
-                Err(refused) => return refused,
-            };
+        let (tenant, principal) = match authenticate(
+            &parts,
+            &self.tenant_of,
+            self.authenticator.as_ref(),
+            Scope::Files,
+        )
+        .await
+        {
+            Ok(found) => found,
+            Err(refused) => return refused,
+        };
         let config = guss_dav::server::Config::new(&self.prefix, principal.to_string());
         let backend = StorageDav::new(
             self.store.tenant(tenant),
