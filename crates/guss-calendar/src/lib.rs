@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod freebusy;
 pub mod ical;
 pub mod recurrence;
 pub mod timezone;
