@@ -34,7 +34,11 @@ pub struct Period {
 
 /// The busy periods of the events in `expansion` (of `calendar`), clipped
 /// to `window`, merged and sorted.
-pub fn busy_periods(calendar: &ICalendar, expansion: &Expansion, window: &Range<DateTime<Utc>>) -> Vec<Period> {
+pub fn busy_periods(
+    calendar: &ICalendar,
+    expansion: &Expansion,
+    window: &Range<DateTime<Utc>>,
+) -> Vec<Period> {
     let mut periods: Vec<Period> = expansion
         .instances
         .iter()
@@ -48,7 +52,11 @@ pub fn busy_periods(calendar: &ICalendar, expansion: &Expansion, window: &Range<
             Period {
                 start: i.start.max(window.start),
                 end: i.end.min(window.end),
-                kind: if tentative { BusyKind::Tentative } else { BusyKind::Busy },
+                kind: if tentative {
+                    BusyKind::Tentative
+                } else {
+                    BusyKind::Busy
+                },
             }
         })
         .filter(|p| p.end > p.start)
@@ -60,8 +68,16 @@ pub fn busy_periods(calendar: &ICalendar, expansion: &Expansion, window: &Range<
 /// Merges overlapping periods of the same kind; where busy and tentative
 /// overlap, busy wins.
 pub fn merge(periods: &mut Vec<Period>) {
-    let mut busy: Vec<Period> = periods.iter().filter(|p| p.kind == BusyKind::Busy).cloned().collect();
-    let mut tentative: Vec<Period> = periods.iter().filter(|p| p.kind == BusyKind::Tentative).cloned().collect();
+    let mut busy: Vec<Period> = periods
+        .iter()
+        .filter(|p| p.kind == BusyKind::Busy)
+        .cloned()
+        .collect();
+    let mut tentative: Vec<Period> = periods
+        .iter()
+        .filter(|p| p.kind == BusyKind::Tentative)
+        .cloned()
+        .collect();
     join(&mut busy);
     join(&mut tentative);
     // Cut tentative time that busy time covers.
@@ -77,10 +93,18 @@ pub fn merge(periods: &mut Vec<Period>) {
                     }
                     let mut rest = Vec::new();
                     if b.start > p.start {
-                        rest.push(Period { start: p.start, end: b.start, kind: p.kind });
+                        rest.push(Period {
+                            start: p.start,
+                            end: b.start,
+                            kind: p.kind,
+                        });
                     }
                     if b.end < p.end {
-                        rest.push(Period { start: b.end, end: p.end, kind: p.kind });
+                        rest.push(Period {
+                            start: b.end,
+                            end: p.end,
+                            kind: p.kind,
+                        });
                     }
                     rest
                 })
@@ -128,18 +152,31 @@ pub fn vfreebusy(
     dtstamp: DateTime<Utc>,
     attendee: Option<&str>,
 ) -> String {
-    let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//guss//guss-calendar//EN\r\nBEGIN:VFREEBUSY\r\n");
+    let mut out = String::from(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//guss//guss-calendar//EN\r\nBEGIN:VFREEBUSY\r\n",
+    );
     out.push_str(&format!("DTSTAMP:{}\r\n", stamp(dtstamp)));
-    out.push_str(&format!("DTSTART:{}\r\nDTEND:{}\r\n", stamp(window.start), stamp(window.end)));
+    out.push_str(&format!(
+        "DTSTART:{}\r\nDTEND:{}\r\n",
+        stamp(window.start),
+        stamp(window.end)
+    ));
     if let Some(attendee) = attendee {
-        out.push_str(&format!("ATTENDEE:{}\r\n", attendee.replace(['\r', '\n'], "")));
+        out.push_str(&format!(
+            "ATTENDEE:{}\r\n",
+            attendee.replace(['\r', '\n'], "")
+        ));
     }
     for p in periods {
         let kind = match p.kind {
             BusyKind::Busy => "BUSY",
             BusyKind::Tentative => "BUSY-TENTATIVE",
         };
-        out.push_str(&format!("FREEBUSY;FBTYPE={kind}:{}/{}\r\n", stamp(p.start), stamp(p.end)));
+        out.push_str(&format!(
+            "FREEBUSY;FBTYPE={kind}:{}/{}\r\n",
+            stamp(p.start),
+            stamp(p.end)
+        ));
     }
     out.push_str("END:VFREEBUSY\r\nEND:VCALENDAR\r\n");
     out

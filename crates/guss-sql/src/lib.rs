@@ -246,3 +246,29 @@ macro_rules! in_tx {
         }
     };
 }
+
+/// A transaction bound to one tenant: what a store's statements run in.
+/// Stores implement their statement trait for `Tx<'static, Sqlite>` and
+/// `Tx<'static, Postgres>` and write their logic once, generic over it.
+#[derive(Debug)]
+pub struct Tx<'c, DB: sqlx::Database> {
+    /// The transaction.
+    pub tx: sqlx::Transaction<'c, DB>,
+    /// Its tenant.
+    pub tenant: TenantId,
+}
+
+/// Runs `$body` with `$sql` bound to a [`Tx`] on `$pool` for `$tenant`
+/// (see [`in_tx!`]); the body's value is the macro's.
+#[macro_export]
+macro_rules! tenant_tx {
+    ($pool:expr, $tenant:expr, |$sql:ident| $body:expr) => {{
+        let tenant = $tenant;
+        $crate::in_tx!($pool, tenant, |tx| {
+            let mut $sql = $crate::Tx { tx, tenant };
+            let out = $body;
+            tx = $sql.tx;
+            out
+        })
+    }};
+}

@@ -59,7 +59,6 @@ pub use content::BodyStream;
 pub use gc::{Collected, Maintained};
 pub use share::SharedAccess;
 pub(crate) use sql::Sql;
-use sql::Tx;
 pub use sync::FolderChanges;
 
 const SOURCE: EventSource = EventSource::from_static("guss-storage");
@@ -186,16 +185,10 @@ pub struct TenantFiles {
 /// handle's tenant.
 macro_rules! sql_tx {
     ($files:expr, |$sql:ident| $body:expr) => {{
-        let tenant = $files.tenant;
         let pool = $files.pool().await?;
         #[allow(unused_imports)]
         use crate::store::Sql as _;
-        guss_sql::in_tx!(&pool, tenant, |tx| {
-            let mut $sql = crate::store::Tx { tx, tenant };
-            let out = $body;
-            tx = $sql.tx;
-            out
-        })
+        guss_sql::tenant_tx!(&pool, $files.tenant, |$sql| $body)
     }};
 }
 pub(crate) use sql_tx;

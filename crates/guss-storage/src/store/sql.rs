@@ -3,7 +3,7 @@
 //! modules is generic over it.
 
 use async_trait::async_trait;
-use guss_core::TenantId;
+use guss_sql::Tx;
 use uuid::Uuid;
 
 use crate::Result;
@@ -247,12 +247,6 @@ const NODE_SELECT: &str = "SELECT e.node_id, e.parent_id, e.name, n.kind, n.crea
 const VERSION_COLUMNS: &str = "version_id, node_id, seq, written_at, author, size, content_type";
 
 const LINK_COLUMNS: &str = "link_id, node_id, mode, expires_at, code_hash, max_downloads, downloads, created_by, created_at, revoked_at";
-
-/// A transaction bound to a tenant.
-pub(crate) struct Tx<'c, DB: sqlx::Database> {
-    pub(crate) tx: sqlx::Transaction<'c, DB>,
-    pub(crate) tenant: TenantId,
-}
 
 macro_rules! impl_sql {
     ($db:ty) => {
