@@ -30,6 +30,12 @@ pub enum Error {
     /// The principal may not do this.
     #[error("forbidden")]
     Forbidden,
+    /// The text is not a calendar object this calendar takes.
+    #[error(transparent)]
+    Object(#[from] crate::object::ObjectError),
+    /// An `If-Match` or `If-None-Match` condition did not hold.
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// The database failed.
     #[error("backend failure: {0}")]
     Backend(String),
@@ -46,3 +52,10 @@ impl Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(feature = "store")]
+impl From<guss_sql::sqlx::Error> for Error {
+    fn from(e: guss_sql::sqlx::Error) -> Self {
+        Error::Backend(format!("database: {e}"))
+    }
+}

@@ -23,7 +23,10 @@
 mod error;
 pub mod freebusy;
 pub mod ical;
+pub mod object;
 pub mod recurrence;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod timezone;
 
 pub use error::{Error, Result};
