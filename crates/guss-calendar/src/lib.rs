@@ -23,10 +23,12 @@
 mod error;
 pub mod freebusy;
 pub mod ical;
+pub mod itip;
 pub mod object;
 pub mod recurrence;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod timezone;
 
+pub use calcard;
 pub use error::{Error, Result};
