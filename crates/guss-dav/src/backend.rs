@@ -419,6 +419,17 @@ pub trait DavBackend: Send + Sync {
         None
     }
 
+    /// Compliance classes beyond WebDAV's for the `DAV` header of OPTIONS
+    /// (e.g. `calendar-access`, RFC 4791 §5.1).
+    fn compliance_classes(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// Methods beyond WebDAV's for the `Allow` header (e.g. `MKCALENDAR`).
+    fn extra_methods(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// The lock table.
     fn locks(&self) -> &dyn LockStore;
 }

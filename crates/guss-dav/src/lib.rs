@@ -41,7 +41,7 @@ pub use if_header::{Condition, IfHeader, IfList, parse_if};
 pub use multistatus::{Multistatus, PropStat, Response};
 pub use path::{DavPath, MAX_PATH_SEGMENTS, MAX_SEGMENT_BYTES};
 pub use range::{ByteRange, parse_range};
-pub use xml::{Element, Limits, Node, PropertyName, parse as parse_xml};
+pub use xml::{Element, Limits, Node, PropertyName, escape_attr, escape_text, parse as parse_xml};
 
 /// The DAV: namespace.
 pub const DAV: &str = "DAV:";

@@ -137,11 +137,21 @@ impl Element {
     }
 }
 
-pub(crate) fn escape_text(text: &str) -> String {
+/// Escapes text for element content (`<`, `>`, `&`).
+///
+/// ```
+/// assert_eq!(guss_dav::escape_text("Akten <2030> & Briefe"), "Akten &lt;2030&gt; &amp; Briefe");
+/// ```
+pub fn escape_text(text: &str) -> String {
     quick_xml::escape::partial_escape(text).into_owned()
 }
 
-pub(crate) fn escape_attr(text: &str) -> String {
+/// Escapes text for a double-quoted attribute value.
+///
+/// ```
+/// assert_eq!(guss_dav::escape_attr("a\"b"), "a&quot;b");
+/// ```
+pub fn escape_attr(text: &str) -> String {
     // For double-quoted values; whitespace as references survives
     // attribute-value normalization (XML 1.0 §3.3.3).
     let mut out = String::with_capacity(text.len());

@@ -191,7 +191,10 @@ async fn dispatch<B: DavBackend + ?Sized>(
     };
     let method = parts.method;
     match method.as_str() {
-        "OPTIONS" => Ok(options::options()),
+        "OPTIONS" => Ok(options::options(
+            &backend.compliance_classes(),
+            &backend.extra_methods(),
+        )),
         "GET" => read::get(&ctx, true).await,
         "HEAD" => read::get(&ctx, false).await,
         "PUT" => write::put(&ctx, body).await,
