@@ -258,7 +258,7 @@ impl Decision {
     /// assert_eq!(Decision::Decline(Reason::Busy).partstat(), "DECLINED");
     /// ```
     pub fn partstat(&self) -> &'static str {
-        // RFC 5546 §3.2.3: an attendee replies ACCEPTED or DECLINED.
+        // RFC 5545 §3.2.12 (PARTSTAT), sent in an iTIP REPLY (RFC 5546 §3.2.3).
         match self {
             Decision::Accept => "ACCEPTED",
             Decision::Decline(_) => "DECLINED",
