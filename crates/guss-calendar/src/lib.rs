@@ -20,6 +20,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod booking;
 mod error;
 pub mod freebusy;
 pub mod ical;
