@@ -21,6 +21,8 @@
 #![forbid(unsafe_code)]
 
 pub mod booking;
+#[cfg(feature = "caldav")]
+pub mod caldav;
 mod error;
 pub mod freebusy;
 pub mod ical;

@@ -51,14 +51,28 @@ pub struct ObjectIndex {
 /// # Ok::<(), guss_calendar::Error>(())
 /// ```
 pub fn index(calendar: &ICalendar, allowed: &[&str]) -> Result<ObjectIndex, ObjectError> {
+    index_of(calendar, allowed, false)
+}
+
+/// [`index`] for a schedule inbox, whose objects are iTIP messages (with METHOD).
+pub fn index_message(calendar: &ICalendar, allowed: &[&str]) -> Result<ObjectIndex, ObjectError> {
+    index_of(calendar, allowed, true)
+}
+
+fn index_of(
+    calendar: &ICalendar,
+    allowed: &[&str],
+    message: bool,
+) -> Result<ObjectIndex, ObjectError> {
     let root = calendar
         .components
         .first()
         .ok_or_else(|| ObjectError::NotCalendarData("empty".into()))?;
-    if root
-        .entries
-        .iter()
-        .any(|e| e.name == ICalendarProperty::Method)
+    if !message
+        && root
+            .entries
+            .iter()
+            .any(|e| e.name == ICalendarProperty::Method)
     {
         return Err(ObjectError::NotOneObject(
             "a stored object has no METHOD".into(),
@@ -71,6 +85,7 @@ pub fn index(calendar: &ICalendar, allowed: &[&str]) -> Result<ObjectIndex, Obje
             ICalendarComponentType::VEvent => "VEVENT",
             ICalendarComponentType::VTodo => "VTODO",
             ICalendarComponentType::VJournal => "VJOURNAL",
+            ICalendarComponentType::VFreebusy if message => "VFREEBUSY",
             ICalendarComponentType::VFreebusy => {
                 return Err(ObjectError::UnsupportedComponent("VFREEBUSY".into()));
             }

@@ -13,10 +13,8 @@
 //! (versions, trash, restores, share links) is at `/.files-api/`.
 //!
 //! The `--user` passwords stand in for the app passwords a real
-//! deployment issues through guss-identity; this example checks them
-//! itself (as SHA-256 digests).
+//! deployment issues through guss-identity.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -26,16 +24,16 @@ use async_trait::async_trait;
 use clap::Parser;
 use guss_blob::{BlobStore, LocalBlobStore, S3BlobStore, S3Config};
 use guss_core::{
-    Action, Authenticator, Authorizer, Context, Credentials, Decision, Error, MemoryEventSink,
-    PersonId, Principal, Resource, Scope, ServiceName, SystemClock, TenantId,
+    Action, Authenticator, Authorizer, Context, Decision, MemoryEventSink, Principal, Resource,
+    ServiceName, SystemClock, TenantId,
 };
 use guss_dav::DavPath;
 use guss_storage::http::FilesApi;
 use guss_storage::keys::MasterKey;
 use guss_storage::store::{FileStore, StoreConfig};
 use guss_storage::webdav::WebDav;
+use guss_testkit::accounts::Accounts;
 use ring::rand::{SecureRandom, SystemRandom};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 #[derive(Parser, Debug)]
@@ -61,46 +59,9 @@ struct Args {
     maintenance_seconds: u64,
 }
 
-/// The `--user` accounts.
-struct Users {
-    by_name: HashMap<String, (PersonId, [u8; 32])>,
-}
-
-fn person_id(name: &str) -> PersonId {
-    let hash: [u8; 32] = Sha256::digest(format!("guss example person {name}")).into();
-    PersonId::from_uuid(Uuid::from_bytes(*hash.first_chunk().unwrap_or(&[0; 16])))
-}
-
-#[async_trait]
-impl Authenticator for Users {
-    async fn authenticate(
-        &self,
-        tenant: TenantId,
-        credentials: &Credentials,
-        _: Scope,
-    ) -> Result<Principal, Error> {
-        let Credentials::Basic { username, .. } = credentials else {
-            return Err(Error::Unauthenticated);
-        };
-        let (person, expected) = self
-            .by_name
-            .get(username.as_str())
-            .ok_or(Error::Unauthenticated)?;
-        // Comparing digests: timing reveals nothing about the password.
-        let given: [u8; 32] = Sha256::digest(credentials.secret().as_bytes()).into();
-        if given != *expected {
-            return Err(Error::Unauthenticated);
-        }
-        Ok(Principal::Person {
-            tenant,
-            person: *person,
-        })
-    }
-}
-
 /// Everyone works in their own folder `/NAME` and nowhere else.
 struct HomeFolders {
-    homes: HashMap<PersonId, String>,
+    accounts: Accounts,
 }
 
 #[async_trait]
@@ -115,7 +76,7 @@ impl Authorizer for HomeFolders {
         let Principal::Person { person, tenant } = principal else {
             return Decision::Deny;
         };
-        let Some(name) = self.homes.get(person) else {
+        let Some(name) = self.accounts.name_of(*person) else {
             return Decision::Deny;
         };
         let home = format!("/{name}");
@@ -187,26 +148,8 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("create {}", args.data.display()))?;
-    let mut users = Users {
-        by_name: HashMap::new(),
-    };
-    let mut homes = HashMap::new();
-    for user in &args.users {
-        let Some((name, password)) = user.split_once(':') else {
-            bail!("--user {user:?}: expected NAME:PASSWORD");
-        };
-        if DavPath::from_segments([name]).is_err() || name.starts_with('.') || password.is_empty() {
-            bail!(
-                "--user {user:?}: the name must be a plain folder name and the password not empty"
-            );
-        }
-        let person = person_id(name);
-        users.by_name.insert(
-            name.to_owned(),
-            (person, Sha256::digest(password.as_bytes()).into()),
-        );
-        homes.insert(person, name.to_owned());
-    }
+    let accounts =
+        Accounts::parse(args.users.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
     let master = MasterKey::from_bytes(secret_file(&args.data.join("master.key"))?);
     let tenant_bytes = secret_file(&args.data.join("tenant.id"))?;
     let tenant = TenantId::from_uuid(Uuid::from_bytes(
@@ -234,8 +177,8 @@ async fn main() -> anyhow::Result<()> {
         tenant,
         service: ServiceName::new("webdav-example")?,
     };
-    for name in homes.values() {
-        let home = DavPath::from_segments([name.as_str()])?;
+    for name in accounts.names() {
+        let home = DavPath::from_segments([name])?;
         if files.stat(&home).await?.is_none() {
             files.create_folder(&home, &[], &setup).await?;
         }
@@ -256,8 +199,8 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     });
-    let users: Arc<dyn Authenticator> = Arc::new(users);
-    let homes: Arc<dyn Authorizer> = Arc::new(HomeFolders { homes });
+    let users: Arc<dyn Authenticator> = Arc::new(accounts.clone());
+    let homes: Arc<dyn Authorizer> = Arc::new(HomeFolders { accounts });
     let tenant_of = Arc::new(move |_: &axum::http::request::Parts| Some(tenant));
     let api = FilesApi::new(
         store.clone(),

@@ -3,6 +3,7 @@
 // A test kit fails by panicking: that is how a test reports a broken fixture.
 #![allow(clippy::panic, clippy::expect_used, clippy::print_stdout)]
 
+pub mod accounts;
 mod postgres;
 
 use std::future::Future;

@@ -8,15 +8,17 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use guss_core::{Action, Authorizer, Principal};
 use guss_dav::backend::{
-    BackendError, BackendResult, ByteStream, Changes, DavBackend, LockStore, Mount, Reply, Resource, ResourceKind,
-    StoredLock, Written,
+    BackendError, BackendResult, ByteStream, Changes, DavBackend, LockStore, Mount, Reply,
+    Resource, ResourceKind, StoredLock, Written,
 };
 use guss_dav::{DavPath, Depth, Element, PropertyName};
 
 use super::paths::{Access, Node, Reached, SHARED};
 use super::{CALDAV, CalendarUser, CalendarUsers};
-use crate::store::{CalendarInfo, CollectionKind, NewCalendar, Precondition, StoredObject, TenantCalendars};
 use crate::Error;
+use crate::store::{
+    CalendarInfo, CollectionKind, NewCalendar, Precondition, StoredObject, TenantCalendars,
+};
 
 /// The slug of everyone's default calendar.
 pub(super) const DEFAULT_CALENDAR: &str = "calendar";
@@ -37,7 +39,9 @@ pub struct CalDavBackend {
 
 impl std::fmt::Debug for CalDavBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CalDavBackend").field("me", &self.me.handle).finish_non_exhaustive()
+        f.debug_struct("CalDavBackend")
+            .field("me", &self.me.handle)
+            .finish_non_exhaustive()
     }
 }
 
@@ -45,18 +49,27 @@ pub(super) fn internal(e: Error) -> BackendError {
     match e {
         Error::NotFound(_) => BackendError::NotFound,
         Error::Forbidden => BackendError::Forbidden,
-        Error::PreconditionFailed => BackendError::Condition { status: 412, condition: String::new() },
+        Error::PreconditionFailed => BackendError::Condition {
+            status: 412,
+            condition: String::new(),
+        },
         Error::Object(e) => {
             let condition = match e {
                 crate::object::ObjectError::NotCalendarData(_) => "valid-calendar-data",
                 crate::object::ObjectError::NotOneObject(_) => "valid-calendar-object-resource",
-                crate::object::ObjectError::UnsupportedComponent(_) => "supported-calendar-component",
+                crate::object::ObjectError::UnsupportedComponent(_) => {
+                    "supported-calendar-component"
+                }
             };
-            BackendError::Condition { status: 403, condition: format!("<C:{condition} xmlns:C=\"{CALDAV}\"/>") }
+            BackendError::Condition {
+                status: 403,
+                condition: format!("<C:{condition} xmlns:C=\"{CALDAV}\"/>"),
+            }
         }
-        Error::Conflict(why) if why.starts_with("no-uid-conflict") => {
-            BackendError::Condition { status: 403, condition: format!("<C:no-uid-conflict xmlns:C=\"{CALDAV}\"/>") }
-        }
+        Error::Conflict(why) if why.starts_with("no-uid-conflict") => BackendError::Condition {
+            status: 403,
+            condition: format!("<C:no-uid-conflict xmlns:C=\"{CALDAV}\"/>"),
+        },
         Error::Conflict(why) => BackendError::Conflict(why),
         Error::LimitExceeded { what, limit } => BackendError::TooLarge { what, limit },
         Error::Invalid { why, .. } => BackendError::Conflict(why),
@@ -66,19 +79,44 @@ pub(super) fn internal(e: Error) -> BackendError {
 
 /// Makes sure a calendar user has a default calendar (bookable for rooms
 /// and resources) and a schedule inbox.
-pub(super) async fn ensure_home(calendars: &TenantCalendars, user: &CalendarUser) -> crate::Result<()> {
-    let kind = if user.is_bookable() { CollectionKind::Bookable } else { CollectionKind::Calendar };
+pub(super) async fn ensure_home(
+    calendars: &TenantCalendars,
+    user: &CalendarUser,
+) -> crate::Result<()> {
+    let kind = if user.is_bookable() {
+        CollectionKind::Bookable
+    } else {
+        CollectionKind::Calendar
+    };
     calendars
-        .ensure_calendar(&user.handle, DEFAULT_CALENDAR, NewCalendar::named(&user.display_name).kind(kind))
+        .ensure_calendar(
+            &user.handle,
+            DEFAULT_CALENDAR,
+            NewCalendar::named(&user.display_name).kind(kind),
+        )
         .await?;
     calendars
-        .ensure_calendar(&user.handle, INBOX, NewCalendar::named("Inbox").kind(CollectionKind::Inbox).components(&["VEVENT", "VTODO", "VFREEBUSY"]))
+        .ensure_calendar(
+            &user.handle,
+            INBOX,
+            NewCalendar::named("Inbox")
+                .kind(CollectionKind::Inbox)
+                .components(&["VEVENT", "VTODO", "VFREEBUSY"]),
+        )
         .await?;
     Ok(())
 }
 
 fn collection(path: DavPath, etag: String, created: DateTime<Utc>) -> Resource {
-    Resource { path, kind: ResourceKind::Collection, etag, length: 0, content_type: None, created, modified: created }
+    Resource {
+        path,
+        kind: ResourceKind::Collection,
+        etag,
+        length: 0,
+        content_type: None,
+        created,
+        modified: created,
+    }
 }
 
 pub(super) fn object_resource(path: DavPath, object: &StoredObject) -> Resource {
@@ -87,7 +125,10 @@ pub(super) fn object_resource(path: DavPath, object: &StoredObject) -> Resource 
         kind: ResourceKind::File,
         etag: object.etag.clone(),
         length: object.ics.len() as u64,
-        content_type: Some(format!("text/calendar; charset=utf-8; component={}", object.component.to_ascii_lowercase())),
+        content_type: Some(format!(
+            "text/calendar; charset=utf-8; component={}",
+            object.component.to_ascii_lowercase()
+        )),
         created: object.modified,
         modified: object.modified,
     }
@@ -110,14 +151,28 @@ impl CalDavBackend {
         principal: Principal,
         authorizer: Arc<dyn Authorizer>,
     ) -> Self {
-        CalDavBackend { calendars, users, me, principal, authorizer }
+        CalDavBackend {
+            calendars,
+            users,
+            me,
+            principal,
+            authorizer,
+        }
     }
 
     pub(super) fn resource_of(&self, path: &DavPath, node: &Node) -> Resource {
         match node {
-            Node::Root | Node::Principals | Node::Calendars => collection(path.clone(), "root".into(), epoch()),
-            Node::Principal(user) | Node::Home(user) => collection(path.clone(), format!("home-{}", user.handle), epoch()),
-            Node::Collection(reached) => collection(path.clone(), calendar_etag(&reached.calendar), reached.calendar.created),
+            Node::Root | Node::Principals | Node::Calendars => {
+                collection(path.clone(), "root".into(), epoch())
+            }
+            Node::Principal(user) | Node::Home(user) => {
+                collection(path.clone(), format!("home-{}", user.handle), epoch())
+            }
+            Node::Collection(reached) => collection(
+                path.clone(),
+                calendar_etag(&reached.calendar),
+                reached.calendar.created,
+            ),
             Node::Object(_, object) => object_resource(path.clone(), object),
             Node::NewObject(..) => collection(path.clone(), String::new(), epoch()),
         }
@@ -133,33 +188,62 @@ impl CalDavBackend {
 
     /// The members of my home: my calendars, inbox, outbox and the
     /// calendars shared with me.
-    async fn home_members(&self, home: &CalendarUser, path: &DavPath) -> BackendResult<Vec<Resource>> {
+    async fn home_members(
+        &self,
+        home: &CalendarUser,
+        path: &DavPath,
+    ) -> BackendResult<Vec<Resource>> {
         let mut out = Vec::new();
-        for calendar in self.calendars.calendars(&home.handle).await.map_err(internal)? {
-            let Ok(child) = path.join(&calendar.slug) else { continue };
-            out.push(collection(child, calendar_etag(&calendar), calendar.created));
+        for calendar in self
+            .calendars
+            .calendars(&home.handle)
+            .await
+            .map_err(internal)?
+        {
+            let Ok(child) = path.join(&calendar.slug) else {
+                continue;
+            };
+            out.push(collection(
+                child,
+                calendar_etag(&calendar),
+                calendar.created,
+            ));
         }
         if let Ok(outbox) = path.join(OUTBOX) {
             out.push(collection(outbox, "outbox".into(), epoch()));
         }
         if home.handle == self.me.handle {
-            for (calendar, _) in self.calendars.shared_with(&self.me.handle).await.map_err(internal)? {
-                let Ok(child) = path.join(&format!("{}{SHARED}{}", calendar.owner, calendar.slug)) else { continue };
-                out.push(collection(child, calendar_etag(&calendar), calendar.created));
+            for (calendar, _) in self
+                .calendars
+                .shared_with(&self.me.handle)
+                .await
+                .map_err(internal)?
+            {
+                let Ok(child) = path.join(&format!("{}{SHARED}{}", calendar.owner, calendar.slug))
+                else {
+                    continue;
+                };
+                out.push(collection(
+                    child,
+                    calendar_etag(&calendar),
+                    calendar.created,
+                ));
             }
         }
         Ok(out)
     }
 
     async fn readable(&self, reached: &Reached) -> BackendResult<()> {
-        self.allow(&Action::READ, &reached.calendar, reached.access).await
+        self.allow(&Action::READ, &reached.calendar, reached.access)
+            .await
     }
 
     pub(super) async fn writable(&self, reached: &Reached) -> BackendResult<()> {
         if !reached.access.writable() {
             return Err(BackendError::Forbidden);
         }
-        self.allow(&Action::WRITE, &reached.calendar, reached.access).await
+        self.allow(&Action::WRITE, &reached.calendar, reached.access)
+            .await
     }
 }
 
@@ -189,10 +273,18 @@ impl DavBackend for CalDavBackend {
                 .filter_map(|s| path.join(s).ok())
                 .map(|p| collection(p, "root".into(), epoch()))
                 .collect()),
-            Node::Principals => Ok(path.join(&self.me.handle).map(|p| vec![collection(p, format!("home-{}", self.me.handle), epoch())]).unwrap_or_default()),
-            Node::Calendars => Ok(path.join(&self.me.handle).map(|p| vec![collection(p, format!("home-{}", self.me.handle), epoch())]).unwrap_or_default()),
+            Node::Principals => Ok(path
+                .join(&self.me.handle)
+                .map(|p| vec![collection(p, format!("home-{}", self.me.handle), epoch())])
+                .unwrap_or_default()),
+            Node::Calendars => Ok(path
+                .join(&self.me.handle)
+                .map(|p| vec![collection(p, format!("home-{}", self.me.handle), epoch())])
+                .unwrap_or_default()),
             Node::Principal(_) => Ok(Vec::new()),
-            Node::Home(user) if user.handle == self.me.handle => self.home_members(&user, path).await,
+            Node::Home(user) if user.handle == self.me.handle => {
+                self.home_members(&user, path).await
+            }
             Node::Home(_) => Err(BackendError::Forbidden),
             Node::Collection(reached) => {
                 self.readable(&reached).await?;
@@ -216,20 +308,34 @@ impl DavBackend for CalDavBackend {
         self.readable(&reached).await?;
         let bytes = Bytes::from(object.ics.into_bytes());
         let bytes = match range {
-            Some(r) => bytes.slice(usize::try_from(r.start).unwrap_or(0).min(bytes.len())..usize::try_from(r.end).unwrap_or(usize::MAX).min(bytes.len())),
+            Some(r) => bytes.slice(
+                usize::try_from(r.start).unwrap_or(0).min(bytes.len())
+                    ..usize::try_from(r.end)
+                        .unwrap_or(usize::MAX)
+                        .min(bytes.len()),
+            ),
             None => bytes,
         };
         Ok(Box::pin(futures::stream::once(async move { Ok(bytes) })))
     }
 
-    async fn write(&self, path: &DavPath, body: ByteStream, _content_type: Option<&str>) -> BackendResult<Written> {
+    async fn write(
+        &self,
+        path: &DavPath,
+        body: ByteStream,
+        _content_type: Option<&str>,
+    ) -> BackendResult<Written> {
         let (reached, name, old) = match self.node(path).await? {
             Some(Node::Object(reached, object)) => {
                 let name = object.name.clone();
                 (reached, name, Some(object))
             }
             Some(Node::NewObject(reached, name)) => (reached, name, None),
-            Some(_) => return Err(BackendError::Conflict("only calendar objects can be written".into())),
+            Some(_) => {
+                return Err(BackendError::Conflict(
+                    "only calendar objects can be written".into(),
+                ));
+            }
             None => return Err(BackendError::Conflict("no such calendar".into())),
         };
         self.writable(&reached).await?;
@@ -237,14 +343,27 @@ impl DavBackend for CalDavBackend {
         let text = read_body(body, limit).await?;
         let (object, created) = self
             .calendars
-            .put_object(&reached.calendar, &name, &text, Precondition::None, &self.principal)
+            .put_object(
+                &reached.calendar,
+                &name,
+                &text,
+                Precondition::None,
+                &self.principal,
+            )
             .await
             .map_err(internal)?;
         let object = self.after_write(&reached, old.as_ref(), object).await?;
-        Ok(Written { resource: object_resource(path.clone(), &object), created })
+        Ok(Written {
+            resource: object_resource(path.clone(), &object),
+            created,
+        })
     }
 
-    async fn create_collection(&self, path: &DavPath, properties: Vec<(PropertyName, String)>) -> BackendResult<Resource> {
+    async fn create_collection(
+        &self,
+        path: &DavPath,
+        properties: Vec<(PropertyName, String)>,
+    ) -> BackendResult<Resource> {
         self.make_calendar(path, properties).await
     }
 
@@ -253,7 +372,12 @@ impl DavBackend for CalDavBackend {
             Node::Object(reached, object) => {
                 self.writable(&reached).await?;
                 self.calendars
-                    .delete_object(&reached.calendar, &object.name, Precondition::None, &self.principal)
+                    .delete_object(
+                        &reached.calendar,
+                        &object.name,
+                        Precondition::None,
+                        &self.principal,
+                    )
                     .await
                     .map_err(internal)?;
                 self.after_delete(&reached, &object).await
@@ -262,8 +386,12 @@ impl DavBackend for CalDavBackend {
                 if matches!(reached.calendar.slug.as_str(), DEFAULT_CALENDAR | INBOX) {
                     return Err(BackendError::Forbidden);
                 }
-                self.allow(&Action::DELETE, &reached.calendar, reached.access).await?;
-                self.calendars.delete_calendar(&reached.calendar, &self.principal).await.map_err(internal)
+                self.allow(&Action::DELETE, &reached.calendar, reached.access)
+                    .await?;
+                self.calendars
+                    .delete_calendar(&reached.calendar, &self.principal)
+                    .await
+                    .map_err(internal)
             }
             _ => Err(BackendError::Forbidden),
         }
@@ -281,53 +409,97 @@ impl DavBackend for CalDavBackend {
         match self.node(path).await? {
             Some(Node::Collection(reached)) => {
                 self.readable(&reached).await?;
-                self.calendars.calendar_properties(&reached.calendar).await.map_err(internal)
+                self.calendars
+                    .calendar_properties(&reached.calendar)
+                    .await
+                    .map_err(internal)
             }
             _ => Ok(Vec::new()),
         }
     }
 
-    async fn patch_properties(&self, path: &DavPath, set: Vec<(PropertyName, String)>, remove: Vec<PropertyName>) -> BackendResult<()> {
+    async fn patch_properties(
+        &self,
+        path: &DavPath,
+        set: Vec<(PropertyName, String)>,
+        remove: Vec<PropertyName>,
+    ) -> BackendResult<()> {
         let Some(Node::Collection(reached)) = self.node(path).await? else {
             return Err(BackendError::Forbidden);
         };
         self.writable(&reached).await?;
-        self.calendars.patch_calendar_properties(&reached.calendar, &set, &remove).await.map_err(internal)
+        self.patch_calendar(&reached.calendar, set, remove).await
     }
 
     async fn sync_token(&self, path: &DavPath) -> BackendResult<Option<String>> {
         Ok(match self.node(path).await? {
-            Some(Node::Collection(reached)) => Some(format!("{SYNC_PREFIX}{}", reached.calendar.seq)),
+            Some(Node::Collection(reached)) => {
+                Some(format!("{SYNC_PREFIX}{}", reached.calendar.seq))
+            }
             _ => None,
         })
     }
 
-    async fn changes(&self, path: &DavPath, token: Option<&str>, limit: usize) -> BackendResult<Changes> {
+    async fn changes(
+        &self,
+        path: &DavPath,
+        token: Option<&str>,
+        limit: usize,
+    ) -> BackendResult<Changes> {
         let Some(Node::Collection(reached)) = self.node(path).await? else {
-            return Err(BackendError::Unsupported("sync-collection outside a calendar"));
+            return Err(BackendError::Unsupported(
+                "sync-collection outside a calendar",
+            ));
         };
         self.readable(&reached).await?;
         let since = match token {
             None => None,
-            Some(t) => Some(t.strip_prefix(SYNC_PREFIX).and_then(|n| n.parse::<i64>().ok()).ok_or(BackendError::InvalidSyncToken)?),
+            Some(t) => Some(
+                t.strip_prefix(SYNC_PREFIX)
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .ok_or(BackendError::InvalidSyncToken)?,
+            ),
         };
-        let changes = self.calendars.changes(&reached.calendar, since, limit).await.map_err(|e| match e {
-            Error::Invalid { what: "sync token", .. } => BackendError::InvalidSyncToken,
-            other => internal(other),
-        })?;
+        let changes = self
+            .calendars
+            .changes(&reached.calendar, since, limit)
+            .await
+            .map_err(|e| match e {
+                Error::Invalid {
+                    what: "sync token", ..
+                } => BackendError::InvalidSyncToken,
+                other => internal(other),
+            })?;
         Ok(Changes {
             token: format!("{SYNC_PREFIX}{}", changes.position),
-            changed: changes.changed.iter().filter_map(|o| path.join(&o.name).ok().map(|p| object_resource(p, o))).collect(),
-            removed: changes.removed.iter().filter_map(|n| path.join(n).ok()).collect(),
+            changed: changes
+                .changed
+                .iter()
+                .filter_map(|o| path.join(&o.name).ok().map(|p| object_resource(p, o)))
+                .collect(),
+            removed: changes
+                .removed
+                .iter()
+                .filter_map(|n| path.join(n).ok())
+                .collect(),
             truncated: changes.truncated,
         })
     }
 
-    async fn extra_properties(&self, resource: &Resource) -> BackendResult<Vec<(PropertyName, String)>> {
+    async fn extra_properties(
+        &self,
+        resource: &Resource,
+    ) -> BackendResult<Vec<(PropertyName, String)>> {
         self.properties_of(resource).await
     }
 
-    async fn report(&self, mount: &Mount<'_>, path: &DavPath, depth: Depth, body: &Element) -> Option<BackendResult<Reply>> {
+    async fn report(
+        &self,
+        mount: &Mount<'_>,
+        path: &DavPath,
+        depth: Depth,
+        body: &Element,
+    ) -> Option<BackendResult<Reply>> {
         self.answer_report(mount, path, depth, body).await
     }
 
@@ -346,6 +518,18 @@ impl DavBackend for CalDavBackend {
         }
     }
 
+    fn compliance_classes(&self) -> Vec<&'static str> {
+        vec![
+            "calendar-access",
+            "calendar-schedule",
+            "calendar-auto-schedule",
+        ]
+    }
+
+    fn extra_methods(&self) -> Vec<&'static str> {
+        vec!["MKCALENDAR", "POST"]
+    }
+
     fn locks(&self) -> &dyn LockStore {
         self
     }
@@ -358,7 +542,10 @@ pub(super) async fn read_body(mut body: ByteStream, limit: usize) -> BackendResu
     while let Some(piece) = body.next().await {
         let piece = piece.map_err(|e| BackendError::Body(e.to_string()))?;
         if out.len() + piece.len() > limit {
-            return Err(BackendError::TooLarge { what: "calendar object", limit: limit as u64 });
+            return Err(BackendError::TooLarge {
+                what: "calendar object",
+                limit: limit as u64,
+            });
         }
         out.extend_from_slice(&piece);
     }
@@ -375,7 +562,12 @@ impl LockStore for CalDavBackend {
         Err(BackendError::Unsupported("locks on calendars"))
     }
 
-    async fn refresh(&self, _token: &str, _expires: DateTime<Utc>, _now: DateTime<Utc>) -> BackendResult<Option<StoredLock>> {
+    async fn refresh(
+        &self,
+        _token: &str,
+        _expires: DateTime<Utc>,
+        _now: DateTime<Utc>,
+    ) -> BackendResult<Option<StoredLock>> {
         Ok(None)
     }
 
@@ -383,7 +575,11 @@ impl LockStore for CalDavBackend {
         Ok(false)
     }
 
-    async fn locks_touching(&self, _path: &DavPath, _now: DateTime<Utc>) -> BackendResult<Vec<StoredLock>> {
+    async fn locks_touching(
+        &self,
+        _path: &DavPath,
+        _now: DateTime<Utc>,
+    ) -> BackendResult<Vec<StoredLock>> {
         Ok(Vec::new())
     }
 

@@ -28,6 +28,7 @@
 //! ```
 
 mod backend;
+mod mkcalendar;
 mod paths;
 mod props;
 mod report;
@@ -116,7 +117,13 @@ impl CalDav {
         authorizer: Arc<dyn Authorizer>,
         tenant_of: TenantOf,
     ) -> Self {
-        CalDav { store, users, authenticator, authorizer, tenant_of }
+        CalDav {
+            store,
+            users,
+            authenticator,
+            authorizer,
+            tenant_of,
+        }
     }
 
     /// A router answering `/.well-known/caldav` and everything below `/dav/`.
@@ -130,7 +137,10 @@ impl CalDav {
 
     /// Answers one request.
     pub async fn serve(&self, request: Request<Body>) -> Response {
-        let targets = WellKnown { caldav: Some(MOUNT.to_owned()), carddav: None };
+        let targets = WellKnown {
+            caldav: Some(MOUNT.to_owned()),
+            carddav: None,
+        };
         if let Some(redirect) = well_known(request.uri().path(), &targets) {
             return redirect;
         }
@@ -138,7 +148,14 @@ impl CalDav {
             return (StatusCode::NOT_FOUND, "not found\n").into_response();
         }
         let (parts, body) = request.into_parts();
-        let (tenant, principal) = match authenticate(&parts, &self.tenant_of, self.authenticator.as_ref(), Scope::Calendar).await {
+        let (tenant, principal) = match authenticate(
+            &parts,
+            &self.tenant_of,
+            self.authenticator.as_ref(),
+            Scope::Calendar,
+        )
+        .await
+        {
             Ok(found) => found,
             Err(refused) => return refused,
         };
@@ -150,7 +167,13 @@ impl CalDav {
             tracing::error!(error = %e, "calendar home");
             return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
         }
-        let backend = CalDavBackend::new(calendars, self.users.clone(), me, principal.clone(), self.authorizer.clone());
+        let backend = CalDavBackend::new(
+            calendars,
+            self.users.clone(),
+            me,
+            principal.clone(),
+            self.authorizer.clone(),
+        );
         let config = Config::new(MOUNT, principal.to_string());
         handle(&backend, &config, Request::from_parts(parts, body)).await
     }

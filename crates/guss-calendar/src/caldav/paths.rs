@@ -49,7 +49,8 @@ pub(super) struct Reached {
 
 impl Reached {
     pub(super) fn path(&self) -> DavPath {
-        DavPath::from_segments(["calendars", self.home.as_str(), self.segment.as_str()]).unwrap_or_default()
+        DavPath::from_segments(["calendars", self.home.as_str(), self.segment.as_str()])
+            .unwrap_or_default()
     }
 }
 
@@ -69,20 +70,36 @@ pub(super) enum Node {
 
 /// The Authorizer's resource for a calendar.
 fn protected(backend: &CalDavBackend, calendar: &CalendarInfo) -> BackendResult<Resource> {
-    Resource::new(backend.calendars.tenant_id(), ResourceKind::CALENDAR, format!("{}/{}", calendar.owner, calendar.slug))
-        .map_err(|_| BackendError::Forbidden)
+    Resource::new(
+        backend.calendars.tenant_id(),
+        ResourceKind::CALENDAR,
+        format!("{}/{}", calendar.owner, calendar.slug),
+    )
+    .map_err(|_| BackendError::Forbidden)
 }
 
 impl CalDavBackend {
     /// Asks the authorizer whether the caller may `action` `calendar`
     /// reached with `access`.
-    pub(super) async fn allow(&self, action: &Action, calendar: &CalendarInfo, access: Access) -> BackendResult<()> {
+    pub(super) async fn allow(
+        &self,
+        action: &Action,
+        calendar: &CalendarInfo,
+        access: Access,
+    ) -> BackendResult<()> {
         let context = Context::new()
             .with_attribute("owner", ContextValue::Bool(access == Access::Owner))
-            .and_then(|c| c.with_attribute("shared", ContextValue::String(access.shared().to_owned())))
+            .and_then(|c| {
+                c.with_attribute("shared", ContextValue::String(access.shared().to_owned()))
+            })
             .map_err(|_| BackendError::Forbidden)?;
         self.authorizer
-            .check(&self.principal, action, &protected(self, calendar)?, &context)
+            .check(
+                &self.principal,
+                action,
+                &protected(self, calendar)?,
+                &context,
+            )
             .await
             .map_err(|_| BackendError::Forbidden)
     }
@@ -91,7 +108,12 @@ impl CalDavBackend {
     pub(super) async fn reach(&self, home: &str, segment: &str) -> BackendResult<Option<Reached>> {
         if home != self.me.handle {
             // Someone else's home: their calendars, reached by share.
-            let Some(calendar) = self.calendars.calendar(home, segment).await.map_err(internal)? else {
+            let Some(calendar) = self
+                .calendars
+                .calendar(home, segment)
+                .await
+                .map_err(internal)?
+            else {
                 return Ok(None);
             };
             return Ok(self.access_to(&calendar).await?.map(|access| Reached {
@@ -105,7 +127,12 @@ impl CalDavBackend {
             Some((owner, slug)) => (owner, slug),
             None => (home, segment),
         };
-        let Some(calendar) = self.calendars.calendar(owner, slug).await.map_err(internal)? else {
+        let Some(calendar) = self
+            .calendars
+            .calendar(owner, slug)
+            .await
+            .map_err(internal)?
+        else {
             return Ok(None);
         };
         Ok(self.access_to(&calendar).await?.map(|access| Reached {
@@ -125,7 +152,13 @@ impl CalDavBackend {
         Ok(shares
             .into_iter()
             .find(|(grantee, _)| *grantee == self.me.handle)
-            .map(|(_, writable)| if writable { Access::Write } else { Access::Read }))
+            .map(|(_, writable)| {
+                if writable {
+                    Access::Write
+                } else {
+                    Access::Read
+                }
+            }))
     }
 
     /// What `path` names; `None` when nothing (and nothing creatable) is there.
@@ -135,13 +168,22 @@ impl CalDavBackend {
         Ok(match segments.as_slice() {
             [] => Some(Node::Root),
             ["principals"] => Some(Node::Principals),
-            ["principals", handle] => self.users.by_handle(tenant, handle).await.map(Node::Principal),
+            ["principals", handle] => self
+                .users
+                .by_handle(tenant, handle)
+                .await
+                .map(Node::Principal),
             ["calendars"] => Some(Node::Calendars),
             ["calendars", handle] => self.users.by_handle(tenant, handle).await.map(Node::Home),
             ["calendars", home, segment] => self.reach(home, segment).await?.map(Node::Collection),
             ["calendars", home, segment, name] => match self.reach(home, segment).await? {
                 None => None,
-                Some(reached) => match self.calendars.object(&reached.calendar, name).await.map_err(internal)? {
+                Some(reached) => match self
+                    .calendars
+                    .object(&reached.calendar, name)
+                    .await
+                    .map_err(internal)?
+                {
                     Some(object) => Some(Node::Object(reached, object)),
                     None => Some(Node::NewObject(reached, (*name).to_owned())),
                 },

@@ -29,20 +29,40 @@ fn c(element: &str) -> String {
 }
 
 fn home_of(handle: &str) -> String {
-    guss_dav::backend::Mount::new(MOUNT).href(&DavPath::from_segments(["calendars", handle]).unwrap_or_default(), true)
+    guss_dav::backend::Mount::new(MOUNT).href(
+        &DavPath::from_segments(["calendars", handle]).unwrap_or_default(),
+        true,
+    )
 }
 
 fn principal_of(handle: &str) -> String {
-    guss_dav::backend::Mount::new(MOUNT).href(&DavPath::from_segments(["principals", handle]).unwrap_or_default(), true)
+    guss_dav::backend::Mount::new(MOUNT).href(
+        &DavPath::from_segments(["principals", handle]).unwrap_or_default(),
+        true,
+    )
 }
 
 fn privileges(access: Access) -> String {
     let names: &[&str] = match access {
         Access::Read => &["read", "read-current-user-privilege-set"],
-        Access::Owner | Access::Write => &["read", "read-current-user-privilege-set", "write", "write-content", "write-properties", "bind", "unbind"],
+        Access::Owner | Access::Write => &[
+            "read",
+            "read-current-user-privilege-set",
+            "write",
+            "write-content",
+            "write-properties",
+            "bind",
+            "unbind",
+        ],
     };
-    let mut out: String = names.iter().map(|n| format!("<D:privilege><D:{n}/></D:privilege>")).collect();
-    out.push_str(&format!("<D:privilege>{}</D:privilege>", c("read-free-busy")));
+    let mut out: String = names
+        .iter()
+        .map(|n| format!("<D:privilege><D:{n}/></D:privilege>"))
+        .collect();
+    out.push_str(&format!(
+        "<D:privilege>{}</D:privilege>",
+        c("read-free-busy")
+    ));
     out
 }
 
@@ -57,7 +77,11 @@ fn supported_reports() -> String {
     REPORTS
         .iter()
         .map(|(ns, local)| {
-            let element = if *ns == DAV { format!("<D:{local}/>") } else { c(local) };
+            let element = if *ns == DAV {
+                format!("<D:{local}/>")
+            } else {
+                c(local)
+            };
             format!("<D:supported-report><D:report>{element}</D:report></D:supported-report>")
         })
         .collect()
@@ -76,7 +100,14 @@ fn principal_props(user: &CalendarUser) -> Vec<(PropertyName, String)> {
         dav("displayname", escape_text(&user.display_name)),
         dav("principal-URL", href(&principal_of(&user.handle))),
         cal("calendar-home-set", href(&home)),
-        cal("calendar-user-address-set", format!("{}{}", href(&format!("mailto:{}", user.address)), href(&principal_of(&user.handle)))),
+        cal(
+            "calendar-user-address-set",
+            format!(
+                "{}{}",
+                href(&format!("mailto:{}", user.address)),
+                href(&principal_of(&user.handle))
+            ),
+        ),
         cal("schedule-inbox-URL", href(&format!("{home}inbox/"))),
         cal("schedule-outbox-URL", href(&format!("{home}{OUTBOX}/"))),
         cal("calendar-user-type", cutype.into()),
@@ -85,14 +116,26 @@ fn principal_props(user: &CalendarUser) -> Vec<(PropertyName, String)> {
 
 impl CalDavBackend {
     /// The CalDAV properties of `resource`.
-    pub(super) async fn properties_of(&self, resource: &Resource) -> BackendResult<Vec<(PropertyName, String)>> {
+    pub(super) async fn properties_of(
+        &self,
+        resource: &Resource,
+    ) -> BackendResult<Vec<(PropertyName, String)>> {
         let mut out = vec![
-            dav("current-user-principal", href(&principal_of(&self.me.handle))),
-            dav("principal-collection-set", href(&format!("{MOUNT}principals/"))),
+            dav(
+                "current-user-principal",
+                href(&principal_of(&self.me.handle)),
+            ),
+            dav(
+                "principal-collection-set",
+                href(&format!("{MOUNT}principals/")),
+            ),
         ];
         let path = &resource.path;
         if path.segments().len() == 3 && path.name() == Some(OUTBOX) {
-            out.push(dav("resourcetype", format!("<D:collection/>{}", c("schedule-outbox"))));
+            out.push(dav(
+                "resourcetype",
+                format!("<D:collection/>{}", c("schedule-outbox")),
+            ));
             return Ok(out);
         }
         match self.node(path).await? {
@@ -108,7 +151,10 @@ impl CalDavBackend {
                 };
                 out.push(dav("resourcetype", format!("<D:collection/>{kind}")));
                 out.push(dav("owner", href(&principal_of(&calendar.owner))));
-                out.push(dav("current-user-privilege-set", privileges(reached.access)));
+                out.push(dav(
+                    "current-user-privilege-set",
+                    privileges(reached.access),
+                ));
                 out.push(dav("supported-report-set", supported_reports()));
                 let components: String = calendar
                     .components
@@ -120,10 +166,19 @@ impl CalDavBackend {
                     "supported-calendar-data",
                     format!("<C:calendar-data xmlns:C=\"{CALDAV}\" content-type=\"text/calendar\" version=\"2.0\"/>"),
                 ));
-                out.push(cal("max-resource-size", self.calendars.limits().object.max_bytes.to_string()));
-                out.push((PropertyName::new(CALENDARSERVER, "getctag"), escape_text(&calendar_etag(calendar))));
+                out.push(cal(
+                    "max-resource-size",
+                    self.calendars.limits().object.max_bytes.to_string(),
+                ));
+                out.push((
+                    PropertyName::new(CALENDARSERVER, "getctag"),
+                    escape_text(&calendar_etag(calendar)),
+                ));
                 if calendar.slug == DEFAULT_CALENDAR && calendar.owner == self.me.handle {
-                    out.push(cal("schedule-default-calendar-URL", href(&format!("{}{DEFAULT_CALENDAR}/", home_of(&self.me.handle)))));
+                    out.push(cal(
+                        "schedule-default-calendar-URL",
+                        href(&format!("{}{DEFAULT_CALENDAR}/", home_of(&self.me.handle))),
+                    ));
                 }
                 if let Some(name) = &calendar.display_name {
                     out.push(dav("displayname", escape_text(name)));
@@ -132,7 +187,10 @@ impl CalDavBackend {
                     out.push(cal("calendar-description", escape_text(description)));
                 }
                 if let Some(color) = &calendar.color {
-                    out.push((PropertyName::new(APPLE_ICAL, "calendar-color"), escape_text(color)));
+                    out.push((
+                        PropertyName::new(APPLE_ICAL, "calendar-color"),
+                        escape_text(color),
+                    ));
                 }
                 if let Some(timezone) = &calendar.timezone {
                     out.push(cal("calendar-timezone", escape_text(timezone)));

@@ -40,7 +40,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::ical::{self, Limits};
-use crate::object::{ObjectError, index};
+use crate::object::{ObjectError, index, index_message};
 use crate::recurrence::{ExpandLimits, expand};
 use crate::{Error, Result};
 use sql::{CollectionRow, ObjectRow, Sql};
@@ -389,7 +389,8 @@ impl TenantCalendars {
         &self.store.inner.limits
     }
 
-    async fn emit(
+    /// Emits an event (failing to emit does not undo anything).
+    pub(crate) async fn emit(
         &self,
         kind: &'static str,
         by: Option<&Principal>,
@@ -666,7 +667,11 @@ impl TenantCalendars {
             other => other,
         })?;
         let components: Vec<&str> = calendar.components.iter().map(String::as_str).collect();
-        let found = index(&parsed.calendar, &components)?;
+        let found = if calendar.kind == CollectionKind::Inbox {
+            index_message(&parsed.calendar, &components)?
+        } else {
+            index(&parsed.calendar, &components)?
+        };
         let ics = ical::emit(&parsed.calendar);
         let now = self.now();
         let row = ObjectRow {

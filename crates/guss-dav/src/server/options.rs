@@ -17,7 +17,11 @@ pub(crate) fn options(extra_classes: &[&str], extra_methods: &[&str]) -> Respons
         classes.push_str(", ");
         classes.push_str(class);
     }
-    set_header(&mut response, header::HeaderName::from_static("dav"), &classes);
+    set_header(
+        &mut response,
+        header::HeaderName::from_static("dav"),
+        &classes,
+    );
     let mut allow = String::from(ALLOW);
     for method in extra_methods {
         allow.push_str(", ");
