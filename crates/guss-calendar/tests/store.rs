@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
 use guss_calendar::Error;
-use guss_calendar::store::{CalendarStore, CollectionKind, NewCalendar, Precondition, TenantCalendars};
+use guss_calendar::store::{
+    CalendarStore, CollectionKind, NewCalendar, Precondition, TenantCalendars,
+};
 use guss_core::{MemoryEventSink, PersonId, Principal, SystemClock, TenantId};
 use guss_testkit::{Backend, TestDb, backend_tests};
 
@@ -16,11 +18,20 @@ async fn store(db: &TestDb) -> CalendarStore {
         Backend::Sqlite => db.dir().unwrap().join("calendar").display().to_string(),
         Backend::Postgres => db.url().to_owned(),
     };
-    CalendarStore::open(&location, Arc::new(SystemClock), Arc::new(MemoryEventSink::new())).await.unwrap()
+    CalendarStore::open(
+        &location,
+        Arc::new(SystemClock),
+        Arc::new(MemoryEventSink::new()),
+    )
+    .await
+    .unwrap()
 }
 
 fn who(calendars: &TenantCalendars) -> Principal {
-    Principal::Person { tenant: calendars.tenant_id(), person: PersonId::new() }
+    Principal::Person {
+        tenant: calendars.tenant_id(),
+        person: PersonId::new(),
+    }
 }
 
 fn event(uid: &str, start: &str, end: &str, extra: &str) -> String {
