@@ -73,7 +73,7 @@ def make_resources(count, seed):
     gen = load_generator()
     resources = []
     for n, (uid, tzid, texts) in enumerate(gen.event_items(count, seed)):
-        body = gen.calendar_header("bench") + gen.vtimezone(tzid) + "".join(texts) + "END:VCALENDAR\r\n"
+        body = gen.calendar_header("bench", method=None) + gen.vtimezone(tzid) + "".join(texts) + "END:VCALENDAR\r\n"
         resources.append((f"event-{n:05d}.ics", body.encode("utf-8")))
     return resources
 
@@ -89,6 +89,7 @@ class Connection:
         self.host, self.port = parts.hostname, parts.port or 80
         self.auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self.conn = None
+        self.last_location = None
 
     def request(self, method, path, body=b"", headers=None):
         """Return (status, body bytes); reconnects once on a dropped connection."""
@@ -100,6 +101,7 @@ class Connection:
             try:
                 self.conn.request(method, path, body=body, headers=all_headers)
                 response = self.conn.getresponse()
+                self.last_location = response.getheader("Location")
                 return response.status, response.read()
             except (http.client.HTTPException, OSError):
                 self.conn.close()
@@ -110,7 +112,7 @@ class Connection:
 
 
 def discover_home(conn):
-    """Calendar home of the user by current-user-principal and calendar-home-set."""
+    """Calendar home: /.well-known/caldav, current-user-principal, calendar-home-set."""
     def prop(path, inner, element):
         body = ('<?xml version="1.0"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">'
                 f"<d:prop>{inner}</d:prop></d:propfind>").encode()
@@ -120,7 +122,11 @@ def discover_home(conn):
             sys.exit(f"PROPFIND {path} for {element}: {status}")
         return urllib.parse.urlsplit(match.group(1).decode()).path
 
-    principal = prop("/", "<d:current-user-principal/>", "current-user-principal")
+    context = "/"
+    status, _ = conn.request("GET", "/.well-known/caldav")
+    if status in (301, 302, 303, 307, 308):
+        context = urllib.parse.urlsplit(conn.last_location or "/").path or "/"
+    principal = prop(context, "<d:current-user-principal/>", "current-user-principal")
     return prop(principal, "<c:calendar-home-set/>", "calendar-home-set")
 
 

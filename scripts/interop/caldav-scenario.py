@@ -257,6 +257,7 @@ class Scenario:
         self.client = caldav.DAVClient(url=self.base, username=self.owner, password=self.owner_pw)
         self.other_client = caldav.DAVClient(url=self.base, username=self.other, password=self.other_pw)
         self.principal_path = self.home_path = None
+        self.principal_obj = None
         self.default_calendar = None  # anna's pre-existing (guss) or made calendar
         self.calendar = None  # made in step 4
         self.event = None
@@ -288,6 +289,9 @@ class Scenario:
         require(status == 207, f"PROPFIND principal: {status}")
         self.home_path = first_href_in(body, "calendar-home-set")
         require(self.home_path, "no calendar-home-set href")
+        # A client goes on from the context path it was redirected to.
+        self.client = caldav.DAVClient(url=context, username=self.owner, password=self.owner_pw)
+        self.other_client = caldav.DAVClient(url=context, username=self.other, password=self.other_pw)
         if self.guss:
             require(path_of(self.principal_path) == f"/dav/principals/{self.owner}/",
                     f"principal is {self.principal_path}")

@@ -241,8 +241,10 @@ def event_items(count, seed=1, first_day=datetime.date(2030, 1, 1), days=730, re
         yield uid, tzid, texts
 
 
-def calendar_header(name="Kalender"):
-    return lines("BEGIN:VCALENDAR", f"PRODID:{PRODID}", "VERSION:2.0", "METHOD:PUBLISH",
+def calendar_header(name="Kalender", method="PUBLISH"):
+    """VCALENDAR start; method=None for a CalDAV resource (RFC 4791 4.1: no METHOD)."""
+    return lines("BEGIN:VCALENDAR", f"PRODID:{PRODID}", "VERSION:2.0",
+                 f"METHOD:{method}" if method else "",
                  f"X-WR-CALNAME:{name}", "X-MS-OLK-FORCEINSPECTOROPEN:TRUE")
 
 
