@@ -14,7 +14,9 @@ const VTIMEZONE: &str = "BEGIN:VTIMEZONE\r\nTZID:W. Europe Standard Time\r\nBEGI
 /// An export the way Outlook writes one: Windows zone names, CDO
 /// properties, long folded descriptions, attendees, some series.
 fn outlook_export(events: usize) -> String {
-    let mut out = String::from("BEGIN:VCALENDAR\r\nPRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN\r\nVERSION:2.0\r\nMETHOD:PUBLISH\r\nX-MS-OLK-FORCEINSPECTOROPEN:TRUE\r\n");
+    let mut out = String::from(
+        "BEGIN:VCALENDAR\r\nPRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN\r\nVERSION:2.0\r\nMETHOD:PUBLISH\r\nX-MS-OLK-FORCEINSPECTOROPEN:TRUE\r\n",
+    );
     out.push_str(VTIMEZONE);
     for i in 0..events {
         let day = 1 + i % 28;
@@ -25,11 +27,18 @@ fn outlook_export(events: usize) -> String {
         out.push_str(&format!(
             "DESCRIPTION:Besprechung zur Akte {i}/29 mit Mandantin Frau Dr. Müller\\, Anlagen siehe Kanzleiakte. \r\n Bitte die Unterlagen vorab prüfen und Fristen im Blick behalten\\; Rückfragen an das Sekretariat.\\n\\nRaum 2\\, 1. OG\r\n"
         ));
-        out.push_str(&format!("DTEND;TZID=\"W. Europe Standard Time\":2030{month:02}{day:02}T{:02}3000\r\n", hour + 1));
+        out.push_str(&format!(
+            "DTEND;TZID=\"W. Europe Standard Time\":2030{month:02}{day:02}T{:02}3000\r\n",
+            hour + 1
+        ));
         out.push_str(&format!("DTSTAMP:20291201T120000Z\r\nDTSTART;TZID=\"W. Europe Standard Time\":2030{month:02}{day:02}T{hour:02}0000\r\n"));
         out.push_str("LAST-MODIFIED:20291201T120000Z\r\nLOCATION:Besprechungsraum 2\r\nPRIORITY:5\r\nSEQUENCE:0\r\n");
-        out.push_str(&format!("SUMMARY;LANGUAGE=de:Mandantengespräch Akte {i}\r\nTRANSP:OPAQUE\r\n"));
-        out.push_str(&format!("UID:040000008200E00074C5B7101A82E0080000000070{i:012}\r\n"));
+        out.push_str(&format!(
+            "SUMMARY;LANGUAGE=de:Mandantengespräch Akte {i}\r\nTRANSP:OPAQUE\r\n"
+        ));
+        out.push_str(&format!(
+            "UID:040000008200E00074C5B7101A82E0080000000070{i:012}\r\n"
+        ));
         out.push_str("ORGANIZER;CN=\"Kanzlei Weber\":mailto:kanzlei@weber.example\r\n");
         out.push_str("ATTENDEE;CN=\"Müller, Anna\";ROLE=REQ-PARTICIPANT;RSVP=TRUE:mailto:anna.mueller@mandant.example\r\n");
         if i % 5 == 0 {
@@ -54,7 +63,12 @@ fn parsing(c: &mut Criterion) {
     });
     // The tokenizer alone, for how much the repair pass costs on top.
     group.bench_function("outlook export, 20,000 events, calcard alone", |b| {
-        b.iter(|| guss_calendar::calcard::icalendar::ICalendar::parse(&text).unwrap().components.len())
+        b.iter(|| {
+            guss_calendar::calcard::icalendar::ICalendar::parse(&text)
+                .unwrap()
+                .components
+                .len()
+        })
     });
     group.finish();
 }
@@ -65,7 +79,8 @@ fn expansion(c: &mut Criterion) {
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n{VTIMEZONE}BEGIN:VEVENT\r\nUID:daily\r\nDTSTAMP:20300101T000000Z\r\nDTSTART;TZID=W. Europe Standard Time:20300101T083000\r\nDURATION:PT30M\r\nRRULE:FREQ=DAILY\r\nEXDATE;TZID=W. Europe Standard Time:20300105T083000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
     );
     let calendar = parse(&text, &Limits::default()).unwrap().calendar;
-    let window = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()..Utc.with_ymd_and_hms(2040, 1, 1, 0, 0, 0).unwrap();
+    let window = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()
+        ..Utc.with_ymd_and_hms(2040, 1, 1, 0, 0, 0).unwrap();
     let limits = ExpandLimits::default();
     let count = expand(&calendar, &window, &limits).instances.len();
     assert!(count > 3_600);

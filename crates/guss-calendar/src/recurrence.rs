@@ -431,6 +431,46 @@ fn local_in(moment: &Moment, zone: &Option<Zone>, floating: &Zone) -> NaiveDateT
     }
 }
 
+/// The RDATE periods of a component: start and, from the period, end.
+fn rdate_periods(
+    component: &ICalendarComponent,
+    zones: &Zones,
+    floating: &Zone,
+    problems: &mut Vec<String>,
+) -> Vec<(Moment, DateTime<Utc>)> {
+    let mut out = Vec::new();
+    for entry in entries(component, ICalendarProperty::Rdate) {
+        for value in &entry.values {
+            let ICalendarValue::Period(period) = value else {
+                continue;
+            };
+            let (start, end) = match period {
+                ICalendarPeriod::Range { start, end } => {
+                    let (Some(start), Some(end)) = (
+                        moment_of(start, entry.tz_id(), zones, problems),
+                        moment_of(end, entry.tz_id(), zones, problems),
+                    ) else {
+                        continue;
+                    };
+                    let end = end.utc(floating);
+                    (start, end)
+                }
+                ICalendarPeriod::Duration { start, duration } => {
+                    let Some(start) = moment_of(start, entry.tz_id(), zones, problems) else {
+                        continue;
+                    };
+                    let zone = start.zone.clone().unwrap_or_else(|| floating.clone());
+                    let utc = start.utc(floating);
+                    let end = Span::of_duration(duration).end(start.local, utc, &zone);
+                    (start, end)
+                }
+            };
+            out.push((start, end));
+        }
+    }
+    out
+}
+
 fn list_moments(
     component: &ICalendarComponent,
     name: ICalendarProperty,
@@ -653,6 +693,12 @@ fn expand_series(
         } else {
             Box::new(std::iter::once(start.local))
         };
+        // RDATE periods end where the period says, not after the usual span.
+        let period_ends: HashMap<DateTime<Utc>, DateTime<Utc>> =
+            rdate_periods(master, zones, floating, &mut out.problems)
+                .into_iter()
+                .map(|(start, end)| (start.utc(floating), end))
+                .collect();
         let mut iterations = 0usize;
         for local in locals {
             if local > last_local {
@@ -698,7 +744,10 @@ fn expand_series(
                 None => Placed {
                     component: index,
                     start: rid,
-                    end: span.end(local, rid, &zone),
+                    end: period_ends
+                        .get(&rid)
+                        .copied()
+                        .unwrap_or_else(|| span.end(local, rid, &zone)),
                     all_day: start.date_only,
                 },
             };

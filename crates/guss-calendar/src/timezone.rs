@@ -98,8 +98,13 @@ impl Zone {
                     first.with_timezone(&Utc).min(second.with_timezone(&Utc))
                 }
                 chrono::LocalResult::None => {
-                    let before = tz.offset_from_utc_datetime(&(local - BEFORE_GAP)).fix();
-                    (local - before).and_utc()
+                    // The offset in force shortly before the gap, found from
+                    // a local time before it.
+                    let before = tz
+                        .from_local_datetime(&(local - BEFORE_GAP))
+                        .earliest()
+                        .map(|at| at.offset().fix());
+                    before.map_or_else(|| local.and_utc(), |offset| (local - offset).and_utc())
                 }
             },
             Zone::Custom(zone) => {
@@ -112,7 +117,14 @@ impl Zone {
                     .map(|(utc, _)| utc)
                     .min();
                 valid.unwrap_or_else(|| {
-                    let before = zone.offset_at((local - BEFORE_GAP).and_utc());
+                    // In a gap: the offset in force at the local time a
+                    // little before it.
+                    let probe = local - BEFORE_GAP;
+                    let before = zone
+                        .offsets()
+                        .filter(|offset| zone.offset_at((probe - *offset).and_utc()) == *offset)
+                        .last()
+                        .unwrap_or(zone.initial);
                     (local - before).and_utc()
                 })
             }
