@@ -144,6 +144,34 @@ backend_tests! {
         assert_eq!(won, 1);
     }
 
+    async fn all_of_bookings_are_all_or_nothing(db: TestDb) {
+        use guss_calendar::booking::Requirement;
+        let calendars = store(&db).await.tenant(TenantId::new());
+        let office = who(&calendars);
+        for handle in ["kai", "lea", "mia", "car-1", "car-2"] {
+            calendars.create_calendar(handle, "calendar", NewCalendar::named(handle).kind(CollectionKind::Bookable)).await.unwrap();
+        }
+        let pool = || Requirement::AnyOf(vec!["car-1".into(), "car-2".into()]);
+        let lesson = |uid: &str| event(uid, "20300506T100000Z", "20300506T113000Z", "");
+        let first = calendars.book_together(&[Requirement::One("kai".into()), pool()], &lesson("l1"), &office).await.unwrap();
+        assert_eq!(first, [(0, "kai".to_owned()), (1, "car-1".to_owned())]);
+        let second = calendars.book_together(&[Requirement::One("lea".into()), pool()], &lesson("l2"), &office).await.unwrap();
+        assert_eq!(second[1], (1, "car-2".to_owned()), "the other car");
+        // No car left: nothing is booked, Mia stays free.
+        assert!(matches!(calendars.book_together(&[Requirement::One("mia".into()), pool()], &lesson("l3"), &office).await, Err(Error::Conflict(_))));
+        let mia = calendars.calendar("mia", "calendar").await.unwrap().unwrap();
+        assert!(calendars.objects(&mia).await.unwrap().is_empty());
+        // Kai is taken at that time even with a free car later.
+        assert!(calendars.book_together(&[Requirement::One("kai".into())], &lesson("l4"), &office).await.is_err());
+        // Slots for a booking page skip what is booked.
+        let rules = guss_calendar::booking::Availability::new(chrono_tz::Europe::Berlin)
+            .open(&[chrono::Weekday::Mon], chrono::NaiveTime::from_hms_opt(10, 0, 0).unwrap(), chrono::NaiveTime::from_hms_opt(16, 0, 0).unwrap());
+        let day = Utc.with_ymd_and_hms(2030, 5, 6, 0, 0, 0).unwrap()..Utc.with_ymd_and_hms(2030, 5, 7, 0, 0, 0).unwrap();
+        let slots = calendars.bookable_slots("kai", &rules, &day, Utc.with_ymd_and_hms(2030, 5, 1, 0, 0, 0).unwrap()).await.unwrap();
+        assert!(!slots.slots.is_empty());
+        assert!(slots.slots.iter().all(|s| s.end <= Utc.with_ymd_and_hms(2030, 5, 6, 10, 0, 0).unwrap() || s.start >= Utc.with_ymd_and_hms(2030, 5, 6, 11, 30, 0).unwrap()), "{:?}", slots.slots);
+    }
+
     async fn shares_and_tenants(db: TestDb) {
         let store = store(&db).await;
         let one = store.tenant(TenantId::new());

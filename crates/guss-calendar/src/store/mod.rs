@@ -40,7 +40,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::ical::{self, Limits};
-use crate::object::{ObjectError, index, index_message};
+use crate::object::{ObjectError, ObjectIndex, index, index_message};
 use crate::recurrence::{ExpandLimits, expand};
 use crate::{Error, Result};
 use sql::{CollectionRow, ObjectRow, Sql};
@@ -293,6 +293,9 @@ macro_rules! cal_tx {
         guss_sql::tenant_tx!(&pool, $calendars.tenant, |$sql| $body)
     }};
 }
+
+// After the macro: the booking module's transactions use it.
+mod booking;
 
 fn info(row: CollectionRow) -> CalendarInfo {
     CalendarInfo {
@@ -648,6 +651,37 @@ impl TenantCalendars {
         .collect())
     }
 
+    /// Reads `text` as an object named `name` for `calendar`: the parsed
+    /// calendar, its index and the row to store.
+    fn prepare(
+        &self,
+        calendar: &CalendarInfo,
+        name: &str,
+        text: &str,
+    ) -> Result<(ical::Parsed, ObjectIndex, ObjectRow)> {
+        check_name(name)?;
+        let parsed = ical::parse(text, &self.limits().object).map_err(|e| match e {
+            Error::Invalid { why, .. } => Error::Object(ObjectError::NotCalendarData(why)),
+            other => other,
+        })?;
+        let components: Vec<&str> = calendar.components.iter().map(String::as_str).collect();
+        let found = if calendar.kind == CollectionKind::Inbox {
+            index_message(&parsed.calendar, &components)?
+        } else {
+            index(&parsed.calendar, &components)?
+        };
+        let row = ObjectRow {
+            name: name.to_owned(),
+            uid: found.uid.clone(),
+            etag: Uuid::now_v7().simple().to_string(),
+            component: found.component.clone(),
+            ics: ical::emit(&parsed.calendar),
+            modified_at: micros(self.now()),
+            schedule_tag: None,
+        };
+        Ok((parsed, found, row))
+    }
+
     /// Stores the object `name` from iCalendar `text`, checking it is one
     /// calendar object the calendar takes, that its UID is not used by
     /// another object of the calendar, `expected`, and — for a bookable
@@ -661,28 +695,8 @@ impl TenantCalendars {
         expected: Precondition,
         by: &Principal,
     ) -> Result<(StoredObject, bool)> {
-        check_name(name)?;
-        let parsed = ical::parse(text, &self.limits().object).map_err(|e| match e {
-            Error::Invalid { why, .. } => Error::Object(ObjectError::NotCalendarData(why)),
-            other => other,
-        })?;
-        let components: Vec<&str> = calendar.components.iter().map(String::as_str).collect();
-        let found = if calendar.kind == CollectionKind::Inbox {
-            index_message(&parsed.calendar, &components)?
-        } else {
-            index(&parsed.calendar, &components)?
-        };
-        let ics = ical::emit(&parsed.calendar);
+        let (parsed, found, row) = self.prepare(calendar, name, text)?;
         let now = self.now();
-        let row = ObjectRow {
-            name: name.to_owned(),
-            uid: found.uid.clone(),
-            etag: Uuid::now_v7().simple().to_string(),
-            component: found.component.clone(),
-            ics,
-            modified_at: micros(now),
-            schedule_tag: None,
-        };
         let window = found.first_start.unwrap_or(now)
             ..found
                 .last_end
