@@ -38,7 +38,6 @@ Needs: python3 -m pip install radicale (for --radicale).
 import argparse
 import base64
 import concurrent.futures
-import datetime
 import http.client
 import importlib.util
 import json
@@ -46,6 +45,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -332,6 +332,7 @@ def main():
     parser.add_argument("--workers", type=int, default=8, help="parallel PUT connections")
     parser.add_argument("--load", choices=["put", "files"], help="Radicale loading (default files)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so started servers are stopped
     if not (args.url or args.bin or args.radicale):
         parser.error("give --url, --bin and/or --radicale")
     args.load = args.load or "files"

@@ -67,6 +67,7 @@ import http.client
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -715,6 +716,7 @@ def main():
     parser.add_argument("--database", help="--database URL for --start-server")
     parser.add_argument("--start-radicale", metavar="DIR", help="start Radicale with its data in DIR")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so started servers are stopped
     users = parse_users(args.users)
 
     process, temp = None, None
