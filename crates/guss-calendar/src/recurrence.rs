@@ -455,6 +455,44 @@ fn list_moments(
     out
 }
 
+/// The RDATE periods of a master (RFC 5545 §3.8.5.2): the local start in
+/// the master's zone, and the period's own end.
+fn rdate_periods(
+    component: &ICalendarComponent,
+    zone: &Option<Zone>,
+    zones: &Zones,
+    floating: &Zone,
+    problems: &mut Vec<String>,
+) -> Vec<(NaiveDateTime, DateTime<Utc>)> {
+    let mut out = Vec::new();
+    for entry in entries(component, ICalendarProperty::Rdate) {
+        for value in &entry.values {
+            let ICalendarValue::Period(period) = value else {
+                continue;
+            };
+            let (ICalendarPeriod::Range { start, .. } | ICalendarPeriod::Duration { start, .. }) =
+                period;
+            let Some(start) = moment_of(start, entry.tz_id(), zones, problems) else {
+                continue;
+            };
+            let start_utc = start.utc(floating);
+            let end = match period {
+                ICalendarPeriod::Range { end, .. } => {
+                    moment_of(end, entry.tz_id(), zones, problems).map(|m| m.utc(floating))
+                }
+                ICalendarPeriod::Duration { duration, .. } => {
+                    let own = start.zone.clone().unwrap_or_else(|| floating.clone());
+                    Some(Span::of_duration(duration).end(start.local, start_utc, &own))
+                }
+            };
+            if let Some(end) = end {
+                out.push((local_in(&start, zone, floating), end.max(start_utc)));
+            }
+        }
+    }
+    out
+}
+
 /// The rule-given local starts of a master, in order, with DTSTART and
 /// RDATEs added and EXDATEs removed; `Err` if the rule is unusable.
 fn master_locals<'a>(
@@ -526,9 +564,17 @@ fn floating_dt(local: NaiveDateTime) -> DateTime<rrule::Tz> {
     floating(local)
 }
 
-fn overlaps(start: DateTime<Utc>, end: DateTime<Utc>, window: &Range<DateTime<Utc>>) -> bool {
-    // RFC 4791 §9.9: an instant overlaps if it lies in [start, end).
-    if end > start {
+fn overlaps(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    due_only: bool,
+    window: &Range<DateTime<Utc>>,
+) -> bool {
+    // RFC 4791 §9.9: an instant overlaps if it lies in [start, end); a
+    // VTODO with DUE only if (start < DUE) AND (end >= DUE).
+    if due_only {
+        start > window.start && start <= window.end
+    } else if end > start {
         start < window.end && end > window.start
     } else {
         start >= window.start && start < window.end
@@ -623,7 +669,12 @@ fn expand_series(
     let overrides = overrides_of(series, kind, zones, floating, &mut out.problems);
     let mut matched = vec![false; overrides.len()];
     let push = |out: &mut Expansion, placed: Placed, rid: Option<DateTime<Utc>>| {
-        if overlaps(placed.start, placed.end, window) {
+        let due_only = kind == Kind::Todo
+            && calendar
+                .components
+                .get(placed.component)
+                .is_some_and(|c| !c.has_property(&ICalendarProperty::Dtstart));
+        if overlaps(placed.start, placed.end, due_only, window) {
             out.instances
                 .push(instance(calendar, &series.uid, kind, placed, rid));
         }
@@ -653,6 +704,7 @@ fn expand_series(
         } else {
             Box::new(std::iter::once(start.local))
         };
+        let periods = rdate_periods(master, &start.zone, zones, floating, &mut out.problems);
         let mut iterations = 0usize;
         for local in locals {
             if local > last_local {
@@ -698,7 +750,12 @@ fn expand_series(
                 None => Placed {
                     component: index,
                     start: rid,
-                    end: span.end(local, rid, &zone),
+                    // An RDATE period ends where it says; anything else
+                    // lasts as long as the master.
+                    end: periods
+                        .iter()
+                        .find(|(at, _)| *at == local)
+                        .map_or_else(|| span.end(local, rid, &zone), |(_, end)| *end),
                     all_day: start.date_only,
                 },
             };
