@@ -176,10 +176,29 @@ impl Span {
         let base = if self.days == 0 {
             start
         } else {
-            zone.to_utc(local_start + TimeDelta::days(self.days))
+            match local_start.checked_add_signed(TimeDelta::days(self.days)) {
+                Some(local) => zone.to_utc(local),
+                None => saturated(self.days),
+            }
         };
-        (base + self.exact).max(start)
+        add(base, self.exact).max(start)
     }
+}
+
+/// The first or last representable instant, by the sign of `direction`.
+fn saturated(direction: i64) -> DateTime<Utc> {
+    if direction < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    }
+}
+
+/// `at + delta`, held at the representable range (durations and windows
+/// come from untrusted text and may reach past it).
+fn add(at: DateTime<Utc>, delta: TimeDelta) -> DateTime<Utc> {
+    at.checked_add_signed(delta)
+        .unwrap_or_else(|| saturated(delta.num_seconds()))
 }
 
 fn span_of(
@@ -697,8 +716,11 @@ fn expand_series(
             .map(|o| (o.rid - o.placed.start).num_seconds().abs())
             .max()
             .unwrap_or(0);
-        let last_local =
-            window.end.naive_utc() + TimeDelta::days(1) + TimeDelta::seconds(shift_margin);
+        let last_local = add(
+            window.end,
+            TimeDelta::days(1) + TimeDelta::seconds(shift_margin),
+        )
+        .naive_utc();
         let locals: Box<dyn Iterator<Item = NaiveDateTime>> = if recurring {
             master_locals(master, &start, zones, floating, &mut out.problems)
         } else {
@@ -739,11 +761,11 @@ fn expand_series(
             let placed = match shifted {
                 Some(o) => {
                     let delta = o.placed.start - o.rid;
-                    let start = rid + delta;
+                    let start = add(rid, delta);
                     Placed {
                         component: o.placed.component,
                         start,
-                        end: start + (o.placed.end - o.placed.start),
+                        end: add(start, o.placed.end - o.placed.start),
                         all_day: o.placed.all_day,
                     }
                 }

@@ -739,3 +739,51 @@ fn sorted_across_series_with_uids() {
         ]
     );
 }
+
+#[test]
+fn extreme_window_and_durations_do_not_overflow() {
+    // A CalDAV time-range without an end reaches the adapter as the
+    // largest instant; a huge DURATION must not overflow either.
+    let body = format!(
+        "{}\n{}",
+        event("long", "DTSTART:20300601T090000Z\nDURATION:P999999999W"),
+        event(
+            "series",
+            "DTSTART;VALUE=DATE:20300601\nDURATION:P999999999W\nRRULE:FREQ=YEARLY;COUNT=2"
+        )
+    );
+    let everything = DateTime::<Utc>::MIN_UTC..DateTime::<Utc>::MAX_UTC;
+    let found = expand_default(&body, &everything);
+    let got: Vec<(String, String, DateTime<Utc>)> = found
+        .instances
+        .iter()
+        .map(|i| {
+            (
+                i.uid.clone(),
+                i.start.format("%Y-%m-%dT%H:%M").to_string(),
+                i.end,
+            )
+        })
+        .collect();
+    // Ends that cannot be represented are clamped to the largest instant.
+    assert_eq!(
+        got,
+        [
+            (
+                "series".into(),
+                "2030-06-01T00:00".into(),
+                DateTime::<Utc>::MAX_UTC
+            ),
+            (
+                "long".into(),
+                "2030-06-01T09:00".into(),
+                DateTime::<Utc>::MAX_UTC
+            ),
+            (
+                "series".into(),
+                "2031-06-01T00:00".into(),
+                DateTime::<Utc>::MAX_UTC
+            ),
+        ]
+    );
+}
