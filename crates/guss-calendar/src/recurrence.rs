@@ -176,10 +176,29 @@ impl Span {
         let base = if self.days == 0 {
             start
         } else {
-            zone.to_utc(local_start + TimeDelta::days(self.days))
+            match local_start.checked_add_signed(TimeDelta::days(self.days)) {
+                Some(local) => zone.to_utc(local),
+                None => saturated(self.days),
+            }
         };
-        (base + self.exact).max(start)
+        add(base, self.exact).max(start)
     }
+}
+
+/// The first or last representable instant, by the sign of `direction`.
+fn saturated(direction: i64) -> DateTime<Utc> {
+    if direction < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    }
+}
+
+/// `at + delta`, held at the representable range (durations and windows
+/// come from untrusted text and may reach past it).
+fn add(at: DateTime<Utc>, delta: TimeDelta) -> DateTime<Utc> {
+    at.checked_add_signed(delta)
+        .unwrap_or_else(|| saturated(delta.num_seconds()))
 }
 
 fn span_of(
@@ -431,46 +450,6 @@ fn local_in(moment: &Moment, zone: &Option<Zone>, floating: &Zone) -> NaiveDateT
     }
 }
 
-/// The RDATE periods of a component: start and, from the period, end.
-fn rdate_periods(
-    component: &ICalendarComponent,
-    zones: &Zones,
-    floating: &Zone,
-    problems: &mut Vec<String>,
-) -> Vec<(Moment, DateTime<Utc>)> {
-    let mut out = Vec::new();
-    for entry in entries(component, ICalendarProperty::Rdate) {
-        for value in &entry.values {
-            let ICalendarValue::Period(period) = value else {
-                continue;
-            };
-            let (start, end) = match period {
-                ICalendarPeriod::Range { start, end } => {
-                    let (Some(start), Some(end)) = (
-                        moment_of(start, entry.tz_id(), zones, problems),
-                        moment_of(end, entry.tz_id(), zones, problems),
-                    ) else {
-                        continue;
-                    };
-                    let end = end.utc(floating);
-                    (start, end)
-                }
-                ICalendarPeriod::Duration { start, duration } => {
-                    let Some(start) = moment_of(start, entry.tz_id(), zones, problems) else {
-                        continue;
-                    };
-                    let zone = start.zone.clone().unwrap_or_else(|| floating.clone());
-                    let utc = start.utc(floating);
-                    let end = Span::of_duration(duration).end(start.local, utc, &zone);
-                    (start, end)
-                }
-            };
-            out.push((start, end));
-        }
-    }
-    out
-}
-
 fn list_moments(
     component: &ICalendarComponent,
     name: ICalendarProperty,
@@ -489,6 +468,44 @@ fn list_moments(
             };
             if let Some(moment) = moment_of(value, entry.tz_id(), zones, problems) {
                 out.push(moment);
+            }
+        }
+    }
+    out
+}
+
+/// The RDATE periods of a master (RFC 5545 §3.8.5.2): the local start in
+/// the master's zone, and the period's own end.
+fn rdate_periods(
+    component: &ICalendarComponent,
+    zone: &Option<Zone>,
+    zones: &Zones,
+    floating: &Zone,
+    problems: &mut Vec<String>,
+) -> Vec<(NaiveDateTime, DateTime<Utc>)> {
+    let mut out = Vec::new();
+    for entry in entries(component, ICalendarProperty::Rdate) {
+        for value in &entry.values {
+            let ICalendarValue::Period(period) = value else {
+                continue;
+            };
+            let (ICalendarPeriod::Range { start, .. } | ICalendarPeriod::Duration { start, .. }) =
+                period;
+            let Some(start) = moment_of(start, entry.tz_id(), zones, problems) else {
+                continue;
+            };
+            let start_utc = start.utc(floating);
+            let end = match period {
+                ICalendarPeriod::Range { end, .. } => {
+                    moment_of(end, entry.tz_id(), zones, problems).map(|m| m.utc(floating))
+                }
+                ICalendarPeriod::Duration { duration, .. } => {
+                    let own = start.zone.clone().unwrap_or_else(|| floating.clone());
+                    Some(Span::of_duration(duration).end(start.local, start_utc, &own))
+                }
+            };
+            if let Some(end) = end {
+                out.push((local_in(&start, zone, floating), end.max(start_utc)));
             }
         }
     }
@@ -566,9 +583,17 @@ fn floating_dt(local: NaiveDateTime) -> DateTime<rrule::Tz> {
     floating(local)
 }
 
-fn overlaps(start: DateTime<Utc>, end: DateTime<Utc>, window: &Range<DateTime<Utc>>) -> bool {
-    // RFC 4791 §9.9: an instant overlaps if it lies in [start, end).
-    if end > start {
+fn overlaps(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    due_only: bool,
+    window: &Range<DateTime<Utc>>,
+) -> bool {
+    // RFC 4791 §9.9: an instant overlaps if it lies in [start, end); a
+    // VTODO with DUE only if (start < DUE) AND (end >= DUE).
+    if due_only {
+        start > window.start && start <= window.end
+    } else if end > start {
         start < window.end && end > window.start
     } else {
         start >= window.start && start < window.end
@@ -663,7 +688,12 @@ fn expand_series(
     let overrides = overrides_of(series, kind, zones, floating, &mut out.problems);
     let mut matched = vec![false; overrides.len()];
     let push = |out: &mut Expansion, placed: Placed, rid: Option<DateTime<Utc>>| {
-        if overlaps(placed.start, placed.end, window) {
+        let due_only = kind == Kind::Todo
+            && calendar
+                .components
+                .get(placed.component)
+                .is_some_and(|c| !c.has_property(&ICalendarProperty::Dtstart));
+        if overlaps(placed.start, placed.end, due_only, window) {
             out.instances
                 .push(instance(calendar, &series.uid, kind, placed, rid));
         }
@@ -686,19 +716,17 @@ fn expand_series(
             .map(|o| (o.rid - o.placed.start).num_seconds().abs())
             .max()
             .unwrap_or(0);
-        let last_local =
-            window.end.naive_utc() + TimeDelta::days(1) + TimeDelta::seconds(shift_margin);
+        let last_local = add(
+            window.end,
+            TimeDelta::days(1) + TimeDelta::seconds(shift_margin),
+        )
+        .naive_utc();
         let locals: Box<dyn Iterator<Item = NaiveDateTime>> = if recurring {
             master_locals(master, &start, zones, floating, &mut out.problems)
         } else {
             Box::new(std::iter::once(start.local))
         };
-        // RDATE periods end where the period says, not after the usual span.
-        let period_ends: HashMap<DateTime<Utc>, DateTime<Utc>> =
-            rdate_periods(master, zones, floating, &mut out.problems)
-                .into_iter()
-                .map(|(start, end)| (start.utc(floating), end))
-                .collect();
+        let periods = rdate_periods(master, &start.zone, zones, floating, &mut out.problems);
         let mut iterations = 0usize;
         for local in locals {
             if local > last_local {
@@ -733,21 +761,23 @@ fn expand_series(
             let placed = match shifted {
                 Some(o) => {
                     let delta = o.placed.start - o.rid;
-                    let start = rid + delta;
+                    let start = add(rid, delta);
                     Placed {
                         component: o.placed.component,
                         start,
-                        end: start + (o.placed.end - o.placed.start),
+                        end: add(start, o.placed.end - o.placed.start),
                         all_day: o.placed.all_day,
                     }
                 }
                 None => Placed {
                     component: index,
                     start: rid,
-                    end: period_ends
-                        .get(&rid)
-                        .copied()
-                        .unwrap_or_else(|| span.end(local, rid, &zone)),
+                    // An RDATE period ends where it says; anything else
+                    // lasts as long as the master.
+                    end: periods
+                        .iter()
+                        .find(|(at, _)| *at == local)
+                        .map_or_else(|| span.end(local, rid, &zone), |(_, end)| *end),
                     all_day: start.date_only,
                 },
             };

@@ -98,33 +98,35 @@ impl Zone {
                     first.with_timezone(&Utc).min(second.with_timezone(&Utc))
                 }
                 chrono::LocalResult::None => {
-                    // The offset in force shortly before the gap, found from
-                    // a local time before it.
-                    let before = tz
-                        .from_local_datetime(&(local - BEFORE_GAP))
-                        .earliest()
-                        .map(|at| at.offset().fix());
-                    before.map_or_else(|| local.and_utc(), |offset| (local - offset).and_utc())
+                    // The offset of the local time BEFORE_GAP earlier (read
+                    // as local time, not as UTC: east of UTC that would
+                    // already lie after the change).
+                    let probe = local - BEFORE_GAP;
+                    let before = tz.from_local_datetime(&probe).earliest().map_or_else(
+                        || tz.offset_from_utc_datetime(&probe).fix(),
+                        |at| at.offset().fix(),
+                    );
+                    (local - before).and_utc()
                 }
             },
             Zone::Custom(zone) => {
                 // Every offset the zone uses that maps back to this local
                 // time; the earliest instant is the first occurrence.
-                let valid = zone
-                    .offsets()
-                    .map(|offset| ((local - offset).and_utc(), offset))
-                    .filter(|(utc, offset)| zone.offset_at(*utc) == *offset)
-                    .map(|(utc, _)| utc)
-                    .min();
-                valid.unwrap_or_else(|| {
-                    // In a gap: the offset in force at the local time a
-                    // little before it.
+                let first = |local: NaiveDateTime| {
+                    zone.offsets()
+                        .map(|offset| ((local - offset).and_utc(), offset))
+                        .filter(|(utc, offset)| zone.offset_at(*utc) == *offset)
+                        .map(|(utc, _)| utc)
+                        .min()
+                };
+                first(local).unwrap_or_else(|| {
+                    // The offset of the local time BEFORE_GAP earlier, read
+                    // as local time like the named zones above.
                     let probe = local - BEFORE_GAP;
-                    let before = zone
-                        .offsets()
-                        .filter(|offset| zone.offset_at((probe - *offset).and_utc()) == *offset)
-                        .last()
-                        .unwrap_or(zone.initial);
+                    let before = first(probe).map_or_else(
+                        || zone.offset_at(probe.and_utc()),
+                        |utc| zone.offset_at(utc),
+                    );
                     (local - before).and_utc()
                 })
             }
