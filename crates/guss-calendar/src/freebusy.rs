@@ -156,7 +156,12 @@ pub fn vfreebusy(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//guss//guss-calendar//EN\r\nBEGIN:VFREEBUSY\r\n",
     );
     // RFC 5545 §3.6.4: a VFREEBUSY has a UID; this one names its window and time.
-    out.push_str(&format!("UID:freebusy-{}-{}-{}@guss.invalid\r\n", stamp(window.start), stamp(window.end), stamp(dtstamp)));
+    out.push_str(&format!(
+        "UID:freebusy-{}-{}-{}@guss.invalid\r\n",
+        stamp(window.start),
+        stamp(window.end),
+        stamp(dtstamp)
+    ));
     out.push_str(&format!("DTSTAMP:{}\r\n", stamp(dtstamp)));
     out.push_str(&format!(
         "DTSTART:{}\r\nDTEND:{}\r\n",

@@ -175,6 +175,33 @@ impl EventBuilder {
         self
     }
 
+    /// The subject when it is acceptable, none otherwise (for subjects made
+    /// of user data, such as a path, that may be too long).
+    ///
+    /// ```
+    /// use guss_core::{Event, EventSource, EventType, FixedClock, TenantId};
+    ///
+    /// let clock = FixedClock::new(chrono::Utc::now());
+    /// let kind = EventType::from_static("guss.test.done");
+    /// let event = Event::builder(TenantId::new(), EventSource::from_static("guss-test"), kind.clone())
+    ///     .subject_if_valid(&"x".repeat(5000)).actor_if(None).build(&clock);
+    /// assert_eq!(event.subject(), None);
+    /// ```
+    #[must_use]
+    pub fn subject_if_valid(self, subject: &str) -> Self {
+        let fallback = self.clone();
+        self.subject(subject).unwrap_or(fallback)
+    }
+
+    /// The actor, when there is one.
+    #[must_use]
+    pub fn actor_if(self, actor: Option<&Principal>) -> Self {
+        match actor {
+            Some(actor) => self.actor(actor),
+            None => self,
+        }
+    }
+
     /// The payload.
     pub fn data(mut self, data: serde_json::Value) -> Self {
         self.data = Some(data);

@@ -403,14 +403,11 @@ impl TenantCalendars {
         let Ok(kind) = EventType::new(kind) else {
             return;
         };
-        let mut builder = Event::builder(self.tenant, SOURCE, kind).data(data);
-        if let Ok(with) = builder.clone().subject(subject) {
-            builder = with;
-        }
-        if let Some(by) = by {
-            builder = builder.actor(by);
-        }
-        let event = builder.build(self.store.inner.clock.as_ref());
+        let event = Event::builder(self.tenant, SOURCE, kind)
+            .data(data)
+            .subject_if_valid(subject)
+            .actor_if(by)
+            .build(self.store.inner.clock.as_ref());
         if let Err(e) = self.store.inner.events.emit(event).await {
             tracing::warn!(error = %e, "calendar event not delivered");
         }

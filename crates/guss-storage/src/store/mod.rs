@@ -261,14 +261,11 @@ impl TenantFiles {
         let Ok(kind) = EventType::new(kind) else {
             return;
         };
-        let mut builder = Event::builder(self.tenant, SOURCE, kind).data(data);
-        if let Ok(with_subject) = builder.clone().subject(subject) {
-            builder = with_subject;
-        }
-        if let Some(by) = by {
-            builder = builder.actor(by);
-        }
-        let event = builder.build(self.inner().clock.as_ref());
+        let event = Event::builder(self.tenant, SOURCE, kind)
+            .data(data)
+            .subject_if_valid(subject)
+            .actor_if(by)
+            .build(self.inner().clock.as_ref());
         if let Err(e) = self.inner().events.emit(event).await {
             tracing::warn!(error = %e, "storage event not delivered");
         }
