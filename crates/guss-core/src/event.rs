@@ -187,14 +187,12 @@ impl EventBuilder {
     ///     .subject_if_valid(&"x".repeat(5000)).actor_if(None).build(&clock);
     /// assert_eq!(event.subject(), None);
     /// ```
-    #[must_use]
     pub fn subject_if_valid(self, subject: &str) -> Self {
         let fallback = self.clone();
         self.subject(subject).unwrap_or(fallback)
     }
 
     /// The actor, when there is one.
-    #[must_use]
     pub fn actor_if(self, actor: Option<&Principal>) -> Self {
         match actor {
             Some(actor) => self.actor(actor),
