@@ -31,7 +31,8 @@ use crate::timezone::{Zone, Zones};
 pub struct ExpandLimits {
     /// The most instances returned.
     pub max_instances: usize,
-    /// The most rule iterations per series (instances before the window count).
+    /// The most rule iterations of one expansion, all series together
+    /// (instances before the window count): the bound on its work.
     pub max_iterations: usize,
     /// The zone floating and all-day values are read in.
     pub floating: Zone,
@@ -630,11 +631,20 @@ pub fn expand(
         }
     }
     let mut out = Expansion::default();
+    let mut budget = limits.max_iterations;
     for uid in order {
         let Some(series) = by_uid.get(&uid) else {
             continue;
         };
-        expand_series(calendar, series, &zones, window, limits, &mut out);
+        expand_series(
+            calendar,
+            series,
+            &zones,
+            window,
+            limits,
+            &mut budget,
+            &mut out,
+        );
     }
     out.instances
         .sort_by(|a, b| a.start.cmp(&b.start).then(a.uid.cmp(&b.uid)));
@@ -672,12 +682,14 @@ fn instance(
     }
 }
 
+#[allow(clippy::too_many_arguments)] // the state of one expansion, passed along
 fn expand_series(
     calendar: &ICalendar,
     series: &Series<'_>,
     zones: &Zones,
     window: &Range<DateTime<Utc>>,
     limits: &ExpandLimits,
+    budget: &mut usize,
     out: &mut Expansion,
 ) {
     let floating = &limits.floating;
@@ -727,16 +739,15 @@ fn expand_series(
             Box::new(std::iter::once(start.local))
         };
         let periods = rdate_periods(master, &start.zone, zones, floating, &mut out.problems);
-        let mut iterations = 0usize;
         for local in locals {
             if local > last_local {
                 break;
             }
-            iterations += 1;
-            if iterations > limits.max_iterations {
+            let Some(left) = budget.checked_sub(1) else {
                 out.truncated = true;
                 break;
-            }
+            };
+            *budget = left;
             let rid = zone.to_utc(local);
             let exact = overrides.iter().position(|o| o.rid == rid);
             if let Some(position) = exact {
