@@ -65,3 +65,10 @@ impl From<guss_core::Error> for Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl From<guss_sql::sqlx::Error> for Error {
+    fn from(e: guss_sql::sqlx::Error) -> Self {
+        Error::Backend(Box::new(e))
+    }
+}

@@ -2,15 +2,10 @@
 //! named deputies): SQLite (one file per tenant) or PostgreSQL (row-level
 //! security per tenant), the same SQL on both.
 
-use std::sync::Arc;
-#[cfg(feature = "sqlite")]
-use std::{collections::HashMap, path::PathBuf, sync::Mutex};
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use guss_core::TenantId;
-
-use guss_core::PersonId;
+use guss_core::{PersonId, TenantId};
+use guss_sql::{Pool, Schema, TenantPools, in_tx};
 use uuid::Uuid;
 
 use crate::audit::{AuditStore, Checkpoint, Entry};
@@ -18,86 +13,50 @@ use crate::delegation::{DelegationStore, DeputyOf};
 use crate::facts::Grant;
 use crate::{Error, Result};
 
-#[derive(Clone, Debug)]
-enum Pool {
-    #[cfg(feature = "sqlite")]
-    Sqlite(sqlx::SqlitePool),
-    #[cfg(feature = "postgres")]
-    Postgres(sqlx::PgPool),
-}
-
 /// The policy store on SQLite or PostgreSQL.
 #[derive(Clone, Debug)]
 pub struct SqlPolicyStore {
-    inner: Arc<Inner>,
+    pools: TenantPools,
 }
 
-#[derive(Debug)]
-enum Inner {
-    #[cfg(feature = "sqlite")]
-    Sqlite {
-        dir: PathBuf,
-        tenants: Mutex<HashMap<TenantId, sqlx::SqlitePool>>,
-    },
-    #[cfg(feature = "postgres")]
-    Postgres(sqlx::PgPool),
-}
-
-const TABLES: [&str; 4] = [
-    "CREATE TABLE IF NOT EXISTS policy_audit (
-        tenant_id {uuid} NOT NULL, seq BIGINT NOT NULL, time BIGINT NOT NULL, event TEXT NOT NULL,
-        prev_hash {bytes} NOT NULL, hash {bytes} NOT NULL, PRIMARY KEY (tenant_id, seq))",
-    "CREATE TABLE IF NOT EXISTS policy_audit_checkpoints (
-        tenant_id {uuid} NOT NULL, seq BIGINT NOT NULL, time BIGINT NOT NULL,
-        hash {bytes} NOT NULL, signature {bytes} NOT NULL, PRIMARY KEY (tenant_id, seq))",
-    "CREATE TABLE IF NOT EXISTS policy_grants (
-        tenant_id {uuid} NOT NULL, id {uuid} NOT NULL, grant_json TEXT NOT NULL,
-        deputy {uuid} NOT NULL, represented {uuid} NOT NULL, starts_at BIGINT NOT NULL, ends_at BIGINT NOT NULL,
-        revoked_at BIGINT, PRIMARY KEY (tenant_id, id))",
-    "CREATE TABLE IF NOT EXISTS policy_deputies (
-        tenant_id {uuid} NOT NULL, holder TEXT NOT NULL, deputy {uuid} NOT NULL, PRIMARY KEY (tenant_id, holder, deputy))",
-];
-#[cfg(feature = "postgres")]
-const TABLE_NAMES: [&str; 4] = [
-    "policy_audit",
-    "policy_audit_checkpoints",
-    "policy_grants",
-    "policy_deputies",
-];
+static SCHEMA: Schema = Schema {
+    file_name: "policy.sqlite",
+    migration_lock: 7_267_817_362,
+    tables: &[
+        (
+            "policy_audit",
+            "CREATE TABLE IF NOT EXISTS policy_audit (
+                tenant_id {uuid} NOT NULL, seq BIGINT NOT NULL, time BIGINT NOT NULL, event TEXT NOT NULL,
+                prev_hash {bytes} NOT NULL, hash {bytes} NOT NULL, PRIMARY KEY (tenant_id, seq))",
+        ),
+        (
+            "policy_audit_checkpoints",
+            "CREATE TABLE IF NOT EXISTS policy_audit_checkpoints (
+                tenant_id {uuid} NOT NULL, seq BIGINT NOT NULL, time BIGINT NOT NULL,
+                hash {bytes} NOT NULL, signature {bytes} NOT NULL, PRIMARY KEY (tenant_id, seq))",
+        ),
+        (
+            "policy_grants",
+            "CREATE TABLE IF NOT EXISTS policy_grants (
+                tenant_id {uuid} NOT NULL, id {uuid} NOT NULL, grant_json TEXT NOT NULL,
+                deputy {uuid} NOT NULL, represented {uuid} NOT NULL, starts_at BIGINT NOT NULL, ends_at BIGINT NOT NULL,
+                revoked_at BIGINT, PRIMARY KEY (tenant_id, id))",
+        ),
+        (
+            "policy_deputies",
+            "CREATE TABLE IF NOT EXISTS policy_deputies (
+                tenant_id {uuid} NOT NULL, holder TEXT NOT NULL, deputy {uuid} NOT NULL, PRIMARY KEY (tenant_id, holder, deputy))",
+        ),
+    ],
+    indexes: &[],
+};
 
 fn db<T>(result: std::result::Result<T, sqlx::Error>) -> Result<T> {
-    result.map_err(|e| Error::Backend(Box::new(e)))
+    result.map_err(Error::from)
 }
 
 fn is_conflict(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-/// Runs `$body` in a transaction on the engine of `$pool`, with `$tx`; on
-/// PostgreSQL the tenant is declared to row-level security first.
-macro_rules! in_tx {
-    ($pool:expr, $tenant:expr, |$tx:ident| $body:block) => {
-        match $pool {
-            #[cfg(feature = "sqlite")]
-            Pool::Sqlite(pool) => {
-                let mut $tx = db(pool.begin_with("BEGIN IMMEDIATE").await)?;
-                let out = $body;
-                db($tx.commit().await)?;
-                out
-            }
-            #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => {
-                let mut $tx = db(pool.begin().await)?;
-                db(sqlx::query("SELECT set_config('guss.tenant_id', $1, true)")
-                    .bind($tenant.to_string())
-                    .execute(&mut *$tx)
-                    .await)?;
-                let out = $body;
-                db($tx.commit().await)?;
-                out
-            }
-        }
-    };
+    guss_sql::is_unique_violation(e)
 }
 
 type EntryRow = (i64, i64, String, Vec<u8>, Vec<u8>);
@@ -119,117 +78,14 @@ fn entry(tenant: TenantId, (seq, time, event, prev_hash, hash): EntryRow) -> Res
 impl SqlPolicyStore {
     /// Opens the store at a `postgres://` URL or, for SQLite, a directory.
     pub async fn open(location: &str) -> Result<Self> {
-        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-            #[cfg(feature = "postgres")]
-            return Self::open_postgres(location).await;
-            #[cfg(not(feature = "postgres"))]
-            return Err(Error::invalid(
-                "store",
-                "this build has no PostgreSQL support (feature `postgres`)",
-            ));
-        }
-        #[cfg(feature = "sqlite")]
-        {
-            std::fs::create_dir_all(location).map_err(|e| Error::Backend(Box::new(e)))?;
-            Ok(SqlPolicyStore {
-                inner: Arc::new(Inner::Sqlite {
-                    dir: PathBuf::from(location),
-                    tenants: Mutex::default(),
-                }),
-            })
-        }
-        #[cfg(not(feature = "sqlite"))]
-        Err(Error::invalid(
-            "store",
-            "this build has no SQLite support (feature `sqlite`)",
-        ))
-    }
-
-    #[cfg(feature = "postgres")]
-    async fn open_postgres(url: &str) -> Result<Self> {
-        use sqlx::Executor as _;
-        let pool = db(sqlx::postgres::PgPoolOptions::new()
-            .max_connections(8)
-            .connect(url)
-            .await)?;
-        let mut tx = db(pool.begin().await)?;
-        // Several processes may start at once: one migrates, the others wait.
-        db(tx.execute("SELECT pg_advisory_xact_lock(7267817362)").await)?;
-        for (table, ddl) in TABLE_NAMES.into_iter().zip(TABLES) {
-            db(tx
-                .execute(sqlx::AssertSqlSafe(
-                    ddl.replace("{uuid}", "UUID").replace("{bytes}", "BYTEA"),
-                ))
-                .await)?;
-            db(tx
-                .execute(sqlx::AssertSqlSafe(format!(
-                    "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY; ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
-                     DROP POLICY IF EXISTS tenant_isolation ON {table};
-                     CREATE POLICY tenant_isolation ON {table}
-                       USING (tenant_id = NULLIF(current_setting('guss.tenant_id', true), '')::uuid)
-                       WITH CHECK (tenant_id = NULLIF(current_setting('guss.tenant_id', true), '')::uuid)"
-                )))
-                .await)?;
-        }
-        db(tx.commit().await)?;
         Ok(SqlPolicyStore {
-            inner: Arc::new(Inner::Postgres(pool)),
+            pools: TenantPools::open(location, &SCHEMA).await?,
         })
     }
 
-    #[cfg_attr(not(feature = "sqlite"), allow(unused_variables))] // PostgreSQL keeps every tenant in one pool
     async fn pool(&self, tenant: TenantId) -> Result<Pool> {
-        match &*self.inner {
-            #[cfg(feature = "sqlite")]
-            Inner::Sqlite { dir, tenants } => {
-                let existing = tenants
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .get(&tenant)
-                    .cloned();
-                if let Some(pool) = existing {
-                    return Ok(Pool::Sqlite(pool));
-                }
-                let pool = open_sqlite(&dir.join("tenants").join(tenant.to_string())).await?;
-                let pool = tenants
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .entry(tenant)
-                    .or_insert(pool)
-                    .clone();
-                Ok(Pool::Sqlite(pool))
-            }
-            #[cfg(feature = "postgres")]
-            Inner::Postgres(pool) => Ok(Pool::Postgres(pool.clone())),
-        }
+        Ok(self.pools.pool(tenant).await?)
     }
-}
-
-#[cfg(feature = "sqlite")]
-async fn open_sqlite(dir: &std::path::Path) -> Result<sqlx::SqlitePool> {
-    use sqlx::Executor as _;
-    use sqlx::sqlite::{
-        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| Error::Backend(Box::new(e)))?;
-    let options = SqliteConnectOptions::new()
-        .filename(dir.join("policy.sqlite"))
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(std::time::Duration::from_secs(10));
-    let pool = db(SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(options)
-        .await)?;
-    for ddl in TABLES {
-        db(pool
-            .execute(sqlx::AssertSqlSafe(
-                ddl.replace("{uuid}", "BLOB").replace("{bytes}", "BLOB"),
-            ))
-            .await)?;
-    }
-    Ok(pool)
 }
 
 #[async_trait]
