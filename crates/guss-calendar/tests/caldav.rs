@@ -208,6 +208,13 @@ backend_tests! {
         let (status, body) = app.call("PUT", "/dav/calendars/anna/praxis/t1.ics", "anna", &[], todo).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert!(body.contains("supported-calendar-component"));
+        // An undated task matches any time range (RFC 4791 §9.9); a dated one only its own.
+        assert_eq!(app.call("PUT", "/dav/calendars/anna/calendar/t1.ics", "anna", &[], todo).await.0, StatusCode::CREATED);
+        let dated = todo.replace("UID:t1", "UID:t2").replace("SUMMARY:Akte", "DUE:20300101T090000Z\r\nSUMMARY:Frist");
+        assert_eq!(app.call("PUT", "/dav/calendars/anna/calendar/t2.ics", "anna", &[], &dated).await.0, StatusCode::CREATED);
+        let tasks = QUERY.replace("VEVENT", "VTODO").replace("<C:calendar-data><C:expand start=\"20300501T000000Z\" end=\"20300601T000000Z\"/></C:calendar-data>", "");
+        let (_, body) = app.call("REPORT", "/dav/calendars/anna/calendar/", "anna", &[("depth", "1")], &tasks).await;
+        assert!(body.contains("t1.ics") && !body.contains("t2.ics"), "{body}");
         // Multiget and sync.
         let multiget = r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop><D:href>/dav/calendars/anna/praxis/s1.ics</D:href><D:href>/dav/calendars/anna/praxis/nope.ics</D:href></C:calendar-multiget>"#;
         let (_, body) = app.call("REPORT", "/dav/calendars/anna/praxis/", "anna", &[], multiget).await;

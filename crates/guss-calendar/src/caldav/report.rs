@@ -23,6 +23,15 @@ use crate::store::StoredObject;
 /// The action that lets someone see when a calendar is busy (not what).
 pub(super) const READ_FREE_BUSY: Action = Action::from_static("read_free_busy");
 
+/// Whether any task or event of `calendar` has a DTSTART or DUE.
+fn has_time(calendar: &ICalendar) -> bool {
+    calendar.components.iter().any(|c| {
+        c.entries
+            .iter()
+            .any(|e| matches!(e.name, ICalendarProperty::Dtstart | ICalendarProperty::Due))
+    })
+}
+
 /// A calendar-query or multiget: what to return for each object.
 struct Wanted {
     props: Vec<PropertyName>,
@@ -292,10 +301,13 @@ impl CalDavBackend {
                 } else {
                     Kind::Event
                 };
-                if !expand(&parsed.calendar, range, limits)
-                    .instances
-                    .iter()
-                    .any(|i| i.kind == kind)
+                // RFC 4791 §9.9: a task with neither DTSTART nor DUE matches any range.
+                let undated_task = kind == Kind::Todo && !has_time(&parsed.calendar);
+                if !undated_task
+                    && !expand(&parsed.calendar, range, limits)
+                        .instances
+                        .iter()
+                        .any(|i| i.kind == kind)
                 {
                     continue;
                 }
