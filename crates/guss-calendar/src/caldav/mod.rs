@@ -34,7 +34,8 @@ mod props;
 mod report;
 mod schedule;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use axum::Router;
@@ -100,6 +101,8 @@ pub struct CalDav {
     authenticator: Arc<dyn Authenticator>,
     authorizer: Arc<dyn Authorizer>,
     tenant_of: TenantOf,
+    /// Homes known to exist, so that requests do not check them again.
+    homes: Arc<Mutex<HashSet<(TenantId, String)>>>,
 }
 
 impl std::fmt::Debug for CalDav {
@@ -123,6 +126,7 @@ impl CalDav {
             authenticator,
             authorizer,
             tenant_of,
+            homes: Arc::default(),
         }
     }
 
@@ -163,9 +167,22 @@ impl CalDav {
             return (StatusCode::FORBIDDEN, "This account has no calendar.\n").into_response();
         };
         let calendars = self.store.tenant(tenant);
-        if let Err(e) = backend::ensure_home(&calendars, &me).await {
-            tracing::error!(error = %e, "calendar home");
-            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
+        let home = (tenant, me.handle.clone());
+        // The default calendar and inbox cannot be deleted: once made, they stay.
+        let known = self
+            .homes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&home);
+        if !known {
+            if let Err(e) = backend::ensure_home(&calendars, &me).await {
+                tracing::error!(error = %e, "calendar home");
+                return (StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").into_response();
+            }
+            self.homes
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(home);
         }
         let backend = CalDavBackend::new(
             calendars,
