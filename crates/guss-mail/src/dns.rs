@@ -1,0 +1,1 @@
+//! DNS records for a mail domain.

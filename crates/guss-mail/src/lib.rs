@@ -1,0 +1,7 @@
+//! Mail for guss: mailboxes, SMTP for MX and submission with DKIM, SPF and
+//! DMARC, a durable outbound queue, the DNS records a domain needs and the
+//! files mail clients configure themselves from.
+#![forbid(unsafe_code)]
+
+pub mod autoconfig;
+pub mod dns;
