@@ -5,3 +5,8 @@
 
 pub mod autoconfig;
 pub mod dns;
+mod error;
+pub mod message;
+pub mod store;
+
+pub use error::{Error, Result};
