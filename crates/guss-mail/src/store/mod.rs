@@ -96,7 +96,10 @@ impl Account {
         }
         match key.strip_prefix("shared:") {
             Some(name) if valid_shared_name(name) => Ok(Account::Shared(name.to_owned())),
-            _ => Err(Error::invalid("account", "neither person:ID nor shared:NAME")),
+            _ => Err(Error::invalid(
+                "account",
+                "neither person:ID nor shared:NAME",
+            )),
         }
     }
 }
@@ -210,7 +213,10 @@ impl Flags {
                         && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']')
                 });
             if !atom {
-                return Err(Error::invalid("flag", format!("{name:?} is not an IMAP flag")));
+                return Err(Error::invalid(
+                    "flag",
+                    format!("{name:?} is not an IMAP flag"),
+                ));
             }
             set.insert(system_flag(name).unwrap_or(name).to_owned());
         }
@@ -235,7 +241,12 @@ impl Flags {
     }
 
     fn from_stored(text: &str) -> Self {
-        Flags(text.split(' ').filter(|f| !f.is_empty()).map(str::to_owned).collect())
+        Flags(
+            text.split(' ')
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 }
 
@@ -524,8 +535,10 @@ impl TenantMail {
                     .find(|b| b.role.as_deref() == Some(role.as_str()))
                     .ok_or(Error::NotFound("mailbox"))?
                     .id;
-                let uid = insert(&mut sql, mailbox, &account, &key, size, now, flags, &summary)
-                    .await?;
+                let uid = insert(
+                    &mut sql, mailbox, &account, &key, size, now, flags, &summary,
+                )
+                .await?;
                 placed.push((mailbox, account, uid));
             }
             placed
@@ -565,16 +578,35 @@ impl TenantMail {
             .unwrap_or_else(|| self.store.clock().now())
             .timestamp_micros();
         let uid = mail_tx!(self, |sql| {
-            let row = sql.mailbox(mailbox).await?.ok_or(Error::NotFound("mailbox"))?;
-            insert(&mut sql, mailbox, &row.account, &key, size, date, flags, &summary).await?
+            let row = sql
+                .mailbox(mailbox)
+                .await?
+                .ok_or(Error::NotFound("mailbox"))?;
+            insert(
+                &mut sql,
+                mailbox,
+                &row.account,
+                &key,
+                size,
+                date,
+                flags,
+                &summary,
+            )
+            .await?
         });
         Ok(uid)
     }
 
     /// The messages of a mailbox whose UIDs lie in `uids`, by UID.
-    pub async fn messages(&self, mailbox: Uuid, uids: RangeInclusive<u32>) -> Result<Vec<MessageMeta>> {
+    pub async fn messages(
+        &self,
+        mailbox: Uuid,
+        uids: RangeInclusive<u32>,
+    ) -> Result<Vec<MessageMeta>> {
         let (from, to) = (i64::from(*uids.start()), i64::from(*uids.end()));
-        let rows = mail_tx!(self, |sql| sql.messages(mailbox, from, to, MAX_LISTING).await?);
+        let rows = mail_tx!(self, |sql| sql
+            .messages(mailbox, from, to, MAX_LISTING)
+            .await?);
         Ok(rows.into_iter().map(meta).collect())
     }
 
@@ -646,7 +678,12 @@ impl TenantMail {
     }
 
     /// Moves messages (IMAP MOVE): copied and expunged in one transaction.
-    pub async fn move_messages(&self, from: Uuid, uids: &[u32], to: Uuid) -> Result<Vec<(u32, u32)>> {
+    pub async fn move_messages(
+        &self,
+        from: Uuid,
+        uids: &[u32],
+        to: Uuid,
+    ) -> Result<Vec<(u32, u32)>> {
         mail_tx!(self, |sql| {
             let moved = copy_rows(&mut sql, from, uids, to).await?;
             if !moved.is_empty() {
@@ -663,7 +700,9 @@ impl TenantMail {
     /// UIDs removed.
     pub async fn expunge(&self, mailbox: Uuid, only: Option<&[u32]>) -> Result<Vec<u32>> {
         let (removed, keys) = mail_tx!(self, |sql| {
-            let rows = sql.messages(mailbox, 1, i64::from(u32::MAX), MAX_LISTING).await?;
+            let rows = sql
+                .messages(mailbox, 1, i64::from(u32::MAX), MAX_LISTING)
+                .await?;
             let doomed: Vec<MessageRow> = rows
                 .into_iter()
                 .filter(|r| Flags::from_stored(&r.flags).contains("\\Deleted"))
@@ -701,7 +740,12 @@ impl TenantMail {
     }
 
     /// Creates a shared account (`kanzlei`) reachable at `address`.
-    pub async fn create_shared(&self, name: &str, display_name: &str, address: &str) -> Result<Account> {
+    pub async fn create_shared(
+        &self,
+        name: &str,
+        display_name: &str,
+        address: &str,
+    ) -> Result<Account> {
         if !valid_shared_name(name) {
             return Err(Error::invalid(
                 "shared mailbox name",
@@ -802,10 +846,17 @@ fn new_mailbox(account: &str, name: &str, role: Option<Role>, now: i64) -> Mailb
 }
 
 /// The account's mailboxes, with the special-use ones made if missing.
-async fn ensure_account<S: Sql + ?Sized>(sql: &mut S, account: &str, now: i64) -> Result<Vec<MailboxRow>> {
+async fn ensure_account<S: Sql + ?Sized>(
+    sql: &mut S,
+    account: &str,
+    now: i64,
+) -> Result<Vec<MailboxRow>> {
     let mut rows = sql.mailboxes(account).await?;
     for role in Role::ALL {
-        if !rows.iter().any(|r| r.role.as_deref() == Some(role.as_str())) {
+        if !rows
+            .iter()
+            .any(|r| r.role.as_deref() == Some(role.as_str()))
+        {
             let row = new_mailbox(account, role.default_name(), Some(role), now);
             sql.insert_mailbox(&row).await?;
             rows.push(row);
@@ -852,11 +903,20 @@ async fn insert<S: Sql + ?Sized>(
     Ok(uid)
 }
 
-async fn copy_rows<S: Sql + ?Sized>(sql: &mut S, from: Uuid, uids: &[u32], to: Uuid) -> Result<Vec<(u32, u32)>> {
+async fn copy_rows<S: Sql + ?Sized>(
+    sql: &mut S,
+    from: Uuid,
+    uids: &[u32],
+    to: Uuid,
+) -> Result<Vec<(u32, u32)>> {
     let target = sql.mailbox(to).await?.ok_or(Error::NotFound("mailbox"))?;
     let mut rows = Vec::new();
     for &uid in uids {
-        if let Some(row) = sql.messages(from, i64::from(uid), i64::from(uid), 1).await?.pop() {
+        if let Some(row) = sql
+            .messages(from, i64::from(uid), i64::from(uid), 1)
+            .await?
+            .pop()
+        {
             rows.push(row);
         }
     }

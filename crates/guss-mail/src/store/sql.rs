@@ -81,8 +81,19 @@ pub(crate) trait Sql: Send {
     async fn reserve(&mut self, id: Uuid, count: i64) -> Result<(i64, i64)>;
 
     async fn insert_message(&mut self, row: &MessageRow) -> Result<()>;
-    async fn messages(&mut self, mailbox: Uuid, from: i64, to: i64, limit: i64) -> Result<Vec<MessageRow>>;
-    async fn changed_since(&mut self, mailbox: Uuid, modseq: i64, limit: i64) -> Result<Vec<MessageRow>>;
+    async fn messages(
+        &mut self,
+        mailbox: Uuid,
+        from: i64,
+        to: i64,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>>;
+    async fn changed_since(
+        &mut self,
+        mailbox: Uuid,
+        modseq: i64,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>>;
     async fn set_flags(&mut self, mailbox: Uuid, uid: i64, flags: &str, modseq: i64) -> Result<()>;
     async fn remove_message(&mut self, mailbox: Uuid, uid: i64, modseq: i64) -> Result<()>;
     async fn expunged_since(&mut self, mailbox: Uuid, modseq: i64, limit: i64) -> Result<Vec<i64>>;
@@ -105,7 +116,14 @@ pub(crate) trait Sql: Send {
     /// Claims up to `limit` due rows until `lease_until`.
     async fn claim(&mut self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<QueueRow>>;
     async fn finish(&mut self, id: Uuid) -> Result<()>;
-    async fn reschedule(&mut self, id: Uuid, recipients: &str, attempts: i32, next_attempt: i64, error: &str) -> Result<()>;
+    async fn reschedule(
+        &mut self,
+        id: Uuid,
+        recipients: &str,
+        attempts: i32,
+        next_attempt: i64,
+        error: &str,
+    ) -> Result<()>;
     async fn queued(&mut self, limit: i64) -> Result<Vec<QueueRow>>;
     async fn next_due(&mut self) -> Result<Option<i64>>;
 }
@@ -331,7 +349,7 @@ macro_rules! impl_sql {
                     .fetch_one(&mut *self.tx)
                     .await?;
                 let seen: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM mail_messages WHERE tenant_id = $1 AND mailbox_id = $2 AND (' ' || flags || ' ') LIKE '% \\Seen %'",
+                    "SELECT COUNT(*) FROM mail_messages WHERE tenant_id = $1 AND mailbox_id = $2 AND (' ' || flags || ' ') LIKE '% \\Seen %' ESCAPE '!'",
                 )
                 .bind(self.tenant.as_uuid())
                 .bind(mailbox)
