@@ -82,6 +82,47 @@ pub fn summarize(raw: &[u8]) -> Summary {
     }
 }
 
+/// The addresses in the `From` header of `raw` (lowercased); empty when
+/// there is none or the headers do not parse.
+///
+/// ```
+/// let raw = b"From: Anna <Anna@Kanzlei.example>, ben@kanzlei.example\r\n\r\nText\r\n";
+/// assert_eq!(guss_mail::message::from_addresses(raw), ["anna@kanzlei.example", "ben@kanzlei.example"]);
+/// ```
+pub fn from_addresses(raw: &[u8]) -> Vec<String> {
+    let Some(message) = MessageParser::default().parse_headers(raw) else {
+        return Vec::new();
+    };
+    message
+        .from()
+        .map(|from| {
+            from.iter()
+                .filter_map(|a| a.address())
+                .take(MAX_REFERENCES)
+                .map(str::to_lowercase)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether the header section of `raw` has a field called `name`.
+pub fn has_header(raw: &[u8], name: &str) -> bool {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(raw.len());
+    raw.get(..end)
+        .unwrap_or_default()
+        .split(|&b| b == b'\n')
+        .any(|line| {
+            line.len() > name.len()
+                && line.get(name.len()) == Some(&b':')
+                && line
+                    .get(..name.len())
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        })
+}
+
 fn bounded(text: &str) -> String {
     let mut end = text.len().min(MAX_FIELD);
     while !text.is_char_boundary(end) {

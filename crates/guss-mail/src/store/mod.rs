@@ -58,6 +58,9 @@ use sql::{MailboxRow, MessageRow};
 pub(crate) const SOURCE: EventSource = EventSource::from_static("guss-mail");
 /// A message arrived in a mailbox.
 pub const RECEIVED: EventType = EventType::from_static("guss.mail.message.received");
+/// A message with a `text/calendar` part (an iTIP invitation or reply)
+/// arrived; the bundle hands it to the calendar.
+pub const INVITATION: EventType = EventType::from_static("guss.mail.invitation.received");
 
 /// Largest message stored (and accepted by SMTP by default): 50 MiB.
 pub const MAX_MESSAGE: Limit = Limit::new("message size", 50 * 1024 * 1024);
@@ -350,6 +353,11 @@ impl MailStore {
         }
     }
 
+    /// Whether the metadata lives in PostgreSQL (shared by processes).
+    pub fn is_postgres(&self) -> bool {
+        self.inner.pools.is_postgres()
+    }
+
     pub(crate) fn clock(&self) -> &dyn Clock {
         self.inner.clock.as_ref()
     }
@@ -555,11 +563,32 @@ impl TenantMail {
                     "message_id": summary.message_id,
                 }))
                 .build(self.store.clock());
-            if let Err(e) = self.store.events().emit(event).await {
-                tracing::warn!(error = %e, "mail event not recorded");
+            self.emit(event).await;
+            if let Some(calendar) = &summary.calendar {
+                let method = calendar
+                    .lines()
+                    .find_map(|l| l.strip_prefix("METHOD:"))
+                    .map(str::trim);
+                let event = Event::builder(self.tenant, SOURCE, INVITATION)
+                    .subject_if_valid(&format!("mailbox/{mailbox}/{uid}"))
+                    .data(serde_json::json!({
+                        "account": account,
+                        "mailbox": mailbox,
+                        "uid": uid,
+                        "from": summary.from,
+                        "method": method,
+                    }))
+                    .build(self.store.clock());
+                self.emit(event).await;
             }
         }
         Ok(placed.into_iter().map(|(m, _, u)| (m, u)).collect())
+    }
+
+    async fn emit(&self, event: Event) {
+        if let Err(e) = self.store.events().emit(event).await {
+            tracing::warn!(error = %e, "mail event not recorded");
+        }
     }
 
     /// Appends `raw` to a mailbox (IMAP APPEND); its UID.

@@ -126,6 +126,8 @@ pub(crate) trait Sql: Send {
     ) -> Result<()>;
     async fn queued(&mut self, limit: i64) -> Result<Vec<QueueRow>>;
     async fn next_due(&mut self) -> Result<Option<i64>>;
+    async fn make_due(&mut self, now: i64) -> Result<()>;
+    async fn release_claims(&mut self) -> Result<()>;
 }
 
 macro_rules! impl_sql {
@@ -525,6 +527,23 @@ macro_rules! impl_sql {
                 .bind(limit)
                 .fetch_all(&mut *self.tx)
                 .await?)
+            }
+
+            async fn make_due(&mut self, now: i64) -> Result<()> {
+                sqlx::query("UPDATE mail_queue SET next_attempt = $2 WHERE tenant_id = $1 AND next_attempt > $2")
+                    .bind(self.tenant.as_uuid())
+                    .bind(now)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn release_claims(&mut self) -> Result<()> {
+                sqlx::query("UPDATE mail_queue SET lease_until = 0 WHERE tenant_id = $1")
+                    .bind(self.tenant.as_uuid())
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
             }
 
             async fn next_due(&mut self) -> Result<Option<i64>> {
