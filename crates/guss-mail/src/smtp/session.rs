@@ -22,6 +22,8 @@ use crate::{Error, Result};
 
 /// Largest read from the socket at once.
 const READ_CHUNK: usize = 64 * 1024;
+/// Longest command line.
+const MAX_COMMAND_LINE: usize = 4096;
 /// Longest AUTH continuation line.
 const MAX_AUTH_LINE: usize = 4096;
 
@@ -79,6 +81,8 @@ enum Mode {
     Data(DataReceiver),
     /// A message over the size limit: swallowed until its end, then refused.
     Discard(DummyDataReceiver),
+    /// The rest of an overlong line, dropped.
+    SkipLine,
     AuthPlain,
     AuthLoginUser,
     AuthLoginPassword(String),
@@ -230,6 +234,22 @@ impl Session {
         }
         match std::mem::replace(&mut self.mode, Mode::Command) {
             Mode::Command => {
+                // RFC 5321 §4.5.3.1.4 allows 512 bytes; parameters and
+                // long AUTH responses get more, but never unbounded.
+                match self.input.iter().position(|&b| b == b'\n') {
+                    Some(end) if end >= MAX_COMMAND_LINE => {
+                        self.input.drain(..=end);
+                        self.error("500 5.5.6 Line too long");
+                        return Ok(Some(Step::Continue));
+                    }
+                    None if self.input.len() >= MAX_COMMAND_LINE => {
+                        self.input.clear();
+                        self.mode = Mode::SkipLine;
+                        self.error("500 5.5.6 Line too long");
+                        return Ok(Some(Step::Continue));
+                    }
+                    _ => {}
+                }
                 let mut bytes = self.input.iter();
                 let parsed = self.requests.ingest(&mut bytes).map(Request::into_owned);
                 let consumed = self.input.len() - bytes.as_slice().len();
@@ -248,7 +268,11 @@ impl Session {
                 let done = receiver.ingest(&mut bytes, &mut self.body);
                 let consumed = self.input.len() - bytes.as_slice().len();
                 self.input.drain(..consumed);
-                if done {
+                if done && self.body.len() > self.config().max_message_size {
+                    self.body = Vec::new();
+                    self.too_big();
+                    Ok(Some(Step::Continue))
+                } else if done {
                     let body = std::mem::take(&mut self.body);
                     self.message(body).await?;
                     Ok(Some(Step::Continue))
@@ -267,16 +291,24 @@ impl Session {
                 let consumed = self.input.len() - bytes.as_slice().len();
                 self.input.drain(..consumed);
                 if done {
-                    self.envelope = Envelope::default();
-                    let limit = self.config().max_message_size;
-                    self.error(&format!(
-                        "552 5.3.4 Message too big: the limit is {limit} bytes"
-                    ));
+                    self.too_big();
                     Ok(Some(Step::Continue))
                 } else {
                     self.mode = Mode::Discard(receiver);
                     Ok(None)
                 }
+            }
+            Mode::SkipLine => {
+                match self.input.iter().position(|&b| b == b'\n') {
+                    Some(end) => {
+                        self.input.drain(..=end);
+                    }
+                    None => {
+                        self.input.clear();
+                        self.mode = Mode::SkipLine;
+                    }
+                }
+                Ok(Some(Step::Continue))
             }
             mode @ (Mode::AuthPlain | Mode::AuthLoginUser | Mode::AuthLoginPassword(_)) => {
                 let Some(end) = self.input.iter().position(|&b| b == b'\n') else {
@@ -294,6 +326,14 @@ impl Session {
                 Ok(Some(Step::Continue))
             }
         }
+    }
+
+    fn too_big(&mut self) {
+        self.envelope = Envelope::default();
+        let limit = self.config().max_message_size;
+        self.error(&format!(
+            "552 5.3.4 Message too big: the limit is {limit} bytes"
+        ));
     }
 
     fn syntax_error(&mut self, e: smtp_proto::Error) {
