@@ -3,5 +3,7 @@
 //! files mail clients configure themselves from.
 #![forbid(unsafe_code)]
 
+pub mod authenticity;
 pub mod autoconfig;
+pub mod dkim;
 pub mod dns;
