@@ -656,10 +656,13 @@ fn authentication_results(
     result_line(&mut field, "arc", arc.result, arc.reason.as_deref());
 
     result_line(&mut field, "dmarc", dmarc.result, None);
-    if !dmarc.domain.is_empty() {
+    if dmarc.result != AuthResult::None {
         field.push_str(" (p=");
         field.push_str(dmarc.policy.as_str());
-        field.push_str(") header.from=");
+        field.push(')');
+    }
+    if !dmarc.domain.is_empty() {
+        field.push_str(" header.from=");
         push_value(&mut field, &dmarc.domain);
     }
     field.push_str("\r\n");

@@ -559,11 +559,15 @@ mod tests {
         let msg = b"From: a@example.com\r\nSubject: x\r\n\r\nbody\r\n";
         assert_eq!(sign(msg, "example.com", &[]), Err(DkimError::NoKeys));
         assert_eq!(
-            sign(b"Subject: x\r\n\r\nbody\r\n", "example.com", &[key.clone()]),
+            sign(
+                b"Subject: x\r\n\r\nbody\r\n",
+                "example.com",
+                std::slice::from_ref(&key)
+            ),
             Err(DkimError::MissingFrom)
         );
         assert!(matches!(
-            sign(msg, "exa mple.com", &[key.clone()]),
+            sign(msg, "exa mple.com", std::slice::from_ref(&key)),
             Err(DkimError::InvalidDomain(_))
         ));
         assert!(matches!(

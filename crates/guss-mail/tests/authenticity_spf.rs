@@ -349,7 +349,7 @@ fn cases(doc: &Yaml) -> Vec<Case> {
             helo: yaml_text(&test["helo"]),
             host: yaml_text(&test["host"])
                 .parse()
-                .unwrap_or_else(|e| panic!("{}: host: {e}", yaml_text(name))),
+                .expect("every case has a client address"),
             mailfrom: yaml_text(&test["mailfrom"]),
             results,
             explanation: match &test["explanation"] {
