@@ -1,9 +1,11 @@
 //! DKIM signing keys and signatures for mail that guss submits.
 //!
 //! Each domain signs with two keys at once, Ed25519 and RSA 2048, as
-//! RFC 8463 §4 suggests: receivers that know Ed25519 (RFC 8463) verify the
-//! short signature, the others verify the RSA one (RFC 8301 asks for at least
-//! 1024 bits and recommends 2048).
+//! RFC 8463 suggests while Ed25519 is not yet verified everywhere: receivers
+//! that know Ed25519 verify the short signature, the others the RSA one
+//! (RFC 8301 asks for at least 1024 bits and recommends 2048). A receiver
+//! that knows only RSA sees the Ed25519 signature as one it cannot check,
+//! which is harmless but can show up in DMARC reports.
 //!
 //! This module is pure: it makes keys, names their selectors, says when they
 //! are due for rotation and signs messages. Storing keys and publishing their

@@ -115,7 +115,7 @@ const PTR_ROOT_DOT: &str = "mail-auth keeps the root dot on names from PTR answe
 
 const EXISTS_AAAA: &str = "mail-auth's exists asks for AAAA as well as A records; RFC 7208 §5.7 asks for A records whatever the client's address family.";
 
-const IP6_FOR_IPV4: &str = "mail-auth matches an IPv4 client against ip6 mechanisms through its IPv4-mapped form, so ip6:::/0 matches everybody; RFC 7208 §5.6 matches ip6 against IPv6 clients only.";
+const IP6_FOR_IPV4: &str = "mail-auth matches an IPv4 client against ip6 mechanisms through its IPv4-mapped form, so ip6:::/0 matches everybody; RFC 7208 §5 makes such a client an IPv4 client only, which no ip6 mechanism matches.";
 
 const NO_VOID_LIMIT: &str = "mail-auth has no limit on void lookups (RFC 7208 §4.6.4, a SHOULD).";
 
