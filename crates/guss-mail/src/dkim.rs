@@ -271,6 +271,11 @@ impl DkimKey {
         )
     }
 
+    /// The key as the DNS record set for a domain takes it.
+    pub fn dns_public_key(&self) -> crate::dns::DkimPublicKey {
+        crate::dns::DkimPublicKey::new(self.selector(), self.algorithm(), self.public_key_base64())
+    }
+
     /// The TXT record to publish, e.g. `v=DKIM1; k=ed25519; p=…`.
     ///
     /// An RSA 2048 record is longer than 255 octets: whoever publishes it

@@ -233,25 +233,8 @@ impl DkimPublicKey {
     }
 }
 
-/// The algorithm of a DKIM key (`k=` tag).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum DkimAlgorithm {
-    /// `k=ed25519` (RFC 8463).
-    Ed25519,
-    /// `k=rsa` (RFC 6376).
-    Rsa,
-}
-
-impl DkimAlgorithm {
-    /// The `k=` value.
-    pub fn tag(self) -> &'static str {
-        match self {
-            Self::Ed25519 => "ed25519",
-            Self::Rsa => "rsa",
-        }
-    }
-}
+/// The algorithm of a DKIM key (`k=` tag): the one [`crate::dkim`] signs with.
+pub use crate::dkim::Algorithm as DkimAlgorithm;
 
 /// What receivers should do with mail that fails DMARC (`p=`, RFC 7489 §6.3).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

@@ -641,7 +641,7 @@ pub fn records(domain: &MailDomain) -> RecordSet {
             &at(&format!("{selector}._domainkey")),
             RecordData::Txt(format!(
                 "v=DKIM1; k={}; p={}",
-                key.algorithm.tag(),
+                key.algorithm.key_type(),
                 key.public_key_base64.trim()
             )),
         );

@@ -111,6 +111,7 @@ pub(crate) trait Sql: Send {
     async fn insert_dkim(&mut self, domain: &str, row: &DkimRow) -> Result<()>;
     async fn dkim_keys(&mut self, domain: &str) -> Result<Vec<DkimRow>>;
     async fn retire_dkim(&mut self, domain: &str, selector: &str, at: i64) -> Result<()>;
+    async fn delete_dkim(&mut self, domain: &str, selector: &str) -> Result<()>;
 
     async fn enqueue(&mut self, row: &QueueRow) -> Result<()>;
     /// Claims up to `limit` due rows until `lease_until`.
@@ -454,6 +455,16 @@ macro_rules! impl_sql {
                     .bind(domain)
                     .bind(selector)
                     .bind(at)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_dkim(&mut self, domain: &str, selector: &str) -> Result<()> {
+                sqlx::query("DELETE FROM mail_dkim_keys WHERE tenant_id = $1 AND domain = $2 AND selector = $3")
+                    .bind(self.tenant.as_uuid())
+                    .bind(domain)
+                    .bind(selector)
                     .execute(&mut *self.tx)
                     .await?;
                 Ok(())
