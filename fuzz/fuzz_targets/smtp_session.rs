@@ -48,7 +48,7 @@ fn setup() -> &'static (tokio::runtime::Runtime, Smtp) {
                 tls: None,
                 sending: Sending::new(store, "mx.test"),
                 queue,
-                checks: guss_mail::inbound::InboundChecks::default(),
+                checks: guss_mail::inbound::InboundChecks::new(guss_mail::authenticity::Verifier::offline(Vec::<(String, String)>::new()).unwrap()),
             })
         });
         (runtime, smtp)

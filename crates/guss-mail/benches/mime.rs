@@ -31,7 +31,12 @@ Date: Sat, 28 Nov 2026 09:00:00 +0100\r\nMessage-ID: <{subject}@praxis.example>\
         "{}Content-Type: multipart/mixed; boundary=\"b2\"\r\n\r\n--b2\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnbei der Schriftsatz.\r\n--b2\r\nContent-Type: application/pdf; name=\"Schriftsatz.pdf\"\r\nContent-Disposition: attachment; filename=\"Schriftsatz.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{pdf}--b2--\r\n",
         head("Schriftsatz", "")
     );
-    vec![note.into_bytes(), reply.into_bytes(), invitation.into_bytes(), attachment.into_bytes()]
+    vec![
+        note.into_bytes(),
+        reply.into_bytes(),
+        invitation.into_bytes(),
+        attachment.into_bytes(),
+    ]
 }
 
 fn mime(c: &mut Criterion) {

@@ -724,6 +724,7 @@ impl Session {
                 )
                 .await
         } else {
+            let body = crate::inbound::strip_forged_results(&body, &self.config().hostname);
             let verdict = self
                 .smtp
                 .inner

@@ -33,7 +33,8 @@ impl TenantMail {
         if rows.iter().any(|r| r.retired_at.is_none()) {
             return keys_of(rows);
         }
-        self.rotate_dkim(&domain, &RotationPolicy::default()).await?;
+        self.rotate_dkim(&domain, &RotationPolicy::default())
+            .await?;
         let rows = mail_tx!(self, |sql| sql.dkim_keys(&domain).await?);
         keys_of(rows)
     }
@@ -116,4 +117,3 @@ fn keys_of(rows: Vec<DkimRow>) -> Result<DomainKeys> {
     }
     Ok(keys)
 }
-

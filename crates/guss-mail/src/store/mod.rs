@@ -367,10 +367,6 @@ impl MailStore {
         self.inner.events.as_ref()
     }
 
-    pub(crate) fn blobs(&self) -> &dyn BlobStore {
-        self.inner.blobs.as_ref()
-    }
-
     pub(crate) async fn pool(&self, tenant: TenantId) -> Result<guss_sql::Pool> {
         Ok(self.inner.pools.pool(tenant).await?)
     }

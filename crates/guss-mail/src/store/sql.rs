@@ -126,7 +126,6 @@ pub(crate) trait Sql: Send {
         error: &str,
     ) -> Result<()>;
     async fn queued(&mut self, limit: i64) -> Result<Vec<QueueRow>>;
-    async fn next_due(&mut self) -> Result<Option<i64>>;
     async fn make_due(&mut self, now: i64) -> Result<()>;
     async fn release_claims(&mut self) -> Result<()>;
 }
@@ -555,13 +554,6 @@ macro_rules! impl_sql {
                     .execute(&mut *self.tx)
                     .await?;
                 Ok(())
-            }
-
-            async fn next_due(&mut self) -> Result<Option<i64>> {
-                Ok(sqlx::query_scalar("SELECT MIN(next_attempt) FROM mail_queue WHERE tenant_id = $1")
-                    .bind(self.tenant.as_uuid())
-                    .fetch_one(&mut *self.tx)
-                    .await?)
             }
         }
     };
