@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use guss_core::{DenyAll, MemoryDirectory, MemoryEventSink, PersonEntry, SystemClock, TenantId};
+use guss_core::{MemoryDirectory, MemoryEventSink, PersonEntry, SystemClock, TenantId};
 use guss_mail::queue::{Queue, QueueConfig, Transport};
 use guss_mail::routing::Router;
 use guss_mail::sending::Sending;
@@ -26,7 +26,32 @@ struct Server {
     store: MailStore,
     tenant: TenantId,
     queue: Queue,
+    events: Arc<MemoryEventSink>,
     _dir: tempfile::TempDir,
+}
+
+/// Anna may send as Chef (a deputy); nothing else is allowed.
+struct DeputyForChef;
+
+#[async_trait::async_trait]
+impl guss_core::Authorizer for DeputyForChef {
+    async fn authorize(
+        &self,
+        principal: &guss_core::Principal,
+        action: &guss_core::Action,
+        resource: &guss_core::Resource,
+        _: &guss_core::Context,
+    ) -> guss_core::Decision {
+        let anna = matches!(principal, guss_core::Principal::Person { person, .. } if *person == person_id("anna"));
+        if anna
+            && action.as_str() == "send_as"
+            && resource.id() == Account::Person(person_id("chef")).key()
+        {
+            guss_core::Decision::Allow
+        } else {
+            guss_core::Decision::Deny
+        }
+    }
 }
 
 /// A server for `domain` with person `anna` (password `pw`), relaying to `relay`.
@@ -39,6 +64,11 @@ async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Ser
         PersonEntry::new(tenant, person_id("anna"), "Anna")
             .with_email(format!("anna@{domain}").parse().unwrap()),
     );
+    directory.add_person(
+        PersonEntry::new(tenant, person_id("chef"), "Chef")
+            .with_email(format!("chef@{domain}").parse().unwrap()),
+    );
+    let events = Arc::new(MemoryEventSink::new());
     let blobs = Arc::new(
         guss_blob::LocalBlobStore::open(&dir.path().join("blobs"))
             .await
@@ -48,7 +78,7 @@ async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Ser
         dir.path().join("db").to_str().unwrap(),
         blobs,
         Arc::new(SystemClock),
-        Arc::new(MemoryEventSink::new()),
+        events.clone(),
     )
     .await
     .unwrap();
@@ -76,7 +106,7 @@ async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Ser
         store: store.clone(),
         router,
         authenticator: Arc::new(MailLogin(Accounts::parse(["anna:pw"]).unwrap())),
-        authorizer: Arc::new(DenyAll),
+        authorizer: Arc::new(DeputyForChef),
         tls: Some(guss_mail::smtp::tls::self_signed(&hostname).unwrap()),
         sending: Sending::new(store.clone(), &hostname),
         queue: queue.clone(),
@@ -95,6 +125,7 @@ async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Ser
         store,
         tenant,
         queue,
+        events,
         _dir: dir,
     }
 }
@@ -345,7 +376,7 @@ async fn submission_needs_a_login_and_an_own_address() {
     );
     assert!(
         client
-            .cmd("MAIL FROM:<chef@kanzlei.example>")
+            .cmd("MAIL FROM:<ben@kanzlei.example>")
             .await
             .starts_with("553 "),
         "not her address"
@@ -364,7 +395,7 @@ async fn submission_needs_a_login_and_an_own_address() {
     );
     assert!(client.cmd("DATA").await.starts_with("354 "));
     client
-        .send("From: chef@kanzlei.example\r\nSubject: forged\r\n\r\nx\r\n.\r\n")
+        .send("From: ben@kanzlei.example\r\nSubject: forged\r\n\r\nx\r\n.\r\n")
         .await;
     assert!(
         client.reply().await.starts_with("550 5.7.1"),
@@ -459,4 +490,99 @@ async fn server_on(domain: &str, port: SocketAddr) -> Server {
         }
     });
     server
+}
+
+#[tokio::test]
+async fn a_deputy_sends_as_the_boss_and_a_refused_recipient_bounces() {
+    // The next hop knows nobody called "nobody": it refuses at RCPT, for good.
+    let receiver = server("praxis.example", None, 1 << 20).await;
+    let sender = server("kanzlei.example", Some(receiver.mx), 1 << 20).await;
+    let mut client = Client::connect(sender.submission).await;
+    client.login().await;
+    assert!(
+        client
+            .cmd("MAIL FROM:<chef@kanzlei.example>")
+            .await
+            .starts_with("250 "),
+        "send_as granted"
+    );
+    assert!(
+        client
+            .cmd("RCPT TO:<nobody@praxis.example>")
+            .await
+            .starts_with("250 ")
+    );
+    assert!(
+        client
+            .cmd("RCPT TO:<anna@praxis.example>")
+            .await
+            .starts_with("250 ")
+    );
+    assert!(client.cmd("DATA").await.starts_with("354 "));
+    let invitation = "From: chef@kanzlei.example\r\nSubject: Einladung\r\nContent-Type: text/calendar; method=REQUEST\r\n\r\nBEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n";
+    client.send(&format!("{invitation}.\r\n")).await;
+    assert!(client.reply().await.starts_with("250 "));
+
+    // Anna at the praxis gets it; the invitation is announced there.
+    let mut delivered = Vec::new();
+    for _ in 0..100 {
+        delivered = inbox(&receiver).await;
+        if !delivered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered.len(), 1);
+    let kinds: Vec<String> = receiver
+        .events
+        .events()
+        .iter()
+        .map(|e| e.kind().to_string())
+        .collect();
+    assert!(
+        kinds.contains(&"guss.mail.message.received".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"guss.mail.invitation.received".to_owned()),
+        "{kinds:?}"
+    );
+
+    // Chef, the sender, gets a bounce for "nobody".
+    let mail = sender.store.tenant(sender.tenant);
+    let chef = Account::Person(person_id("chef"));
+    let mut bounce = None;
+    for _ in 0..100 {
+        let inbox = mail.mailbox_by_role(&chef, Role::Inbox).await.unwrap();
+        if let Some(m) = mail.messages(inbox.id, 1..=u32::MAX).await.unwrap().pop() {
+            bounce = Some(mail.raw(&m).await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bounce = String::from_utf8(bounce.expect("a bounce").to_vec()).unwrap();
+    assert!(
+        bounce.contains("Final-Recipient: rfc822; nobody@praxis.example"),
+        "{bounce}"
+    );
+    assert!(bounce.contains("Status: 5.1.1"), "{bounce}");
+    assert!(
+        !bounce.contains("anna@praxis.example>:"),
+        "only the failed recipient is listed"
+    );
+    let kinds: Vec<String> = sender
+        .events
+        .events()
+        .iter()
+        .map(|e| e.kind().to_string())
+        .collect();
+    assert!(
+        kinds.contains(&"guss.mail.message.sent".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"guss.mail.delivery.failed".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(sender.queue.pending().await.unwrap().is_empty());
 }
