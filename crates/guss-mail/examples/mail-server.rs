@@ -225,6 +225,20 @@ async fn main() -> anyhow::Result<()> {
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(queue.run());
+    // DKIM keys rotate on schedule; new records must then be published.
+    let (keys_mail, keys_domain) = (store.tenant(tenant), domain.clone());
+    tasks.spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+            match keys_mail.rotate_dkim(&keys_domain, &Default::default()).await {
+                Ok(plan) if !plan.generate.is_empty() => {
+                    tracing::warn!(keys = ?plan.generate, "new DKIM keys: publish their DNS records");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "DKIM rotation failed"),
+            }
+        }
+    });
     for (address, kind) in [
         (args.smtp, Listener::Mx),
         (args.submission, Listener::Submission),
