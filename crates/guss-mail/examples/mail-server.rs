@@ -26,7 +26,6 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use async_trait::async_trait;
 use clap::Parser;
-use guss_blob::{BlobStore, LocalBlobStore, S3BlobStore, S3Config};
 use guss_core::{
     Authenticator, Credentials, DenyAll, Error, MemoryDirectory, MemoryEventSink, PersonEntry,
     Principal, Scope, SystemClock, TenantId,
@@ -147,10 +146,7 @@ async fn main() -> anyhow::Result<()> {
         directory.add_person(PersonEntry::new(tenant, person_id(name), name).with_email(address));
     }
 
-    let blobs: Arc<dyn BlobStore> = match &args.s3 {
-        Some(url) => Arc::new(S3BlobStore::new(&S3Config::from_url(url)?)?),
-        None => Arc::new(LocalBlobStore::open(&args.data.join("blobs")).await?),
-    };
+    let blobs = guss_blob::open(args.s3.as_deref(), &args.data.join("blobs")).await?;
     let location = match &args.database {
         Some(url) => url.clone(),
         None => args.data.join("db").display().to_string(),
