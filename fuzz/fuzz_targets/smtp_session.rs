@@ -25,7 +25,8 @@ impl guss_core::Authenticator for Nobody {
 fn setup() -> &'static (tokio::runtime::Runtime, Smtp) {
     static SETUP: OnceLock<(tokio::runtime::Runtime, Smtp)> = OnceLock::new();
     SETUP.get_or_init(|| {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        // Paused time: the pauses after failed logins and the timeouts pass at once.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
         let smtp = runtime.block_on(async {
             let dir = tempfile::tempdir().unwrap().keep();
             let tenant = TenantId::new();
