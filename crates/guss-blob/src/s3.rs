@@ -44,6 +44,39 @@ impl S3Config {
         }
     }
 
+    /// The configuration a URL names: `http(s)://ACCESS_KEY:SECRET@HOST:PORT/BUCKET`
+    /// (how the examples and the bundle's command line take it).
+    ///
+    /// ```
+    /// let config = guss_blob::S3Config::from_url("http://key:secret@127.0.0.1:9000/mail")?;
+    /// assert_eq!((config.endpoint.as_str(), config.bucket.as_str()), ("http://127.0.0.1:9000", "mail"));
+    /// assert!(guss_blob::S3Config::from_url("http://127.0.0.1:9000/").is_err());
+    /// # Ok::<(), guss_blob::Error>(())
+    /// ```
+    pub fn from_url(url: &str) -> Result<Self> {
+        const SHAPE: Error = Error::Invalid {
+            what: "S3 URL",
+            why: "expected http(s)://ACCESS_KEY:SECRET@HOST:PORT/BUCKET",
+        };
+        let parsed = url::Url::parse(url).map_err(|_| SHAPE)?;
+        let bucket = parsed.path().trim_matches('/');
+        if bucket.is_empty() || parsed.username().is_empty() || parsed.host_str().is_none() {
+            return Err(SHAPE);
+        }
+        let endpoint = format!(
+            "{}://{}{}",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or_default(),
+            parsed.port().map(|p| format!(":{p}")).unwrap_or_default()
+        );
+        Ok(S3Config::new(
+            &endpoint,
+            bucket,
+            parsed.username(),
+            parsed.password().unwrap_or_default(),
+        ))
+    }
+
     /// The same with keys below `prefix`.
     #[must_use]
     pub fn with_prefix(mut self, prefix: &str) -> Self {

@@ -5,3 +5,13 @@
 
 pub mod autoconfig;
 pub mod dns;
+mod error;
+pub mod inbound;
+pub mod message;
+pub mod queue;
+pub mod routing;
+pub mod sending;
+pub mod smtp;
+pub mod store;
+
+pub use error::{Error, Result};

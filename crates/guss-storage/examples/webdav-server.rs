@@ -117,27 +117,6 @@ fn secret_file(path: &Path) -> anyhow::Result<[u8; 32]> {
     Ok(key)
 }
 
-fn s3_store(url: &str) -> anyhow::Result<S3BlobStore> {
-    let parsed = url::Url::parse(url).context("--s3 is not a URL")?;
-    let bucket = parsed.path().trim_matches('/');
-    if bucket.is_empty() || parsed.username().is_empty() {
-        bail!("--s3 needs http(s)://ACCESS_KEY:SECRET@HOST:PORT/BUCKET");
-    }
-    let endpoint = format!(
-        "{}://{}{}",
-        parsed.scheme(),
-        parsed.host_str().unwrap_or_default(),
-        parsed.port().map(|p| format!(":{p}")).unwrap_or_default()
-    );
-    let config = S3Config::new(
-        &endpoint,
-        bucket,
-        parsed.username(),
-        parsed.password().unwrap_or_default(),
-    );
-    Ok(S3BlobStore::new(&config)?)
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -156,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
         *tenant_bytes.first_chunk().unwrap_or(&[0; 16]),
     ));
     let blobs: Arc<dyn BlobStore> = match &args.s3 {
-        Some(url) => Arc::new(s3_store(url)?),
+        Some(url) => Arc::new(S3BlobStore::new(&S3Config::from_url(url)?)?),
         None => Arc::new(LocalBlobStore::open(&args.data.join("blobs")).await?),
     };
     let location = match &args.database {

@@ -1,0 +1,243 @@
+//! A mail server for one domain on the guss mail store: an MX, submission
+//! with STARTTLS, an outbound queue, DKIM keys and the DNS records to
+//! publish.
+//!
+//! ```text
+//! cargo run -p guss-mail --example mail-server -- --domain kanzlei.example \
+//!     --smtp 127.0.0.1:2525 --submission 127.0.0.1:2587 --data ./mail \
+//!     --user anna:Zugangscode-1 [--relay 127.0.0.1:2526]
+//! ```
+//!
+//! Mail for `NAME@DOMAIN` is accepted on `--smtp`; people submit on
+//! `--submission` as `NAME@DOMAIN` with their password (STARTTLS is offered
+//! with a self-signed certificate; AUTH without TLS only from loopback).
+//! Outbound mail goes to `--relay`, or to the recipients' MX hosts.
+//! `--database postgres://…` keeps metadata in PostgreSQL, `--s3
+//! http://KEY:SECRET@HOST:PORT/BUCKET` message bytes in S3.
+//!
+//! `--export NAME@DOMAIN OUTDIR` writes every stored message of that
+//! person to `OUTDIR/MAILBOX/UID.eml`, byte for byte, and exits.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use async_trait::async_trait;
+use clap::Parser;
+use guss_blob::{BlobStore, LocalBlobStore, S3BlobStore, S3Config};
+use guss_core::{
+    Authenticator, Credentials, DenyAll, Error, MemoryDirectory, MemoryEventSink, PersonEntry,
+    Principal, Scope, SystemClock, TenantId,
+};
+use guss_mail::queue::{Queue, QueueConfig, Transport};
+use guss_mail::routing::Router;
+use guss_mail::sending::Sending;
+use guss_mail::smtp::{Listener, Smtp, SmtpConfig, SmtpParts};
+use guss_mail::store::{Account, MailStore};
+use guss_testkit::accounts::{Accounts, person_id};
+use tokio::net::TcpListener;
+
+#[derive(Parser, Debug)]
+#[command(about = "A mail server on the guss mail store")]
+struct Args {
+    /// The mail domain.
+    #[arg(long)]
+    domain: String,
+    /// Address for the MX (inbound SMTP).
+    #[arg(long)]
+    smtp: Option<SocketAddr>,
+    /// Address for submission with STARTTLS (587).
+    #[arg(long)]
+    submission: Option<SocketAddr>,
+    /// Address for submission with implicit TLS (465).
+    #[arg(long)]
+    submissions: Option<SocketAddr>,
+    /// Directory for the data.
+    #[arg(long)]
+    data: PathBuf,
+    /// A user as NAME:PASSWORD; repeat for more.
+    #[arg(long = "user")]
+    users: Vec<String>,
+    /// Send all outbound mail to this relay (HOST:PORT).
+    #[arg(long)]
+    relay: Option<String>,
+    /// Keep metadata in PostgreSQL at this URL instead of SQLite.
+    #[arg(long)]
+    database: Option<String>,
+    /// Keep message bytes in S3: http(s)://ACCESS_KEY:SECRET@HOST:PORT/BUCKET.
+    #[arg(long)]
+    s3: Option<String>,
+    /// The server's host name (default: mail.DOMAIN).
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Seconds before the first retry of a failed delivery (doubling after).
+    #[arg(long, default_value_t = 60)]
+    retry_seconds: u64,
+    /// Largest message accepted, in bytes.
+    #[arg(long, default_value_t = 50 * 1024 * 1024)]
+    max_message_size: usize,
+    /// Write the messages of ADDRESS to OUTDIR/MAILBOX/UID.eml and exit.
+    #[arg(long, num_args = 2, value_names = ["ADDRESS", "OUTDIR"])]
+    export: Option<Vec<String>>,
+}
+
+/// Checks `NAME@DOMAIN` and the password against the `--user` accounts.
+struct MailAccounts {
+    accounts: Accounts,
+    domain: String,
+}
+
+#[async_trait]
+impl Authenticator for MailAccounts {
+    async fn authenticate(
+        &self,
+        tenant: TenantId,
+        credentials: &Credentials,
+        scope: Scope,
+    ) -> Result<Principal, Error> {
+        let Credentials::Basic { username, .. } = credentials else {
+            return Err(Error::Unauthenticated);
+        };
+        let name = username
+            .rsplit_once('@')
+            .filter(|(_, domain)| domain.eq_ignore_ascii_case(&self.domain))
+            .map(|(name, _)| name)
+            .ok_or(Error::Unauthenticated)?;
+        let plain = Credentials::basic(name, credentials.secret());
+        self.accounts.authenticate(tenant, &plain, scope).await
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let domain = args.domain.to_ascii_lowercase();
+    let hostname = args
+        .hostname
+        .clone()
+        .unwrap_or_else(|| format!("mail.{domain}"));
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("create {}", args.data.display()))?;
+    let accounts =
+        Accounts::parse(args.users.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
+    // One organisation, its id derived from the domain so that restarts find it.
+    let tenant = TenantId::from_uuid(*person_id(&format!("@{domain}")).as_uuid());
+
+    let directory = Arc::new(MemoryDirectory::new());
+    directory.add_domain(tenant, &domain);
+    for name in accounts.names() {
+        let address = format!("{name}@{domain}").parse()?;
+        directory.add_person(PersonEntry::new(tenant, person_id(name), name).with_email(address));
+    }
+
+    let blobs: Arc<dyn BlobStore> = match &args.s3 {
+        Some(url) => Arc::new(S3BlobStore::new(&S3Config::from_url(url)?)?),
+        None => Arc::new(LocalBlobStore::open(&args.data.join("blobs")).await?),
+    };
+    let location = match &args.database {
+        Some(url) => url.clone(),
+        None => args.data.join("db").display().to_string(),
+    };
+    let events = Arc::new(MemoryEventSink::new());
+    let store = MailStore::open(&location, blobs, Arc::new(SystemClock), events).await?;
+
+    if let Some(export) = &args.export {
+        let [address, out] = export.as_slice() else {
+            bail!("--export needs ADDRESS OUTDIR");
+        };
+        return export_mail(&store, tenant, &domain, address, &PathBuf::from(out)).await;
+    }
+
+    let router = Router::new(directory.clone(), store.clone());
+    let transport = match &args.relay {
+        Some(relay) => {
+            let (host, port) = relay.rsplit_once(':').context("--relay needs HOST:PORT")?;
+            Transport::relay(host, port.parse().context("--relay port")?)?
+        }
+        None => Transport::mx()?,
+    };
+    let first = Duration::from_secs(args.retry_seconds.max(1));
+    let queue_config = QueueConfig {
+        retry: (0..8).map(|i| first * 2u32.pow(i)).collect(),
+        poll: first.min(Duration::from_secs(5)),
+        ..QueueConfig::default()
+    };
+    let queue = Queue::new(
+        store.clone(),
+        router.clone(),
+        transport,
+        &hostname,
+        queue_config,
+    );
+    let mut config = SmtpConfig::new(&hostname);
+    config.allow_plain_auth_on_loopback = true;
+    config.max_message_size = args.max_message_size;
+    let smtp = Smtp::new(SmtpParts {
+        config,
+        store: store.clone(),
+        router,
+        authenticator: Arc::new(MailAccounts {
+            accounts,
+            domain: domain.clone(),
+        }),
+        authorizer: Arc::new(DenyAll),
+        tls: Some(guss_mail::smtp::tls::self_signed(&hostname)?),
+        sending: Sending::new(store.clone(), &hostname),
+        queue: queue.clone(),
+        checks: guss_mail::inbound::InboundChecks::default(),
+    });
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(queue.run());
+    for (address, kind) in [
+        (args.smtp, Listener::Mx),
+        (args.submission, Listener::Submission),
+        (args.submissions, Listener::SubmissionTls),
+    ] {
+        if let Some(address) = address {
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listen on {address}"))?;
+            eprintln!("guss mail: {kind:?} on {address}");
+            tasks.spawn(smtp.clone().serve(listener, kind));
+        }
+    }
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = tasks.join_next() => bail!("a listener stopped"),
+    }
+    Ok(())
+}
+
+async fn export_mail(
+    store: &MailStore,
+    tenant: TenantId,
+    domain: &str,
+    address: &str,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let name = address
+        .rsplit_once('@')
+        .filter(|(_, d)| d.eq_ignore_ascii_case(domain))
+        .map(|(n, _)| n)
+        .context("--export needs NAME@DOMAIN")?;
+    let mail = store.tenant(tenant);
+    let account = Account::Person(person_id(name));
+    for mailbox in mail.mailboxes(&account).await? {
+        let dir = out.join(mailbox.name.replace('/', "_"));
+        std::fs::create_dir_all(&dir)?;
+        for message in mail.messages(mailbox.id, 1..=u32::MAX).await? {
+            let raw = mail.raw(&message).await?;
+            std::fs::write(dir.join(format!("{}.eml", message.uid)), &raw)?;
+        }
+    }
+    Ok(())
+}

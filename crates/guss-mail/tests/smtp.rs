@@ -1,0 +1,457 @@
+//! The SMTP listeners end to end over TCP: inbound delivery byte for byte,
+//! PIPELINING, refusals (unknown recipient, relaying, size, missing or
+//! wrong authentication, foreign sender), STARTTLS command injection, and
+//! submitted mail crossing the outbound queue to a second server, also
+//! when that server is down at first.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use guss_core::{DenyAll, MemoryDirectory, MemoryEventSink, PersonEntry, SystemClock, TenantId};
+use guss_mail::queue::{Queue, QueueConfig, Transport};
+use guss_mail::routing::Router;
+use guss_mail::sending::Sending;
+use guss_mail::smtp::{Listener, Smtp, SmtpConfig, SmtpParts};
+use guss_mail::store::{Account, MailStore, Role};
+use guss_testkit::accounts::{Accounts, person_id};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+struct Server {
+    mx: SocketAddr,
+    submission: SocketAddr,
+    store: MailStore,
+    tenant: TenantId,
+    queue: Queue,
+    _dir: tempfile::TempDir,
+}
+
+/// A server for `domain` with person `anna` (password `pw`), relaying to `relay`.
+async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::new();
+    let directory = Arc::new(MemoryDirectory::new());
+    directory.add_domain(tenant, domain);
+    directory.add_person(
+        PersonEntry::new(tenant, person_id("anna"), "Anna")
+            .with_email(format!("anna@{domain}").parse().unwrap()),
+    );
+    let blobs = Arc::new(
+        guss_blob::LocalBlobStore::open(&dir.path().join("blobs"))
+            .await
+            .unwrap(),
+    );
+    let store = MailStore::open(
+        dir.path().join("db").to_str().unwrap(),
+        blobs,
+        Arc::new(SystemClock),
+        Arc::new(MemoryEventSink::new()),
+    )
+    .await
+    .unwrap();
+    let router = Router::new(directory, store.clone());
+    let transport = match relay {
+        Some(a) => Transport::relay(&a.ip().to_string(), a.port())
+            .unwrap()
+            .with_timeout(Duration::from_secs(5)),
+        None => Transport::mx().unwrap(),
+    };
+    let config = QueueConfig {
+        retry: vec![Duration::from_millis(200)],
+        poll: Duration::from_millis(100),
+        ..QueueConfig::default()
+    };
+    let hostname = format!("mail.{domain}");
+    let queue = Queue::new(store.clone(), router.clone(), transport, &hostname, config);
+    tokio::spawn(queue.clone().run());
+    let mut smtp_config = SmtpConfig::new(&hostname);
+    smtp_config.allow_plain_auth_on_loopback = true;
+    smtp_config.max_message_size = max_size;
+    smtp_config.max_recipients = 3;
+    let smtp = Smtp::new(SmtpParts {
+        config: smtp_config,
+        store: store.clone(),
+        router,
+        authenticator: Arc::new(MailLogin(Accounts::parse(["anna:pw"]).unwrap())),
+        authorizer: Arc::new(DenyAll),
+        tls: Some(guss_mail::smtp::tls::self_signed(&hostname).unwrap()),
+        sending: Sending::new(store.clone(), &hostname),
+        queue: queue.clone(),
+        checks: guss_mail::inbound::InboundChecks::default(),
+    });
+    let mx = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let submission = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (mx_addr, sub_addr) = (mx.local_addr().unwrap(), submission.local_addr().unwrap());
+    tokio::spawn(smtp.clone().serve(mx, Listener::Mx));
+    tokio::spawn(smtp.serve(submission, Listener::Submission));
+    Server {
+        mx: mx_addr,
+        submission: sub_addr,
+        store,
+        tenant,
+        queue,
+        _dir: dir,
+    }
+}
+
+/// `anna@…` logs in as `anna`.
+struct MailLogin(Accounts);
+
+#[async_trait::async_trait]
+impl guss_core::Authenticator for MailLogin {
+    async fn authenticate(
+        &self,
+        tenant: TenantId,
+        c: &guss_core::Credentials,
+        s: guss_core::Scope,
+    ) -> Result<guss_core::Principal, guss_core::Error> {
+        let guss_core::Credentials::Basic { username, .. } = c else {
+            return Err(guss_core::Error::Unauthenticated);
+        };
+        let name = username.split('@').next().unwrap_or_default();
+        self.0
+            .authenticate(tenant, &guss_core::Credentials::basic(name, c.secret()), s)
+            .await
+    }
+}
+
+struct Client {
+    reader: BufReader<tokio::io::ReadHalf<TcpStream>>,
+    writer: tokio::io::WriteHalf<TcpStream>,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Client {
+        let (r, w) = tokio::io::split(TcpStream::connect(addr).await.unwrap());
+        let mut client = Client {
+            reader: BufReader::new(r),
+            writer: w,
+        };
+        assert!(client.reply().await.starts_with("220 "));
+        client
+    }
+
+    /// One whole (possibly multi-line) reply.
+    async fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).await.unwrap();
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] == b' ' {
+                return all;
+            }
+        }
+    }
+
+    async fn send(&mut self, text: &str) {
+        self.writer.write_all(text.as_bytes()).await.unwrap();
+    }
+
+    async fn cmd(&mut self, line: &str) -> String {
+        self.send(&format!("{line}\r\n")).await;
+        self.reply().await
+    }
+
+    async fn login(&mut self) {
+        assert!(
+            self.cmd("EHLO client.test")
+                .await
+                .contains("AUTH PLAIN LOGIN")
+        );
+        let token = base64::engine::general_purpose::STANDARD.encode("\0anna@kanzlei.example\0pw");
+        assert!(
+            self.cmd(&format!("AUTH PLAIN {token}"))
+                .await
+                .starts_with("235 ")
+        );
+    }
+}
+
+async fn inbox(server: &Server) -> Vec<bytes::Bytes> {
+    let mail = server.store.tenant(server.tenant);
+    let account = Account::Person(person_id("anna"));
+    let inbox = mail.mailbox_by_role(&account, Role::Inbox).await.unwrap();
+    let mut out = Vec::new();
+    for m in mail.messages(inbox.id, 1..=u32::MAX).await.unwrap() {
+        out.push(mail.raw(&m).await.unwrap());
+    }
+    out
+}
+
+fn body_of(stored: &[u8]) -> &[u8] {
+    // Everything after the trace fields we prepend (Return-Path,
+    // Authentication-Results, Received) is the message as sent.
+    let text = stored;
+    let start = text
+        .windows(12)
+        .position(|w| w == b"\r\nX-Original")
+        .map(|p| p + 2)
+        .unwrap();
+    &text[start..]
+}
+
+#[tokio::test]
+async fn inbound_mail_arrives_byte_for_byte_with_pipelining() {
+    let server = server("kanzlei.example", None, 1 << 20).await;
+    let mut client = Client::connect(server.mx).await;
+    assert!(client.cmd("EHLO sender.test").await.contains("PIPELINING"));
+    let message = "X-Original: yes\r\nFrom: ben@sender.test\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\n\r\nZeile 1\r\n.\r\n..zwei Punkte\r\nUmlaute: äöü\r\n\r\n";
+    let stuffed = message.replace("\r\n.", "\r\n..");
+    // Everything in one write: MAIL, RCPT, DATA pipelined.
+    client
+        .send(&format!(
+            "MAIL FROM:<ben@sender.test>\r\nRCPT TO:<anna@kanzlei.example>\r\nDATA\r\n"
+        ))
+        .await;
+    assert!(client.reply().await.starts_with("250 "));
+    assert!(client.reply().await.starts_with("250 "));
+    assert!(client.reply().await.starts_with("354 "));
+    client.send(&format!("{stuffed}.\r\n")).await;
+    assert!(client.reply().await.starts_with("250 2.0.0"));
+    let stored = inbox(&server).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(body_of(&stored[0]), message.as_bytes());
+    let text = String::from_utf8_lossy(&stored[0]);
+    assert!(text.starts_with(
+        "Return-Path: <ben@sender.test>\r\nAuthentication-Results: mail.kanzlei.example;"
+    ));
+    assert!(text.contains("Received: from sender.test ([127.0.0.1])"));
+    assert!(client.cmd("QUIT").await.starts_with("221 "));
+}
+
+#[tokio::test]
+async fn the_mx_refuses_what_it_must() {
+    let server = server("kanzlei.example", None, 2048).await;
+    let mut client = Client::connect(server.mx).await;
+    assert!(
+        client.cmd("MAIL FROM:<a@b.test>").await.starts_with("503 "),
+        "EHLO first"
+    );
+    client.cmd("EHLO sender.test").await;
+    assert!(
+        client
+            .cmd("AUTH PLAIN AGFubmEAcHc=")
+            .await
+            .starts_with("503 "),
+        "no AUTH on the MX"
+    );
+    assert!(
+        client
+            .cmd("MAIL FROM:<a@b.test> SIZE=999999")
+            .await
+            .starts_with("552 ")
+    );
+    assert!(client.cmd("MAIL FROM:<a@b.test>").await.starts_with("250 "));
+    assert!(
+        client
+            .cmd("RCPT TO:<nobody@kanzlei.example>")
+            .await
+            .starts_with("550 5.1.1")
+    );
+    assert!(
+        client
+            .cmd("RCPT TO:<someone@elsewhere.test>")
+            .await
+            .starts_with("550 5.7.1"),
+        "no open relay"
+    );
+    assert!(
+        client
+            .cmd("RCPT TO:<anna+akten@kanzlei.example>")
+            .await
+            .starts_with("250 "),
+        "sub-addressing"
+    );
+    assert!(
+        client
+            .cmd("RCPT TO:<anna@kanzlei.example>")
+            .await
+            .starts_with("250 ")
+    );
+    assert!(
+        client
+            .cmd("RCPT TO:<anna@kanzlei.example>")
+            .await
+            .starts_with("250 ")
+    );
+    assert!(
+        client
+            .cmd("RCPT TO:<anna@kanzlei.example>")
+            .await
+            .starts_with("452 "),
+        "recipient limit"
+    );
+    assert!(client.cmd("DATA").await.starts_with("354 "));
+    client
+        .send(&format!(
+            "Subject: big\r\n\r\n{}\r\n.\r\n",
+            "x".repeat(4000)
+        ))
+        .await;
+    assert!(
+        client.reply().await.starts_with("552 5.3.4"),
+        "too big, and nothing stored"
+    );
+    assert!(inbox(&server).await.is_empty());
+    assert!(
+        client.cmd("NOOP").await.starts_with("250 "),
+        "the session goes on"
+    );
+    assert!(client.cmd("HELLO").await.starts_with("500 "));
+    let long = format!("NOOP {}", "a".repeat(5000));
+    assert!(client.cmd(&long).await.starts_with("500 "));
+}
+
+#[tokio::test]
+async fn submission_needs_a_login_and_an_own_address() {
+    let server = server("kanzlei.example", None, 1 << 20).await;
+    let mut client = Client::connect(server.submission).await;
+    client.cmd("EHLO client.test").await;
+    assert!(
+        client
+            .cmd("MAIL FROM:<anna@kanzlei.example>")
+            .await
+            .starts_with("530 ")
+    );
+    let wrong = base64::engine::general_purpose::STANDARD.encode("\0anna@kanzlei.example\0nope");
+    assert!(
+        client
+            .cmd(&format!("AUTH PLAIN {wrong}"))
+            .await
+            .starts_with("535 ")
+    );
+    // AUTH LOGIN, step by step.
+    assert!(client.cmd("AUTH LOGIN").await.starts_with("334 "));
+    assert!(
+        client
+            .cmd(&base64::engine::general_purpose::STANDARD.encode("anna@kanzlei.example"))
+            .await
+            .starts_with("334 ")
+    );
+    assert!(
+        client
+            .cmd(&base64::engine::general_purpose::STANDARD.encode("pw"))
+            .await
+            .starts_with("235 ")
+    );
+    assert!(
+        client
+            .cmd("MAIL FROM:<chef@kanzlei.example>")
+            .await
+            .starts_with("553 "),
+        "not her address"
+    );
+    assert!(
+        client
+            .cmd("MAIL FROM:<anna@kanzlei.example>")
+            .await
+            .starts_with("250 ")
+    );
+    assert!(
+        client
+            .cmd("RCPT TO:<anna@kanzlei.example>")
+            .await
+            .starts_with("250 ")
+    );
+    assert!(client.cmd("DATA").await.starts_with("354 "));
+    client
+        .send("From: chef@kanzlei.example\r\nSubject: forged\r\n\r\nx\r\n.\r\n")
+        .await;
+    assert!(
+        client.reply().await.starts_with("550 5.7.1"),
+        "the From header is checked too"
+    );
+    assert!(inbox(&server).await.is_empty());
+}
+
+#[tokio::test]
+async fn commands_pipelined_after_starttls_are_refused() {
+    let server = server("kanzlei.example", None, 1 << 20).await;
+    let mut client = Client::connect(server.submission).await;
+    assert!(client.cmd("EHLO client.test").await.contains("STARTTLS"));
+    client.send("STARTTLS\r\nRSET\r\n").await;
+    let reply = client.reply().await;
+    assert!(reply.starts_with("220 "), "{reply}");
+    // The server drops the connection rather than run the injected RSET.
+    let mut rest = String::new();
+    let n = client.reader.read_line(&mut rest).await.unwrap_or(0);
+    assert!(n == 0 || !rest.starts_with("250"), "{rest}");
+}
+
+#[tokio::test]
+async fn submitted_mail_crosses_the_queue_even_when_the_next_hop_is_down_at_first() {
+    // The next hop: a second guss server, not yet listening.
+    let port = {
+        let probe = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        probe.local_addr().unwrap()
+    };
+    let sender = server("kanzlei.example", Some(port), 1 << 20).await;
+    let mut client = Client::connect(sender.submission).await;
+    client.login().await;
+    assert!(
+        client
+            .cmd("MAIL FROM:<anna@kanzlei.example>")
+            .await
+            .starts_with("250 ")
+    );
+    assert!(
+        client
+            .cmd("RCPT TO:<anna@praxis.example>")
+            .await
+            .starts_with("250 ")
+    );
+    assert!(client.cmd("DATA").await.starts_with("354 "));
+    let message = "From: anna@kanzlei.example\r\nTo: anna@praxis.example\r\nSubject: Termin\r\n\r\nBis morgen.\r\n";
+    client.send(&format!("{message}.\r\n")).await;
+    assert!(client.reply().await.starts_with("250 "));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let waiting = sender.queue.pending().await.unwrap();
+    assert_eq!(waiting.len(), 1, "queued while the next hop is down");
+    assert!(waiting[0].attempts >= 1);
+
+    // Now the next hop comes up on that port.
+    let receiver = server_on("praxis.example", port).await;
+    let mut delivered = Vec::new();
+    for _ in 0..100 {
+        delivered = inbox(&receiver).await;
+        if !delivered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(delivered.len(), 1);
+    let text = String::from_utf8_lossy(&delivered[0]);
+    assert!(
+        text.ends_with(message),
+        "bytes intact after the added fields"
+    );
+    assert!(
+        text.contains("Message-ID: <"),
+        "a missing Message-ID is added"
+    );
+    assert!(
+        sender.queue.pending().await.unwrap().is_empty(),
+        "and it left the queue"
+    );
+}
+
+/// A receiving server whose MX listens on `port`.
+async fn server_on(domain: &str, port: SocketAddr) -> Server {
+    let server = server(domain, None, 1 << 20).await;
+    let listener = TcpListener::bind(port).await.unwrap();
+    let forward = server.mx;
+    tokio::spawn(async move {
+        loop {
+            let (mut inbound, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let mut outbound = TcpStream::connect(forward).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    server
+}
