@@ -13,6 +13,10 @@ It is also a command line for the shell scripts:
     python3 scripts/interop/mail-lib.py build [--release]
         builds the example and prints the path of the binary (wherever the
         caller's cargo puts it: CARGO_TARGET_DIR and .cargo/config apply)
+    python3 scripts/interop/mail-lib.py message simple|tricky|big --from A --to B --tag TAG OUT
+        writes a test message (CRLF line ends) to OUT
+    python3 scripts/interop/mail-lib.py send --port P [--auth ADDRESS:PASSWORD] [--starttls] --from A --to B FILE...
+        sends each FILE, byte for byte, over one SMTP connection
     python3 scripts/interop/mail-lib.py wait-smtp PORT [SECONDS]
         waits until 127.0.0.1:PORT answers with a 220 greeting
     python3 scripts/interop/mail-lib.py compare-export EXPORT_DIR [MAILBOX] SENT.eml
@@ -22,6 +26,7 @@ It is also a command line for the shell scripts:
         the same for the messages of a Maildir (whose line ends are LF)
 """
 
+import base64
 import glob
 import json
 import os
@@ -29,10 +34,12 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+from email.utils import formatdate
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -202,8 +209,9 @@ class MailServer:
             self.proc.wait()
 
     def stop(self, timeout=15):
+        """SIGINT (the example stops on Ctrl-C), SIGKILL after `timeout`."""
         if self.running():
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -223,13 +231,15 @@ class MailServer:
 
     def export(self, outdir, address=None):
         """Runs --export; returns {mailbox: {uid: bytes}}."""
-        return export(self.binary, self.data, self.extra, address or self.address, outdir)
+        return export(self.binary, self.domain, self.data, self.extra, address or self.address, outdir)
 
 
-def export(binary, data, extra, address, outdir):
+def export(binary, domain, data, extra, address, outdir):
+    """Runs the example's --export mode (with --domain: the example derives
+    the organisation from it); returns {mailbox: {uid: bytes}}."""
     if os.path.exists(outdir):
         shutil.rmtree(outdir)
-    cmd = [binary, "--data", data, *extra, "--export", address, outdir]
+    cmd = [binary, "--domain", domain, "--data", data, *extra, "--export", address, outdir]
     out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"--export failed with status {out.returncode}: {' '.join(cmd)}\n"
@@ -330,6 +340,123 @@ def compare(messages, sent, where):
     if same_id:
         return False, "changed on the way: " + explain_difference(messages[same_id[0]], sent)
     return False, f"not found in {where}"
+
+
+# ---------------------------------------------------------------- messages
+
+CRLF = b"\r\n"
+RUN = f"{int(time.time())}.{os.getpid()}"
+
+
+def new_message_id(tag, domain="remote.test"):
+    return f"<{tag}.{RUN}@{domain}>"
+
+
+def build(headers, body_lines):
+    """A message from (name, value) header fields and body lines, CRLF line
+    ends, ending in CRLF."""
+    head = b"".join(n.encode() + b": " + (v if isinstance(v, bytes) else v.encode()) + CRLF
+                    for n, v in headers)
+    body = b"".join((line if isinstance(line, bytes) else line.encode()) + CRLF for line in body_lines)
+    return head + CRLF + body
+
+
+def simple(tag, sender, to, subject, text, domain="remote.test"):
+    return build([("From", sender), ("To", to), ("Subject", subject),
+                  ("Date", formatdate(localtime=False)), ("Message-ID", new_message_id(tag, domain))],
+                 text.split("\n"))
+
+
+def tricky(tag, sender, to, rng):
+    """Content that breaks careless SMTP code: see the module doc."""
+    blob = bytes(rng.getrandbits(8) for _ in range(6000)) + bytes(range(256)) * 4
+    b64 = base64.encodebytes(blob).replace(b"\n", CRLF).rstrip(CRLF).split(CRLF)
+    headers = [
+        ("From", f'"Sender, The" <{sender}>'),
+        ("To", f"Anna <{to}>"),
+        ("Subject", "=?UTF-8?B?" + base64.b64encode("Grüße – tricky content ✓".encode()).decode() + "?="),
+        ("Date", formatdate(localtime=False)),
+        ("Message-ID", new_message_id(tag)),
+        ("MIME-Version", "1.0"),
+        ("X-Folded", "a header field folded\r\n\tover three lines with a tab\r\n    and with spaces"),
+        ("References", "\r\n ".join(f"<ref{i}.{RUN}@remote.test>" for i in range(12))),
+        ("X-Empty", ""),
+        ("X-Trailing-Space", "value with trailing space  "),
+        ("X-Long", "l" * 900),
+    ]
+    headers += [(f"X-Many-{i:03d}", f"header number {i}") for i in range(80)]
+    headers += [("Content-Type", 'multipart/mixed;\r\n\tboundary="=-=guss-boundary-=-="')]
+    long997 = "a" * 991 + "(997)."
+    long998 = "b" * 992 + "(998)."
+    body = [
+        "This is a multi-part message in MIME format.",
+        "",
+        "--=-=guss-boundary-=-=",
+        "Content-Type: text/plain; charset=utf-8",
+        "Content-Transfer-Encoding: 8bit",
+        "",
+        "Grüße aus Köln: ÄÖÜ äöü ß, 日本語のテキスト, Ελληνικά, emoji 🦀📬.",
+        ".",
+        "..",
+        ".a line starting with a dot",
+        "..a line starting with two dots",
+        ". a dot and a space",
+        "",
+        "",
+        "the lines above: empty, empty; the line below ends in white space",
+        "trailing white space \t ",
+        "\tstarts with a tab",
+        " starts with a space",
+        long997,
+        long998,
+        "From the start of a line (mbox would mangle this)",
+        ">From quoted",
+        "Subject: not a header, a body line",
+        "=?UTF-8?B?bm90IGRlY29kZWQ=?= stays as it is",
+        "\x7f delete and \x1b escape bytes",
+        ".",
+        "--=-=guss-boundary-=-=",
+        "Content-Type: application/octet-stream",
+        'Content-Disposition: attachment; filename="blob.bin"',
+        "Content-Transfer-Encoding: base64",
+        "",
+        *b64,
+        "--=-=guss-boundary-=-=--",
+        "",
+        "an epilogue after the last boundary",
+    ]
+    return build(headers, body)
+
+
+def big(tag, sender, to, size, rng):
+    """A message of about `size` bytes with a base64 attachment."""
+    blob = rng.randbytes(size * 3 // 4)
+    b64 = base64.encodebytes(blob).replace(b"\n", CRLF).rstrip(CRLF).split(CRLF)
+    headers = [("From", sender), ("To", to), ("Subject", f"about {size >> 20} MiB"),
+               ("Date", formatdate(localtime=False)), ("Message-ID", new_message_id(tag)),
+               ("MIME-Version", "1.0"), ("Content-Type", "application/octet-stream"),
+               ("Content-Transfer-Encoding", "base64")]
+    return build(headers, b64)
+
+
+def utf8_headers(tag, sender, to):
+    headers = [("From", f"Zoë Ünicode <{sender}>"), ("To", f"Anna Ångström <{to}>"),
+               ("Subject", "Ünïcödé in the header itself (RFC 6532) 🦀"),
+               ("Date", formatdate(localtime=False)), ("Message-ID", new_message_id(tag)),
+               ("MIME-Version", "1.0"), ("Content-Type", "text/plain; charset=utf-8"),
+               ("Content-Transfer-Encoding", "8bit")]
+    return build([(n, v.encode()) for n, v in headers], ["Hallo, ça va? Привет."])
+
+
+# ---------------------------------------------------------------- clients
+
+
+def unverified_tls():
+    """TLS without certificate checks: the example's certificate is self-signed."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 # ---------------------------------------------------------------- sink
@@ -468,10 +595,73 @@ def exit_on_sigterm():
 
 # ---------------------------------------------------------------- CLI
 
+def _send(argv):
+    import argparse
+    import smtplib
+    parser = argparse.ArgumentParser(prog="mail-lib.py send")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--auth", metavar="ADDRESS:PASSWORD", help="AUTH PLAIN")
+    parser.add_argument("--starttls", action="store_true")
+    parser.add_argument("--from", dest="sender", required=True)
+    parser.add_argument("--to", action="append", required=True)
+    parser.add_argument("files", nargs="+", help="messages (CRLF line ends), sent as they are")
+    args = parser.parse_args(argv)
+    failed = 0
+    with smtplib.SMTP("127.0.0.1", args.port, local_hostname="client.remote.test", timeout=60) as s:
+        s.ehlo()
+        if args.starttls:
+            s.starttls(context=unverified_tls())
+            s.ehlo()
+        if args.auth:
+            s.user, s.password = args.auth.rsplit(":", 1)
+            s.auth("PLAIN", s.auth_plain, initial_response_ok=True)
+        options = ["BODY=8BITMIME"] if s.has_extn("8bitmime") else []
+        for path in args.files:
+            with open(path, "rb") as f:
+                msg = f.read()
+            try:
+                refused = s.sendmail(args.sender, args.to, msg, options)
+                print(f"{path}: 250" + (f" (refused: {refused})" if refused else ""))
+                failed += bool(refused)
+            except smtplib.SMTPException as e:
+                print(f"{path}: {e}")
+                failed += 1
+    return 1 if failed else 0
+
+
+def _message(argv):
+    import argparse
+    import random
+    parser = argparse.ArgumentParser(prog="mail-lib.py message")
+    parser.add_argument("kind", choices=["simple", "tricky", "big"])
+    parser.add_argument("--from", dest="sender", required=True)
+    parser.add_argument("--to", required=True)
+    parser.add_argument("--tag", required=True, help="the Message-ID's local part begins with it")
+    parser.add_argument("--size", type=int, default=1 << 20, help="for big")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("out")
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    domain = args.sender.rpartition("@")[2]
+    if args.kind == "simple":
+        msg = simple(args.tag, args.sender, args.to, f"message {args.tag}", f"This is {args.tag}.", domain)
+    elif args.kind == "tricky":
+        msg = tricky(args.tag, args.sender, args.to, rng)
+    else:
+        msg = big(args.tag, args.sender, args.to, args.size, rng)
+    with open(args.out, "wb") as f:
+        f.write(msg)
+    return 0
+
+
 def _main(argv):
     if argv[:1] == ["build"]:
         print(build_example(release="--release" in argv[1:]))
         return 0
+    if argv[:1] == ["send"]:
+        return _send(argv[1:])
+    if argv[:1] == ["message"]:
+        return _message(argv[1:])
     if argv[:1] == ["wait-smtp"] and len(argv) in (2, 3):
         wait_smtp(int(argv[1]), float(argv[2]) if len(argv) == 3 else 60)
         return 0

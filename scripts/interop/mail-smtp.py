@@ -48,7 +48,6 @@ import select
 import shutil
 import smtplib
 import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -91,122 +90,15 @@ class Checks:
 
 
 check = Checks()
-RUN = f"{int(time.time())}.{os.getpid()}"
+message_id, build, simple, tricky, big, utf8_headers = (
+    lib.new_message_id, lib.build, lib.simple, lib.tricky, lib.big, lib.utf8_headers)
+unverified_tls = lib.unverified_tls
 
-
-def message_id(tag, domain="remote.test"):
-    return f"<{tag}.{RUN}@{domain}>"
-
-
-def build(headers, body_lines):
-    """A message from (name, value) header fields and body lines, CRLF line
-    ends, ending in CRLF."""
-    head = b"".join(n.encode() + b": " + (v if isinstance(v, bytes) else v.encode()) + CRLF
-                    for n, v in headers)
-    body = b"".join((line if isinstance(line, bytes) else line.encode()) + CRLF for line in body_lines)
-    return head + CRLF + body
-
-
-def simple(tag, sender, to, subject, text, domain="remote.test"):
-    return build([("From", sender), ("To", to), ("Subject", subject),
-                  ("Date", formatdate(localtime=False)), ("Message-ID", message_id(tag, domain))],
-                 text.split("\n"))
-
-
-def tricky(tag, sender, to, rng):
-    """Content that breaks careless SMTP code: see the module doc."""
-    blob = bytes(rng.getrandbits(8) for _ in range(6000)) + bytes(range(256)) * 4
-    b64 = base64.encodebytes(blob).replace(b"\n", CRLF).rstrip(CRLF).split(CRLF)
-    headers = [
-        ("From", f'"Sender, The" <{sender}>'),
-        ("To", f"Anna <{to}>"),
-        ("Subject", "=?UTF-8?B?" + base64.b64encode("Grüße – tricky content ✓".encode()).decode() + "?="),
-        ("Date", formatdate(localtime=False)),
-        ("Message-ID", message_id(tag)),
-        ("MIME-Version", "1.0"),
-        ("X-Folded", "a header field folded\r\n\tover three lines with a tab\r\n    and with spaces"),
-        ("References", "\r\n ".join(f"<ref{i}.{RUN}@remote.test>" for i in range(12))),
-        ("X-Empty", ""),
-        ("X-Trailing-Space", "value with trailing space  "),
-        ("X-Long", "l" * 900),
-    ]
-    headers += [(f"X-Many-{i:03d}", f"header number {i}") for i in range(80)]
-    headers += [("Content-Type", 'multipart/mixed;\r\n\tboundary="=-=guss-boundary-=-="')]
-    long997 = "a" * 991 + "(997)."
-    long998 = "b" * 992 + "(998)."
-    body = [
-        "This is a multi-part message in MIME format.",
-        "",
-        "--=-=guss-boundary-=-=",
-        "Content-Type: text/plain; charset=utf-8",
-        "Content-Transfer-Encoding: 8bit",
-        "",
-        "Grüße aus Köln: ÄÖÜ äöü ß, 日本語のテキスト, Ελληνικά, emoji 🦀📬.",
-        ".",
-        "..",
-        ".a line starting with a dot",
-        "..a line starting with two dots",
-        ". a dot and a space",
-        "",
-        "",
-        "the lines above: empty, empty; the line below ends in white space",
-        "trailing white space \t ",
-        "\tstarts with a tab",
-        " starts with a space",
-        long997,
-        long998,
-        "From the start of a line (mbox would mangle this)",
-        ">From quoted",
-        "Subject: not a header, a body line",
-        "=?UTF-8?B?bm90IGRlY29kZWQ=?= stays as it is",
-        "\x7f delete and \x1b escape bytes",
-        ".",
-        "--=-=guss-boundary-=-=",
-        "Content-Type: application/octet-stream",
-        'Content-Disposition: attachment; filename="blob.bin"',
-        "Content-Transfer-Encoding: base64",
-        "",
-        *b64,
-        "--=-=guss-boundary-=-=--",
-        "",
-        "an epilogue after the last boundary",
-    ]
-    return build(headers, body)
-
-
-def big(tag, sender, to, size, rng):
-    """A message of about `size` bytes with a base64 attachment."""
-    blob = rng.randbytes(size * 3 // 4)
-    b64 = base64.encodebytes(blob).replace(b"\n", CRLF).rstrip(CRLF).split(CRLF)
-    headers = [("From", sender), ("To", to), ("Subject", f"about {size >> 20} MiB"),
-               ("Date", formatdate(localtime=False)), ("Message-ID", message_id(tag)),
-               ("MIME-Version", "1.0"), ("Content-Type", "application/octet-stream"),
-               ("Content-Transfer-Encoding", "base64")]
-    return build(headers, b64)
-
-
-def utf8_headers(tag, sender, to):
-    headers = [("From", f"Zoë Ünicode <{sender}>"), ("To", f"Anna Ångström <{to}>"),
-               ("Subject", "Ünïcödé in the header itself (RFC 6532) 🦀"),
-               ("Date", formatdate(localtime=False)), ("Message-ID", message_id(tag)),
-               ("MIME-Version", "1.0"), ("Content-Type", "text/plain; charset=utf-8"),
-               ("Content-Transfer-Encoding", "8bit")]
-    return build([(n, v.encode()) for n, v in headers], ["Hallo, ça va? Привет."])
-
-
-# ---------------------------------------------------------------- clients
 
 def smtp(port):
     s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.remote.test", timeout=TIMEOUT)
     s.ehlo()
     return s
-
-
-def unverified_tls():
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def login_plain(s, user=ADDRESS, password=PASSWORD):

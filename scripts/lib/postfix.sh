@@ -10,8 +10,9 @@
 #       directories under one temp dir, no chroot) whose smtpd listens on
 #       127.0.0.1:PORT only. It is the final destination for DOMAIN: each of
 #       the space-separated USERS gets a Maildir, other local parts are
-#       refused at RCPT. Extra main.cf lines (e.g. relay_domains and
-#       transport_maps) are appended last. Sets PF_DIR (the temp dir),
+#       refused at RCPT. Extra main.cf lines (e.g. relay_domains) are
+#       appended last; PF_TRANSPORT, if set, holds transport map entries
+#       (e.g. "guss.test smtp:[127.0.0.1]:2525"). Sets PF_DIR (the temp dir),
 #       PF_CONF (its config dir, for `postqueue -c`), PF_LOG (its mail log)
 #       and PF_MAILDIR (USER's Maildir is "$PF_MAILDIR/USER/"). The instance is
 #       stopped and removed by stop_private_postfix (call it from a trap).
@@ -60,7 +61,7 @@ start_private_postfix() {
   for user in $users; do
     printf '%s@%s %s/\n' "$user" "$domain" "$user" >>"$PF_CONF/mailboxes"
   done
-  : >"$PF_CONF/transport"
+  printf '%s\n' "${PF_TRANSPORT:-}" >"$PF_CONF/transport"
   cat >"$PF_CONF/main.cf" <<EOF
 # A throw-away instance for guss's mail interop scripts.
 compatibility_level = 3.6
