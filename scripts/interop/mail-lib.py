@@ -223,9 +223,12 @@ class MailServer:
         for path in (self.stdout_path, self.stderr_path):
             try:
                 with open(path, "rb") as f:
-                    text = f.read().decode(errors="replace").splitlines()[-lines:]
+                    text = f.read().decode(errors="replace")
             except OSError:
                 continue
+            # Without colours and PostgreSQL's "already exists" notices.
+            text = [line for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines()
+                    if "sqlx::postgres::notice" not in line][-lines:]
             tail.append(f"--- {path}:\n" + "\n".join(text))
         return "\n".join(tail)
 

@@ -270,6 +270,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     lib.exit_on_sigterm()
+    sys.stdout.reconfigure(line_buffering=True)
     rng = random.Random(args.seed)
     extra = (["--database", args.database] if args.database else []) + (["--s3", args.s3] if args.s3 else [])
     backend = "+".join(["PostgreSQL" if args.database else "SQLite", "S3" if args.s3 else "files"])
