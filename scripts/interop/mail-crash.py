@@ -261,7 +261,7 @@ def main():
             return 1
         print(f"mail-crash ({args.backend}): {len(acked)} acknowledged messages over {args.rounds} rounds and "
               f"{kills} kills each delivered exactly once per recipient, intact; {total_cut} cut off by kills "
-              f"({arrived_cut} of them delivered, once); longest wait {max(waits):.1f} s")
+              f"({arrived_cut} of them delivered, none twice); longest wait {max(waits):.1f} s")
         return 0
 
 

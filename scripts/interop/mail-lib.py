@@ -160,7 +160,7 @@ class MailServer:
         self.submission_port = free_port()
         self.proc = None
         self.starts = 0
-        self._stdout_offset = 0
+        self._stdout_offset = self._stderr_offset = 0
 
     @property
     def address(self):
@@ -184,17 +184,21 @@ class MailServer:
             for f in (out, err):
                 f.write(f"--- start {self.starts}: {' '.join(self.command())}\n".encode())
                 f.flush()
-            self._stdout_offset = out.tell()
+            self._stdout_offset, self._stderr_offset = out.tell(), err.tell()
             self.proc = subprocess.Popen(self.command(), stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         wait_smtp(self.smtp_port, timeout, self.proc)
         wait_smtp(self.submission_port, max(1, timeout - (time.monotonic() - begin)), self.proc)
         return time.monotonic() - begin
 
     def start_output(self):
-        """What the server printed on standard output since its last start."""
-        with open(self.stdout_path, "rb") as f:
-            f.seek(self._stdout_offset)
-            return f.read().decode(errors="replace")
+        """What the server printed since its last start (standard output,
+        then standard error)."""
+        text = []
+        for path, offset in ((self.stdout_path, self._stdout_offset), (self.stderr_path, self._stderr_offset)):
+            with open(path, "rb") as f:
+                f.seek(offset)
+                text.append(f.read().decode(errors="replace"))
+        return "\n".join(text)
 
     def records(self):
         return parse_zone(self.start_output(), self.domain)
