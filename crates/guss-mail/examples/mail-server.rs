@@ -31,6 +31,9 @@ use guss_core::{
     Authenticator, Credentials, DenyAll, Error, MemoryDirectory, MemoryEventSink, PersonEntry,
     Principal, Scope, SystemClock, TenantId,
 };
+use guss_mail::authenticity::Verifier;
+use guss_mail::dns::{MailDomain, records};
+use guss_mail::inbound::InboundChecks;
 use guss_mail::queue::{Queue, QueueConfig, Transport};
 use guss_mail::routing::Router;
 use guss_mail::sending::Sending;
@@ -78,6 +81,12 @@ struct Args {
     /// Largest message accepted, in bytes.
     #[arg(long, default_value_t = 50 * 1024 * 1024)]
     max_message_size: usize,
+    /// Resolve SPF, DKIM and DMARC records through this name server (HOST:PORT).
+    #[arg(long)]
+    dns_server: Option<SocketAddr>,
+    /// The host name of the web front (CalDAV, autoconfig; default: DOMAIN).
+    #[arg(long)]
+    web_host: Option<String>,
     /// Write the messages of ADDRESS to OUTDIR/MAILBOX/UID.eml and exit.
     #[arg(long, num_args = 2, value_names = ["ADDRESS", "OUTDIR"])]
     export: Option<Vec<String>>,
@@ -156,6 +165,25 @@ async fn main() -> anyhow::Result<()> {
         return export_mail(&store, tenant, &domain, address, &PathBuf::from(out)).await;
     }
 
+    // The records to publish, with this domain's DKIM keys (made on first start).
+    let keys = store.tenant(tenant).dkim_keys(&domain).await?;
+    let mut mail_domain = MailDomain::new(
+        &domain,
+        &hostname,
+        args.web_host.as_deref().unwrap_or(&domain),
+    );
+    mail_domain.dkim_keys = keys.published().map(|k| k.dns_public_key()).collect();
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        out.write_all(records(&mail_domain).to_zone_file().as_bytes())?;
+        out.flush()?;
+    }
+    let verifier = match args.dns_server {
+        Some(server) => Verifier::with_name_server(server, Duration::from_secs(5))?,
+        None => Verifier::system()?,
+    };
+
     let router = Router::new(directory.clone(), store.clone());
     let transport = match &args.relay {
         Some(relay) => {
@@ -192,7 +220,7 @@ async fn main() -> anyhow::Result<()> {
         tls: Some(guss_mail::smtp::tls::self_signed(&hostname)?),
         sending: Sending::new(store.clone(), &hostname),
         queue: queue.clone(),
-        checks: guss_mail::inbound::InboundChecks::default(),
+        checks: InboundChecks::new(verifier),
     });
 
     let mut tasks = tokio::task::JoinSet::new();

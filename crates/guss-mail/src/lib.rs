@@ -3,7 +3,9 @@
 //! files mail clients configure themselves from.
 #![forbid(unsafe_code)]
 
+pub mod authenticity;
 pub mod autoconfig;
+pub mod dkim;
 pub mod dns;
 mod error;
 pub mod inbound;

@@ -94,8 +94,18 @@ impl Sending {
         Ok(id.simple().to_string())
     }
 
-    /// The DKIM-Signature fields for `message` from `from`'s domain.
-    async fn sign(&self, _tenant: TenantId, _from: &str, _message: &[u8]) -> Result<String> {
-        Ok(String::new())
+    /// The DKIM-Signature fields for `message`, made with the keys of its
+    /// author's domain (the `From` header, which DMARC aligns with).
+    async fn sign(&self, tenant: TenantId, from: &str, message: &[u8]) -> Result<String> {
+        let author = crate::message::from_addresses(message)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| from.to_owned());
+        let Some((_, domain)) = author.rsplit_once('@') else {
+            return Ok(String::new());
+        };
+        let keys = self.store.tenant(tenant).dkim_keys(domain).await?;
+        crate::dkim::sign(message, domain, &keys.signing)
+            .map_err(|e| Error::invalid("message", format!("cannot be signed: {e}")))
     }
 }

@@ -80,7 +80,9 @@ async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Ser
         tls: Some(guss_mail::smtp::tls::self_signed(&hostname).unwrap()),
         sending: Sending::new(store.clone(), &hostname),
         queue: queue.clone(),
-        checks: guss_mail::inbound::InboundChecks::default(),
+        checks: guss_mail::inbound::InboundChecks::new(
+            guss_mail::authenticity::Verifier::offline(Vec::<(String, String)>::new()).unwrap(),
+        ),
     });
     let mx = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let submission = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -203,9 +205,12 @@ async fn inbound_mail_arrives_byte_for_byte_with_pipelining() {
     let stuffed = message.replace("\r\n.", "\r\n..");
     // Everything in one write: MAIL, RCPT, DATA pipelined.
     client
-        .send(&format!(
-            "MAIL FROM:<ben@sender.test>\r\nRCPT TO:<anna@kanzlei.example>\r\nDATA\r\n"
-        ))
+        .send(
+            "MAIL FROM:<ben@sender.test>
+RCPT TO:<anna@kanzlei.example>
+DATA
+",
+        )
         .await;
     assert!(client.reply().await.starts_with("250 "));
     assert!(client.reply().await.starts_with("250 "));

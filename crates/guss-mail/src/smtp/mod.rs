@@ -181,6 +181,16 @@ impl Smtp {
 
     /// Runs one session on an accepted connection.
     pub async fn handle(&self, stream: tokio::net::TcpStream, peer: SocketAddr, kind: Listener) {
+        let _ = stream.set_nodelay(true);
+        self.handle_stream(stream, peer, kind).await;
+    }
+
+    /// Runs one session on any byte stream (a TCP connection, a proxied
+    /// one, an in-memory pipe in tests) from a client at `peer`.
+    pub async fn handle_stream<S>(&self, stream: S, peer: SocketAddr, kind: Listener)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
         if let Err(e) = session::run(self.clone(), stream, peer, kind).await {
             tracing::debug!(%peer, error = %e, "SMTP session ended");
         }

@@ -34,13 +34,12 @@ pub(super) async fn refuse_busy(mut stream: TcpStream, hostname: String) {
 }
 
 /// Runs a session to its end.
-pub(super) async fn run(
+pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     smtp: Smtp,
-    stream: TcpStream,
+    stream: S,
     peer: SocketAddr,
     kind: Listener,
 ) -> Result<()> {
-    let _ = stream.set_nodelay(true);
     let mut session = Session::new(smtp, peer, kind);
     if kind == Listener::SubmissionTls {
         let Some(acceptor) = session.smtp.inner.tls.clone() else {
@@ -725,6 +724,7 @@ impl Session {
                 )
                 .await
         } else {
+            let body = crate::inbound::strip_forged_results(&body, &self.config().hostname);
             let verdict = self
                 .smtp
                 .inner

@@ -32,6 +32,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod keys;
 mod schema;
 mod sql;
 
@@ -364,10 +365,6 @@ impl MailStore {
 
     pub(crate) fn events(&self) -> &dyn EventSink {
         self.inner.events.as_ref()
-    }
-
-    pub(crate) fn blobs(&self) -> &dyn BlobStore {
-        self.inner.blobs.as_ref()
     }
 
     pub(crate) async fn pool(&self, tenant: TenantId) -> Result<guss_sql::Pool> {

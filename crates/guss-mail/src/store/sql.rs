@@ -111,6 +111,7 @@ pub(crate) trait Sql: Send {
     async fn insert_dkim(&mut self, domain: &str, row: &DkimRow) -> Result<()>;
     async fn dkim_keys(&mut self, domain: &str) -> Result<Vec<DkimRow>>;
     async fn retire_dkim(&mut self, domain: &str, selector: &str, at: i64) -> Result<()>;
+    async fn delete_dkim(&mut self, domain: &str, selector: &str) -> Result<()>;
 
     async fn enqueue(&mut self, row: &QueueRow) -> Result<()>;
     /// Claims up to `limit` due rows until `lease_until`.
@@ -125,7 +126,6 @@ pub(crate) trait Sql: Send {
         error: &str,
     ) -> Result<()>;
     async fn queued(&mut self, limit: i64) -> Result<Vec<QueueRow>>;
-    async fn next_due(&mut self) -> Result<Option<i64>>;
     async fn make_due(&mut self, now: i64) -> Result<()>;
     async fn release_claims(&mut self) -> Result<()>;
 }
@@ -459,6 +459,16 @@ macro_rules! impl_sql {
                 Ok(())
             }
 
+            async fn delete_dkim(&mut self, domain: &str, selector: &str) -> Result<()> {
+                sqlx::query("DELETE FROM mail_dkim_keys WHERE tenant_id = $1 AND domain = $2 AND selector = $3")
+                    .bind(self.tenant.as_uuid())
+                    .bind(domain)
+                    .bind(selector)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
+            }
+
             async fn enqueue(&mut self, row: &QueueRow) -> Result<()> {
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO mail_queue (tenant_id, {QUEUE_COLUMNS}, lease_until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)"
@@ -544,13 +554,6 @@ macro_rules! impl_sql {
                     .execute(&mut *self.tx)
                     .await?;
                 Ok(())
-            }
-
-            async fn next_due(&mut self) -> Result<Option<i64>> {
-                Ok(sqlx::query_scalar("SELECT MIN(next_attempt) FROM mail_queue WHERE tenant_id = $1")
-                    .bind(self.tenant.as_uuid())
-                    .fetch_one(&mut *self.tx)
-                    .await?)
             }
         }
     };

@@ -1,1 +1,0 @@
-//! DNS records for a mail domain.
