@@ -249,6 +249,10 @@ def main():
             if problems:
                 failures += [f"round {round_no}: {p}" for p in problems]
                 print("\n".join("    " + p for p in problems[:20]))
+                if args.backend.startswith("postgres") and all(p.startswith("lost or late") for p in problems):
+                    print("    (on PostgreSQL the queue does not release a killed server's claims at start, as on "
+                          "SQLite; a claimed message waits until the claim's lease ends, 10 minutes by default: "
+                          "a run with --timeout 700 tells late from lost)")
                 print(server.log_tail(10))
                 break
             sink.stop()

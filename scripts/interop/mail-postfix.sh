@@ -215,8 +215,8 @@ fi
 
 total=$((passed + failed))
 if [ "$failed" -gt 0 ]; then
-  echo "--- mail-server log (tail):"
-  tail -n 20 "$work/server.log"
+  echo "--- mail-server log (tail, without the DNS records it prints on start):"
+  grep -v '^[^ ]* [0-9]* IN ' "$work/server.log" | tail -n 20
   echo "--- Postfix log (tail):"
   tail -n 20 "$PF_LOG"
   echo "mail-postfix: $passed of $total checks passed; failed: $(IFS=';'; echo "${failures[*]}")"
