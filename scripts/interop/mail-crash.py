@@ -175,6 +175,7 @@ def main():
         work = tempfile.mkdtemp(prefix="guss-mail-crash.")
         stack.callback(lambda: print(f"kept {work}") if args.keep else shutil.rmtree(work, ignore_errors=True))
         extra = lib.backend_args(args.backend, stack)
+        extra += lib.dns_server_args(binary)
         if args.retry_seconds:
             extra += ["--retry-seconds", str(args.retry_seconds)]
         relay_port = lib.free_port()

@@ -17,6 +17,9 @@ It is also a command line for the shell scripts:
         writes a test message (CRLF line ends) to OUT
     python3 scripts/interop/mail-lib.py send --port P [--auth ADDRESS:PASSWORD] [--starttls] --from A --to B FILE...
         sends each FILE, byte for byte, over one SMTP connection
+    python3 scripts/interop/mail-lib.py dns-stub [PORT]
+        a name server on 127.0.0.1 answering NXDOMAIN to everything (prints
+        "dns-stub listening on 127.0.0.1:PORT"; SIGTERM stops it)
     python3 scripts/interop/mail-lib.py wait-smtp PORT [SECONDS]
         waits until 127.0.0.1:PORT answers with a 220 greeting
     python3 scripts/interop/mail-lib.py compare-export EXPORT_DIR [MAILBOX] SENT.eml
@@ -519,6 +522,80 @@ class Sink:
         return found
 
 
+# ---------------------------------------------------------------- DNS
+
+def _nxdomain(query):
+    """The NXDOMAIN answer to a DNS query (the question copied), or None."""
+    if len(query) < 12:
+        return None
+    qdcount = int.from_bytes(query[4:6], "big")
+    end = 12
+    for _ in range(qdcount):
+        while end < len(query) and query[end] != 0:
+            end += 1 + query[end]
+        end += 5  # the root label, QTYPE, QCLASS
+    if end > len(query):
+        return None
+    flags = int.from_bytes(query[2:4], "big")
+    # QR, the query's opcode and RD, AA, RA, RCODE 3 (NXDOMAIN)
+    answer_flags = 0x8000 | (flags & 0x7900) | 0x0400 | 0x0080 | 3
+    return query[:2] + answer_flags.to_bytes(2, "big") + query[4:6] + bytes(6) + query[12:end]
+
+
+def start_dns_stub(port=0):
+    """A name server on 127.0.0.1 (UDP and TCP) that answers every query
+    NXDOMAIN at once, so that SPF, DKIM and DMARC lookups of the test's
+    made-up domains neither leave the machine nor wait for timeouts.
+    Returns the port; the server runs in daemon threads."""
+    import threading
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", port))
+    port = udp.getsockname()[1]
+    tcp = socket.socket()
+    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tcp.bind(("127.0.0.1", port))
+    tcp.listen(16)
+
+    def serve_udp():
+        while True:
+            query, peer = udp.recvfrom(4096)
+            answer = _nxdomain(query)
+            if answer:
+                udp.sendto(answer, peer)
+
+    def serve_tcp():
+        while True:
+            conn, _ = tcp.accept()
+            with conn:
+                try:
+                    f = conn.makefile("rb")
+                    while True:
+                        size = f.read(2)
+                        if len(size) < 2:
+                            break
+                        answer = _nxdomain(f.read(int.from_bytes(size, "big")))
+                        if not answer:
+                            break
+                        conn.sendall(len(answer).to_bytes(2, "big") + answer)
+                except OSError:
+                    pass
+
+    for target in (serve_udp, serve_tcp):
+        threading.Thread(target=target, daemon=True).start()
+    return port
+
+
+def dns_server_args(binary):
+    """--dns-server 127.0.0.1:PORT of a fresh NXDOMAIN stub, if the example
+    has that option (it resolves SPF, DKIM and DMARC through it)."""
+    try:
+        out = subprocess.run([binary, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=30, check=False).stdout
+    except OSError:
+        return []
+    return ["--dns-server", f"127.0.0.1:{start_dns_stub()}"] if b"--dns-server" in out else []
+
+
 # ---------------------------------------------------------------- backends
 
 def start_private_postgres(stack):
@@ -669,6 +746,12 @@ def _main(argv):
         return _send(argv[1:])
     if argv[:1] == ["message"]:
         return _message(argv[1:])
+    if argv[:1] == ["dns-stub"]:
+        port = start_dns_stub(int(argv[1]) if len(argv) > 1 else 0)
+        print(f"dns-stub listening on 127.0.0.1:{port}", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        while True:
+            time.sleep(3600)
     if argv[:1] == ["wait-smtp"] and len(argv) in (2, 3):
         wait_smtp(int(argv[1]), float(argv[2]) if len(argv) == 3 else 60)
         return 0

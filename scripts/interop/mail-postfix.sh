@@ -49,14 +49,20 @@ anna=anna@guss.test
 password=anna-postfix-password
 work="$(mktemp -d /tmp/guss-mail-postfix.XXXXXXXX)"
 server=""
+job=""
+dns_stub=""
 cleanup() {
+  set +e # clean up everything, whatever fails
+  if [ -n "$job" ]; then kill "$job" 2>/dev/null; wait "$job" 2>/dev/null; fi
   stop_server
+  [ -n "$dns_stub" ] && kill "$dns_stub" 2>/dev/null && wait "$dns_stub" 2>/dev/null
   [ -n "$keep" ] && KEEP_POSTFIX=1
   stop_private_postfix
   if [ -n "$keep" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-trap 'exit 143' TERM INT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # stop_server: Ctrl-C (the example stops on SIGINT), SIGKILL after 10 s.
 stop_server() {
@@ -81,10 +87,17 @@ passed=0
 failed=0
 failures=()
 # check NAME COMMAND...: runs COMMAND, prints its last output line as detail.
+# COMMAND runs in the background and is waited for: a TERM or INT then
+# reaches the trap at once instead of after COMMAND.
 check() {
-  local name="$1" out
+  local name="$1" out status=0
   shift
-  if out="$("$@" 2>&1)"; then
+  "$@" >"$work/check.out" 2>&1 &
+  job="$!"
+  wait "$job" || status=$?
+  job=""
+  out="$(cat "$work/check.out")"
+  if [ "$status" = 0 ]; then
     passed=$((passed + 1))
     echo "  ok   $name${out:+: ${out##*$'\n'}}"
   else
@@ -109,10 +122,22 @@ wait_for() {
 
 maildir_has() { [ "$(maildir_count "$1")" -ge "$2" ]; }
 
+# The example resolves SPF, DKIM and DMARC of senders: a local name server
+# that answers NXDOMAIN at once keeps that on loopback (if it has --dns-server).
+dns_args=()
+if "$bin" --help 2>/dev/null | grep -q -- --dns-server; then
+  python3 "$lib" dns-stub >"$work/dns-stub.out" 2>&1 &
+  dns_stub="$!"
+  for _ in $(seq 1 100); do
+    grep -q listening "$work/dns-stub.out" && break
+    sleep 0.05
+  done
+  dns_args=(--dns-server "127.0.0.1:$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/dns-stub.out")")
+fi
 PF_TRANSPORT="$domain smtp:[127.0.0.1]:$mx"
 start_private_postfix "$pf" pf.test "max" "relay_domains = $domain"
 "$bin" --domain "$domain" --smtp "127.0.0.1:$mx" --submission "127.0.0.1:$sub" --data "$work/data" \
-  --user "anna:$password" --relay "127.0.0.1:$pf" >"$work/server.log" 2>&1 &
+  --user "anna:$password" --relay "127.0.0.1:$pf" "${dns_args[@]}" >"$work/server.log" 2>&1 &
 server="$!"
 if ! python3 "$lib" wait-smtp "$mx" 90 || ! python3 "$lib" wait-smtp "$sub" 30; then
   tail -n 30 "$work/server.log"

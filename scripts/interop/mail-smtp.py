@@ -69,6 +69,8 @@ lib = load_mail_lib()
 DOMAIN = "guss.test"
 USER, PASSWORD = "anna", "anna-mail-password"
 ADDRESS = f"{USER}@{DOMAIN}"
+BOB = f"bob@{DOMAIN}"                # a second person: gets no mail before the parallel burst
+PARALLEL = 10
 REMOTE = "max@remote.test"          # an external recipient: goes to the relay
 SENDER = "sender@remote.test"       # an external sender on the MX port
 TIMEOUT = 60                        # seconds for any one SMTP exchange
@@ -280,6 +282,7 @@ def main():
     server = None
     try:
         sink.start()
+        extra += lib.dns_server_args(args.bin) + ["--user", "bob:bob-mail-password"]
         server = lib.MailServer(args.bin, work, DOMAIN, USER, PASSWORD, relay_port=sink.port, extra=extra)
         try:
             seconds = server.start()
@@ -313,6 +316,7 @@ class Run:
         self.mx, self.sub = server.smtp_port, server.submission_port
         self.records = []
         self.inbound = {}     # tag -> bytes that must be in anna's INBOX once
+        self.inbound_bob = {}  # the same for bob
         self.outbound = {}    # tag -> (bytes, envelope recipients) that must reach the sink once
         self.refused = []     # Message-IDs that must be nowhere
         self.at_sink = {}
@@ -321,6 +325,7 @@ class Run:
 
     def all(self):
         for section in (self.dns, self.extensions, self.a_swaks_inbound, self.b_smtplib_inbound,
+                        self.b_parallel_first_delivery,
                         self.c_submission_relay, self.d_submission_local, self.e_refusals_rcpt,
                         self.e_refusals_auth, self.e_refusals_sender, self.e_refusals_size,
                         self.relayed, self.stored):
@@ -422,6 +427,36 @@ class Run:
         check("two transactions on one connection after RSET: 250, 250", results == ["250 at done"] * 2,
               ", ".join(results))
         s.quit()
+
+    def b_parallel_first_delivery(self):
+        print(f"(b) {PARALLEL} messages at once on {PARALLEL} connections to bob, who has no mail yet:")
+        import threading
+        barrier = threading.Barrier(PARALLEL)
+        results = [None] * PARALLEL
+        messages = [simple(f"parallel-{i}", SENDER, BOB, "at the same time", f"message {i}") for i in range(PARALLEL)]
+
+        def deliver(i):
+            try:
+                s = smtp(self.mx)
+                s.mail(SENDER)
+                s.rcpt(BOB)
+                barrier.wait(30)
+                code, text = s.data(messages[i])
+                results[i] = f"{code} {text.decode(errors='replace')}"
+                s.quit()
+            except Exception as e:  # noqa: BLE001 - reported below
+                results[i] = f"{type(e).__name__}: {e}"
+
+        threads = [threading.Thread(target=deliver, args=(i,)) for i in range(PARALLEL)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        bad = [f"#{i}: {r}" for i, r in enumerate(results) if not (r or "").startswith("250")]
+        check(f"{PARALLEL} simultaneous first deliveries to bob: all 250", not bad, "; ".join(bad[:3]))
+        for i, r in enumerate(results):
+            if (r or "").startswith("250"):
+                self.inbound_bob[f"parallel-{i}"] = messages[i]
 
     def c_submission_relay(self):
         print("(c) submission with AUTH PLAIN to an external address (to the relay):")
@@ -591,6 +626,13 @@ class Run:
                 prefix = lib.prepended(inbox[lib.find_sent(inbox, msg)[0][0]], msg)
                 check(f"stored {tag}: a Received: trace field in front (RFC 5321 4.4)",
                       "received" in lib.header_names(prefix), ", ".join(lib.header_names(prefix)))
+        if self.inbound_bob:
+            bob = lib.inbox_of(self.server.export(os.path.join(self.work, "export-bob"), BOB))
+            ok = [tag for tag, msg in self.inbound_bob.items() if lib.compare(bob, msg, "bob's INBOX")[0]]
+            bad = [f"{tag}: {lib.compare(bob, msg, 'INBOX')[1]}" for tag, msg in self.inbound_bob.items()
+                   if tag not in ok]
+            check(f"bob's {len(self.inbound_bob)} acknowledged messages: each once in his INBOX, bytes intact",
+                  not bad, "; ".join(bad[:3]) or f"{len(bob)} in INBOX")
         everything = {f"{box}/{uid}": raw for box, m in boxes.items() for uid, raw in m.items()}
         everything.update({f"sink/{name}": raw for name, (_, raw) in self.at_sink.items()})
         for mid in self.refused:

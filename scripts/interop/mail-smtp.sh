@@ -63,18 +63,30 @@ esac
 
 moto=""
 moto_log=""
+child=""
 cleanup() {
+  set +e # clean up everything, whatever fails
+  # The checks first (they stop their server and sink), then what they used.
+  if [ -n "$child" ]; then kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; fi
   [ -n "$moto" ] && kill "$moto" 2>/dev/null && wait "$moto" 2>/dev/null
   [ -n "$moto_log" ] && rm -f "$moto_log"
   stop_private_postgres
 }
 trap cleanup EXIT
-trap 'exit 143' TERM INT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 extra=()
 case "$backend" in
   postgres*)
-    start_private_postgres
+    # A signal while the cluster starts waits until its stop command is known.
+  trap 'signalled=143' TERM
+  trap 'signalled=130' INT
+  signalled=""
+  start_private_postgres
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
+  [ -z "$signalled" ] || exit "$signalled"
     extra+=(--database "$PG_URL")
     ;;
 esac
@@ -98,4 +110,7 @@ case "$backend" in
     ;;
 esac
 
-python3 scripts/interop/mail-smtp.py --bin "$bin" "${extra[@]}" "${keep[@]}"
+# In the background and waited for, so that a TERM or INT reaches the trap at once.
+python3 scripts/interop/mail-smtp.py --bin "$bin" "${extra[@]}" "${keep[@]}" &
+child="$!"
+wait "$child"
