@@ -148,6 +148,20 @@ pub trait BlobStore: Send + Sync {
     }
 }
 
+/// The blob store a deployment names: S3 at `s3_url`
+/// (`http(s)://ACCESS_KEY:SECRET@HOST:PORT/BUCKET`, see
+/// [`S3Config::from_url`]) when given, else local files below `local_root`.
+#[cfg(all(feature = "local", feature = "s3"))]
+pub async fn open(
+    s3_url: Option<&str>,
+    local_root: &std::path::Path,
+) -> Result<std::sync::Arc<dyn BlobStore>> {
+    Ok(match s3_url {
+        Some(url) => std::sync::Arc::new(S3BlobStore::new(&S3Config::from_url(url)?)?),
+        None => std::sync::Arc::new(LocalBlobStore::open(local_root).await?),
+    })
+}
+
 pub(crate) fn check_range(range: &Range<u64>) -> Result<()> {
     if range.start > range.end {
         return Err(Error::Invalid {

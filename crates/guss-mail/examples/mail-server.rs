@@ -26,7 +26,6 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use async_trait::async_trait;
 use clap::Parser;
-use guss_blob::{BlobStore, LocalBlobStore, S3BlobStore, S3Config};
 use guss_core::{
     Authenticator, Credentials, DenyAll, Error, MemoryDirectory, MemoryEventSink, PersonEntry,
     Principal, Scope, SystemClock, TenantId,
@@ -147,10 +146,7 @@ async fn main() -> anyhow::Result<()> {
         directory.add_person(PersonEntry::new(tenant, person_id(name), name).with_email(address));
     }
 
-    let blobs: Arc<dyn BlobStore> = match &args.s3 {
-        Some(url) => Arc::new(S3BlobStore::new(&S3Config::from_url(url)?)?),
-        None => Arc::new(LocalBlobStore::open(&args.data.join("blobs")).await?),
-    };
+    let blobs = guss_blob::open(args.s3.as_deref(), &args.data.join("blobs")).await?;
     let location = match &args.database {
         Some(url) => url.clone(),
         None => args.data.join("db").display().to_string(),
@@ -225,6 +221,20 @@ async fn main() -> anyhow::Result<()> {
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(queue.run());
+    // DKIM keys rotate on schedule; new records must then be published.
+    let (keys_mail, keys_domain) = (store.tenant(tenant), domain.clone());
+    tasks.spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(24 * 3600)).await;
+            match keys_mail.rotate_dkim(&keys_domain, &Default::default()).await {
+                Ok(plan) if !plan.generate.is_empty() => {
+                    tracing::warn!(keys = ?plan.generate, "new DKIM keys: publish their DNS records");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "DKIM rotation failed"),
+            }
+        }
+    });
     for (address, kind) in [
         (args.smtp, Listener::Mx),
         (args.submission, Listener::Submission),

@@ -1,4 +1,5 @@
-//! Checks on inbound mail: SPF, DKIM, ARC and DMARC, with `mail-auth`.
+//! Checks on inbound mail: SPF with guss's own evaluator (RFC 7208), DKIM,
+//! ARC and DMARC with `mail-auth`.
 //!
 //! An SMTP server calls [`Verifier::check_sender`] at `MAIL FROM` (SPF needs
 //! only the envelope) and [`Verifier::verify_with_spf`] once the message is
@@ -16,7 +17,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,16 +30,23 @@ use mail_auth::common::verify::DomainKey;
 use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::Dmarc;
 use mail_auth::dmarc::verify::DmarcParameters;
+use mail_auth::hickory_resolver::TokioResolver;
 use mail_auth::hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts,
 };
 use mail_auth::hickory_resolver::proto::op::ResponseCode;
-use mail_auth::spf::verify::SpfParameters;
-use mail_auth::spf::{Macro, Spf};
+use mail_auth::spf::Macro;
 use mail_auth::{
     AuthenticatedMessage, DkimResult, DmarcResult, MX, MessageAuthenticator, Parameters, RecordSet,
     ResolverCache, SpfOutput, SpfResult, Txt,
 };
+
+use crate::spf::{self, DnsFailure, LookupAnswer, SpfLookup};
+
+/// RFC 7208 §4.6.4: "MTAs or other processors SHOULD impose a limit on the
+/// maximum amount of elapsed time to evaluate check_host(). Such a limit
+/// SHOULD allow at least 20 seconds." Past it the result is `temperror`.
+const SPF_TIME_LIMIT: Duration = Duration::from_secs(20);
 
 /// The result of one authentication method, with the names RFC 8601 §2.7
 /// gives them.
@@ -365,45 +373,57 @@ impl Verifier {
         };
         let helo = helo.trim();
         let sender = reverse_path(mail_from);
-        let domain = match sender.rsplit_once('@') {
-            Some((_, domain)) => domain,
-            None => helo,
+        let helo_identity = format!("postmaster@{helo}");
+        // RFC 7208 §2.4: the MAIL FROM identity of a bounce is the HELO
+        // identity; a reverse-path without a domain has none of its own
+        // either.
+        let (identity, domain) = match sender.rsplit_once('@') {
+            Some((_, domain)) => (sender.as_str(), domain),
+            None => (helo_identity.as_str(), helo),
         };
-        let mail_from_check = async {
-            if is_spf_domain(domain) {
-                self.authenticator
-                    .verify_spf(self.params(SpfParameters::verify_mail_from(
-                        ip,
-                        helo,
-                        receiver_host,
-                        &sender,
-                    )))
-                    .await
-            } else {
-                // RFC 7208 §4.3: a malformed or single-label domain gives
-                // "none" before any DNS query.
-                SpfOutput::new(domain.to_owned()).with_result(SpfResult::None)
-            }
+        let dns = SpfDns {
+            resolver: self.authenticator.resolver(),
+            records: &self.records,
         };
-        let (output, helo_output) = if sender.is_empty() {
-            // The MAIL FROM identity of a bounce is the HELO identity.
-            (mail_from_check.await, None)
-        } else if is_spf_domain(helo) {
-            let helo_check = self
-                .authenticator
-                .verify_spf(self.params(SpfParameters::verify_ehlo(ip, helo, receiver_host)));
-            let (output, helo_output) = tokio::join!(mail_from_check, helo_check);
-            (output, Some(helo_output))
+        let mail_from_check = check_host(
+            &dns,
+            spf::Identity {
+                ip,
+                sender: identity,
+                domain,
+                helo,
+                receiver: receiver_host,
+            },
+        );
+        let (outcome, helo_result) = if !sender.is_empty() && spf::is_checkable_domain(helo) {
+            let helo_check = check_host(
+                &dns,
+                spf::Identity {
+                    ip,
+                    sender: &helo_identity,
+                    domain: helo,
+                    helo,
+                    receiver: receiver_host,
+                },
+            );
+            let (outcome, helo_outcome) = tokio::join!(mail_from_check, helo_check);
+            (outcome, Some(spf_result(helo_outcome.result)))
         } else {
-            // An address literal or a bare host name: no HELO identity to
-            // check (RFC 7208 §2.3).
+            // A bounce (checked above as the HELO identity), an address
+            // literal or a bare host name: no separate HELO check
+            // (RFC 7208 §2.3).
             (mail_from_check.await, None)
         };
+        let result = spf_result(outcome.result);
+        let mut output = SpfOutput::new(domain.to_owned()).with_result(mail_auth_spf(result));
+        if let Some(explanation) = &outcome.explanation {
+            output = output.with_explanation(explanation.clone());
+        }
         SpfOutcome {
-            result: spf_result(output.result()),
-            domain: output.domain().to_owned(),
-            explanation: output.explanation().map(str::to_owned),
-            helo: helo_output.map(|o| spf_result(o.result())),
+            result,
+            domain: domain.to_owned(),
+            explanation: outcome.explanation,
+            helo: helo_result,
             ip,
             helo_name: helo.to_owned(),
             sender,
@@ -502,22 +522,6 @@ impl Verifier {
     }
 }
 
-/// RFC 7208 §4.3: a multi-label domain name whose labels are 1 to 63
-/// octets (a single trailing dot allowed), at most 253 octets in all; not
-/// an address literal.
-fn is_spf_domain(domain: &str) -> bool {
-    if domain.starts_with('[') {
-        return false;
-    }
-    let domain = domain.strip_suffix('.').unwrap_or(domain);
-    let mut labels = 0usize;
-    let well_formed = domain.split('.').all(|label| {
-        labels += 1;
-        (1..=63).contains(&label.len())
-    });
-    well_formed && labels >= 2 && domain.len() <= 253
-}
-
 /// Parses the message's header for the checks. `mail-auth` indexes into the
 /// offsets `mail-parser` reports; should the two ever disagree on some
 /// input, the message is treated as unsigned rather than taking the
@@ -528,8 +532,9 @@ fn parse_message(message: &[u8]) -> Option<AuthenticatedMessage<'_>> {
         .flatten()
 }
 
-/// The reverse-path without angle brackets or surrounding space; a missing
-/// local-part becomes `postmaster` (RFC 7208 §4.3).
+/// The reverse-path without angle brackets, surrounding space or a source
+/// route (which RFC 5321 §4.1.2 says to ignore); a missing local-part
+/// becomes `postmaster` (RFC 7208 §4.3).
 fn reverse_path(mail_from: &str) -> String {
     let path = mail_from.trim();
     let path = path
@@ -537,6 +542,10 @@ fn reverse_path(mail_from: &str) -> String {
         .and_then(|p| p.strip_suffix('>'))
         .unwrap_or(path)
         .trim();
+    let path = match path.split_once(':') {
+        Some((route, mailbox)) if route.starts_with('@') => mailbox,
+        _ => path,
+    };
     if path.starts_with('@') {
         format!("postmaster{path}")
     } else {
@@ -544,15 +553,43 @@ fn reverse_path(mail_from: &str) -> String {
     }
 }
 
-fn spf_result(result: SpfResult) -> AuthResult {
+/// `check_host()` within [`SPF_TIME_LIMIT`].
+async fn check_host(dns: &SpfDns<'_>, identity: spf::Identity<'_>) -> spf::Outcome {
+    let check = spf::check_host(dns, &identity);
+    match tokio::time::timeout(SPF_TIME_LIMIT, check).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            tracing::debug!(domain = identity.domain, "SPF: check_host() took too long");
+            spf::Outcome {
+                result: spf::SpfResult::TempError,
+                explanation: None,
+            }
+        }
+    }
+}
+
+fn spf_result(result: spf::SpfResult) -> AuthResult {
     match result {
-        SpfResult::Pass => AuthResult::Pass,
-        SpfResult::Fail => AuthResult::Fail,
-        SpfResult::SoftFail => AuthResult::SoftFail,
-        SpfResult::Neutral => AuthResult::Neutral,
-        SpfResult::TempError => AuthResult::TempError,
-        SpfResult::PermError => AuthResult::PermError,
-        SpfResult::None => AuthResult::None,
+        spf::SpfResult::Pass => AuthResult::Pass,
+        spf::SpfResult::Fail => AuthResult::Fail,
+        spf::SpfResult::SoftFail => AuthResult::SoftFail,
+        spf::SpfResult::Neutral => AuthResult::Neutral,
+        spf::SpfResult::TempError => AuthResult::TempError,
+        spf::SpfResult::PermError => AuthResult::PermError,
+        spf::SpfResult::None => AuthResult::None,
+    }
+}
+
+/// The result as `mail-auth`'s DMARC evaluation takes it.
+fn mail_auth_spf(result: AuthResult) -> SpfResult {
+    match result {
+        AuthResult::Pass => SpfResult::Pass,
+        AuthResult::Fail => SpfResult::Fail,
+        AuthResult::SoftFail => SpfResult::SoftFail,
+        AuthResult::Neutral => SpfResult::Neutral,
+        AuthResult::TempError => SpfResult::TempError,
+        AuthResult::PermError => SpfResult::PermError,
+        AuthResult::None => SpfResult::None,
     }
 }
 
@@ -719,21 +756,34 @@ fn printable(value: &str, max: usize) -> String {
         .collect()
 }
 
-/// TXT answers given in advance, consulted before DNS. `mail-auth` asks its
-/// TXT cache by name and expects the record already parsed as the type it
-/// is looking for; the type follows from the name (`_domainkey`, `_dmarc`)
-/// or the text (`v=spf1`; any other text is an SPF explanation).
+/// TXT answers given in advance, consulted before DNS: by guss's SPF
+/// evaluator as the texts given, and by `mail-auth` (DKIM, DMARC) through
+/// its TXT cache. `mail-auth` asks that cache by name and expects the
+/// record already parsed as the type it is looking for; the type follows
+/// from the name (`_domainkey`, `_dmarc`).
 #[derive(Default)]
 struct TxtRecords {
     entries: HashMap<Box<str>, Txt>,
+    /// The texts, by lower-case name without the root dot.
+    texts: HashMap<String, Vec<Vec<u8>>>,
     /// Names not listed do not exist, rather than being asked of DNS.
     authoritative: bool,
+}
+
+impl TxtRecords {
+    fn key(name: &str) -> String {
+        name.strip_suffix('.').unwrap_or(name).to_lowercase()
+    }
 }
 
 impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for TxtRecords {
     fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
         let mut texts: HashMap<Box<str>, Vec<String>> = HashMap::new();
+        let mut raw: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
         for (name, text) in iter {
+            raw.entry(TxtRecords::key(name.as_ref()))
+                .or_default()
+                .push(text.as_ref().as_bytes().to_vec());
             let name = name.as_ref().to_fqdn().into_owned().into_boxed_str();
             texts
                 .entry(name)
@@ -749,6 +799,7 @@ impl<N: AsRef<str>, V: AsRef<str>> FromIterator<(N, V)> for TxtRecords {
             .collect();
         TxtRecords {
             entries,
+            texts: raw,
             authoritative: false,
         }
     }
@@ -771,13 +822,62 @@ fn parse_txt(name: &str, texts: &[String]) -> Txt {
         first::<DomainKey>(texts)
     } else if name.starts_with("_dmarc.") {
         first::<Dmarc>(texts)
-    } else if texts
-        .iter()
-        .any(|t| t.get(..6).is_some_and(|v| v.eq_ignore_ascii_case("v=spf1")))
-    {
-        first::<Spf>(texts)
     } else {
         first::<Macro>(texts)
+    }
+}
+
+/// The DNS SPF sees: the TXT answers given in advance, then the resolver.
+/// An offline verifier has no resolver: names not given do not exist, and
+/// other record types fail as temporary errors.
+struct SpfDns<'a> {
+    resolver: &'a TokioResolver,
+    records: &'a TxtRecords,
+}
+
+impl SpfDns<'_> {
+    fn offline(&self) -> bool {
+        self.records.authoritative
+    }
+}
+
+impl SpfLookup for SpfDns<'_> {
+    async fn txt(&self, name: &str) -> LookupAnswer<Vec<u8>> {
+        if let Some(texts) = self.records.texts.get(&TxtRecords::key(name)) {
+            return Ok(texts.clone());
+        }
+        if self.offline() {
+            return Ok(Vec::new());
+        }
+        SpfLookup::txt(self.resolver, name).await
+    }
+
+    async fn a(&self, name: &str) -> LookupAnswer<Ipv4Addr> {
+        if self.offline() {
+            return Err(DnsFailure);
+        }
+        SpfLookup::a(self.resolver, name).await
+    }
+
+    async fn aaaa(&self, name: &str) -> LookupAnswer<Ipv6Addr> {
+        if self.offline() {
+            return Err(DnsFailure);
+        }
+        SpfLookup::aaaa(self.resolver, name).await
+    }
+
+    async fn mx(&self, name: &str) -> LookupAnswer<String> {
+        if self.offline() {
+            return Err(DnsFailure);
+        }
+        SpfLookup::mx(self.resolver, name).await
+    }
+
+    async fn ptr(&self, ip: IpAddr) -> LookupAnswer<String> {
+        if self.offline() {
+            return Err(DnsFailure);
+        }
+        SpfLookup::ptr(self.resolver, ip).await
     }
 }
 
@@ -829,18 +929,10 @@ mod tests {
         assert_eq!(reverse_path(" <> "), "");
         assert_eq!(reverse_path(""), "");
         assert_eq!(reverse_path("@example.com"), "postmaster@example.com");
-    }
-
-    #[test]
-    fn spf_domains_are_multi_label_with_short_labels() {
-        assert!(is_spf_domain("example.com"));
-        assert!(is_spf_domain("example.com."));
-        assert!(!is_spf_domain("localhost"));
-        assert!(!is_spf_domain("[192.0.2.1]"));
-        assert!(!is_spf_domain("a..example.com"));
-        assert!(!is_spf_domain(""));
-        assert!(!is_spf_domain(&format!("{}.example.com", "a".repeat(64))));
-        assert!(is_spf_domain(&format!("{}.example.com", "a".repeat(63))));
+        assert_eq!(
+            reverse_path("<@a.example,@b.example:u@example.com>"),
+            "u@example.com"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod queue;
 pub mod routing;
 pub mod sending;
 pub mod smtp;
+mod spf;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use guss_core::{DenyAll, MemoryDirectory, MemoryEventSink, PersonEntry, SystemClock, TenantId};
+use guss_core::{MemoryDirectory, MemoryEventSink, PersonEntry, SystemClock, TenantId};
 use guss_mail::queue::{Queue, QueueConfig, Transport};
 use guss_mail::routing::Router;
 use guss_mail::sending::Sending;
@@ -26,7 +26,32 @@ struct Server {
     store: MailStore,
     tenant: TenantId,
     queue: Queue,
+    events: Arc<MemoryEventSink>,
     _dir: tempfile::TempDir,
+}
+
+/// Anna may send as Chef (a deputy); nothing else is allowed.
+struct DeputyForChef;
+
+#[async_trait::async_trait]
+impl guss_core::Authorizer for DeputyForChef {
+    async fn authorize(
+        &self,
+        principal: &guss_core::Principal,
+        action: &guss_core::Action,
+        resource: &guss_core::Resource,
+        _: &guss_core::Context,
+    ) -> guss_core::Decision {
+        let anna = matches!(principal, guss_core::Principal::Person { person, .. } if *person == person_id("anna"));
+        if anna
+            && action.as_str() == "send_as"
+            && resource.id() == Account::Person(person_id("chef")).key()
+        {
+            guss_core::Decision::Allow
+        } else {
+            guss_core::Decision::Deny
+        }
+    }
 }
 
 /// A server for `domain` with person `anna` (password `pw`), relaying to `relay`.
@@ -39,6 +64,11 @@ async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Ser
         PersonEntry::new(tenant, person_id("anna"), "Anna")
             .with_email(format!("anna@{domain}").parse().unwrap()),
     );
+    directory.add_person(
+        PersonEntry::new(tenant, person_id("chef"), "Chef")
+            .with_email(format!("chef@{domain}").parse().unwrap()),
+    );
+    let events = Arc::new(MemoryEventSink::new());
     let blobs = Arc::new(
         guss_blob::LocalBlobStore::open(&dir.path().join("blobs"))
             .await
@@ -48,7 +78,7 @@ async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Ser
         dir.path().join("db").to_str().unwrap(),
         blobs,
         Arc::new(SystemClock),
-        Arc::new(MemoryEventSink::new()),
+        events.clone(),
     )
     .await
     .unwrap();
@@ -76,7 +106,7 @@ async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Ser
         store: store.clone(),
         router,
         authenticator: Arc::new(MailLogin(Accounts::parse(["anna:pw"]).unwrap())),
-        authorizer: Arc::new(DenyAll),
+        authorizer: Arc::new(DeputyForChef),
         tls: Some(guss_mail::smtp::tls::self_signed(&hostname).unwrap()),
         sending: Sending::new(store.clone(), &hostname),
         queue: queue.clone(),
@@ -95,6 +125,7 @@ async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Ser
         store,
         tenant,
         queue,
+        events,
         _dir: dir,
     }
 }
@@ -158,6 +189,12 @@ impl Client {
         self.reply().await
     }
 
+    /// Sends `line` and checks that the reply starts with `code`.
+    async fn expect(&mut self, line: &str, code: &str, why: &str) {
+        let reply = self.cmd(line).await;
+        assert!(reply.starts_with(code), "{line}: {reply} ({why})");
+    }
+
     async fn login(&mut self) {
         assert!(
             self.cmd("EHLO client.test")
@@ -174,14 +211,30 @@ impl Client {
 }
 
 async fn inbox(server: &Server) -> Vec<bytes::Bytes> {
+    inbox_of(server, "anna").await
+}
+
+async fn inbox_of(server: &Server, name: &str) -> Vec<bytes::Bytes> {
     let mail = server.store.tenant(server.tenant);
-    let account = Account::Person(person_id("anna"));
+    let account = Account::Person(person_id(name));
     let inbox = mail.mailbox_by_role(&account, Role::Inbox).await.unwrap();
     let mut out = Vec::new();
     for m in mail.messages(inbox.id, 1..=u32::MAX).await.unwrap() {
         out.push(mail.raw(&m).await.unwrap());
     }
     out
+}
+
+/// The inbox of `name` once something has arrived (within ten seconds).
+async fn arrived(server: &Server, name: &str) -> Vec<bytes::Bytes> {
+    for _ in 0..100 {
+        let messages = inbox_of(server, name).await;
+        if !messages.is_empty() {
+            return messages;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Vec::new()
 }
 
 fn body_of(stored: &[u8]) -> &[u8] {
@@ -225,72 +278,51 @@ DATA
         "Return-Path: <ben@sender.test>\r\nAuthentication-Results: mail.kanzlei.example;"
     ));
     assert!(text.contains("Received: from sender.test ([127.0.0.1])"));
-    assert!(client.cmd("QUIT").await.starts_with("221 "));
+    client.expect("QUIT", "221 ", "").await;
 }
 
 #[tokio::test]
 async fn the_mx_refuses_what_it_must() {
     let server = server("kanzlei.example", None, 2048).await;
     let mut client = Client::connect(server.mx).await;
-    assert!(
-        client.cmd("MAIL FROM:<a@b.test>").await.starts_with("503 "),
-        "EHLO first"
-    );
+    client
+        .expect("MAIL FROM:<a@b.test>", "503 ", "EHLO first")
+        .await;
     client.cmd("EHLO sender.test").await;
-    assert!(
-        client
-            .cmd("AUTH PLAIN AGFubmEAcHc=")
-            .await
-            .starts_with("503 "),
-        "no AUTH on the MX"
-    );
-    assert!(
-        client
-            .cmd("MAIL FROM:<a@b.test> SIZE=999999")
-            .await
-            .starts_with("552 ")
-    );
-    assert!(client.cmd("MAIL FROM:<a@b.test>").await.starts_with("250 "));
-    assert!(
-        client
-            .cmd("RCPT TO:<nobody@kanzlei.example>")
-            .await
-            .starts_with("550 5.1.1")
-    );
-    assert!(
-        client
-            .cmd("RCPT TO:<someone@elsewhere.test>")
-            .await
-            .starts_with("550 5.7.1"),
-        "no open relay"
-    );
-    assert!(
-        client
-            .cmd("RCPT TO:<anna+akten@kanzlei.example>")
-            .await
-            .starts_with("250 "),
-        "sub-addressing"
-    );
-    assert!(
-        client
-            .cmd("RCPT TO:<anna@kanzlei.example>")
-            .await
-            .starts_with("250 ")
-    );
-    assert!(
-        client
-            .cmd("RCPT TO:<anna@kanzlei.example>")
-            .await
-            .starts_with("250 ")
-    );
-    assert!(
-        client
-            .cmd("RCPT TO:<anna@kanzlei.example>")
-            .await
-            .starts_with("452 "),
-        "recipient limit"
-    );
-    assert!(client.cmd("DATA").await.starts_with("354 "));
+    client
+        .expect("AUTH PLAIN AGFubmEAcHc=", "503 ", "no AUTH on the MX")
+        .await;
+    client
+        .expect("MAIL FROM:<a@b.test> SIZE=999999", "552 ", "")
+        .await;
+    client.expect("MAIL FROM:<a@b.test>", "250 ", "").await;
+    client
+        .expect("RCPT TO:<nobody@kanzlei.example>", "550 5.1.1", "")
+        .await;
+    client
+        .expect(
+            "RCPT TO:<someone@elsewhere.test>",
+            "550 5.7.1",
+            "no open relay",
+        )
+        .await;
+    client
+        .expect(
+            "RCPT TO:<anna+akten@kanzlei.example>",
+            "250 ",
+            "sub-addressing",
+        )
+        .await;
+    client
+        .expect("RCPT TO:<anna@kanzlei.example>", "250 ", "")
+        .await;
+    client
+        .expect("RCPT TO:<anna@kanzlei.example>", "250 ", "")
+        .await;
+    client
+        .expect("RCPT TO:<anna@kanzlei.example>", "452 ", "recipient limit")
+        .await;
+    client.expect("DATA", "354 ", "").await;
     client
         .send(&format!(
             "Subject: big\r\n\r\n{}\r\n.\r\n",
@@ -302,13 +334,10 @@ async fn the_mx_refuses_what_it_must() {
         "too big, and nothing stored"
     );
     assert!(inbox(&server).await.is_empty());
-    assert!(
-        client.cmd("NOOP").await.starts_with("250 "),
-        "the session goes on"
-    );
-    assert!(client.cmd("HELLO").await.starts_with("500 "));
+    client.expect("NOOP", "250 ", "the session goes on").await;
+    client.expect("HELLO", "500 ", "").await;
     let long = format!("NOOP {}", "a".repeat(5000));
-    assert!(client.cmd(&long).await.starts_with("500 "));
+    client.expect(&long, "500 ", "").await;
 }
 
 #[tokio::test]
@@ -316,55 +345,41 @@ async fn submission_needs_a_login_and_an_own_address() {
     let server = server("kanzlei.example", None, 1 << 20).await;
     let mut client = Client::connect(server.submission).await;
     client.cmd("EHLO client.test").await;
-    assert!(
-        client
-            .cmd("MAIL FROM:<anna@kanzlei.example>")
-            .await
-            .starts_with("530 ")
-    );
-    let wrong = base64::engine::general_purpose::STANDARD.encode("\0anna@kanzlei.example\0nope");
-    assert!(
-        client
-            .cmd(&format!("AUTH PLAIN {wrong}"))
-            .await
-            .starts_with("535 ")
-    );
-    // AUTH LOGIN, step by step.
-    assert!(client.cmd("AUTH LOGIN").await.starts_with("334 "));
-    assert!(
-        client
-            .cmd(&base64::engine::general_purpose::STANDARD.encode("anna@kanzlei.example"))
-            .await
-            .starts_with("334 ")
-    );
-    assert!(
-        client
-            .cmd(&base64::engine::general_purpose::STANDARD.encode("pw"))
-            .await
-            .starts_with("235 ")
-    );
-    assert!(
-        client
-            .cmd("MAIL FROM:<chef@kanzlei.example>")
-            .await
-            .starts_with("553 "),
-        "not her address"
-    );
-    assert!(
-        client
-            .cmd("MAIL FROM:<anna@kanzlei.example>")
-            .await
-            .starts_with("250 ")
-    );
-    assert!(
-        client
-            .cmd("RCPT TO:<anna@kanzlei.example>")
-            .await
-            .starts_with("250 ")
-    );
-    assert!(client.cmd("DATA").await.starts_with("354 "));
     client
-        .send("From: chef@kanzlei.example\r\nSubject: forged\r\n\r\nx\r\n.\r\n")
+        .expect("MAIL FROM:<anna@kanzlei.example>", "530 ", "")
+        .await;
+    let wrong = base64::engine::general_purpose::STANDARD.encode("\0anna@kanzlei.example\0nope");
+    client
+        .expect(&format!("AUTH PLAIN {wrong}"), "535 ", "")
+        .await;
+    // AUTH LOGIN, step by step.
+    client.expect("AUTH LOGIN", "334 ", "").await;
+    client
+        .expect(
+            &base64::engine::general_purpose::STANDARD.encode("anna@kanzlei.example"),
+            "334 ",
+            "",
+        )
+        .await;
+    client
+        .expect(
+            &base64::engine::general_purpose::STANDARD.encode("pw"),
+            "235 ",
+            "",
+        )
+        .await;
+    client
+        .expect("MAIL FROM:<ben@kanzlei.example>", "553 ", "not her address")
+        .await;
+    client
+        .expect("MAIL FROM:<anna@kanzlei.example>", "250 ", "")
+        .await;
+    client
+        .expect("RCPT TO:<anna@kanzlei.example>", "250 ", "")
+        .await;
+    client.expect("DATA", "354 ", "").await;
+    client
+        .send("From: ben@kanzlei.example\r\nSubject: forged\r\n\r\nx\r\n.\r\n")
         .await;
     assert!(
         client.reply().await.starts_with("550 5.7.1"),
@@ -397,19 +412,13 @@ async fn submitted_mail_crosses_the_queue_even_when_the_next_hop_is_down_at_firs
     let sender = server("kanzlei.example", Some(port), 1 << 20).await;
     let mut client = Client::connect(sender.submission).await;
     client.login().await;
-    assert!(
-        client
-            .cmd("MAIL FROM:<anna@kanzlei.example>")
-            .await
-            .starts_with("250 ")
-    );
-    assert!(
-        client
-            .cmd("RCPT TO:<anna@praxis.example>")
-            .await
-            .starts_with("250 ")
-    );
-    assert!(client.cmd("DATA").await.starts_with("354 "));
+    client
+        .expect("MAIL FROM:<anna@kanzlei.example>", "250 ", "")
+        .await;
+    client
+        .expect("RCPT TO:<anna@praxis.example>", "250 ", "")
+        .await;
+    client.expect("DATA", "354 ", "").await;
     let message = "From: anna@kanzlei.example\r\nTo: anna@praxis.example\r\nSubject: Termin\r\n\r\nBis morgen.\r\n";
     client.send(&format!("{message}.\r\n")).await;
     assert!(client.reply().await.starts_with("250 "));
@@ -420,14 +429,7 @@ async fn submitted_mail_crosses_the_queue_even_when_the_next_hop_is_down_at_firs
 
     // Now the next hop comes up on that port.
     let receiver = server_on("praxis.example", port).await;
-    let mut delivered = Vec::new();
-    for _ in 0..100 {
-        delivered = inbox(&receiver).await;
-        if !delivered.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let delivered = arrived(&receiver, "anna").await;
     assert_eq!(delivered.len(), 1);
     let text = String::from_utf8_lossy(&delivered[0]);
     assert!(
@@ -459,4 +461,77 @@ async fn server_on(domain: &str, port: SocketAddr) -> Server {
         }
     });
     server
+}
+
+#[tokio::test]
+async fn a_deputy_sends_as_the_boss_and_a_refused_recipient_bounces() {
+    // The next hop knows nobody called "nobody": it refuses at RCPT, for good.
+    let receiver = server("praxis.example", None, 1 << 20).await;
+    let sender = server("kanzlei.example", Some(receiver.mx), 1 << 20).await;
+    let mut client = Client::connect(sender.submission).await;
+    client.login().await;
+    client
+        .expect(
+            "MAIL FROM:<chef@kanzlei.example>",
+            "250 ",
+            "send_as granted",
+        )
+        .await;
+    client
+        .expect("RCPT TO:<nobody@praxis.example>", "250 ", "")
+        .await;
+    client
+        .expect("RCPT TO:<anna@praxis.example>", "250 ", "")
+        .await;
+    client.expect("DATA", "354 ", "").await;
+    let invitation = "From: chef@kanzlei.example\r\nSubject: Einladung\r\nContent-Type: text/calendar; method=REQUEST\r\n\r\nBEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n";
+    client.send(&format!("{invitation}.\r\n")).await;
+    assert!(client.reply().await.starts_with("250 "));
+
+    // Anna at the praxis gets it; the invitation is announced there.
+    let delivered = arrived(&receiver, "anna").await;
+    assert_eq!(delivered.len(), 1);
+    let kinds: Vec<String> = receiver
+        .events
+        .events()
+        .iter()
+        .map(|e| e.kind().to_string())
+        .collect();
+    assert!(
+        kinds.contains(&"guss.mail.message.received".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"guss.mail.invitation.received".to_owned()),
+        "{kinds:?}"
+    );
+
+    // Chef, the sender, gets a bounce for "nobody".
+    let bounces = arrived(&sender, "chef").await;
+    assert_eq!(bounces.len(), 1, "a bounce");
+    let bounce = String::from_utf8(bounces[0].to_vec()).unwrap();
+    assert!(
+        bounce.contains("Final-Recipient: rfc822; nobody@praxis.example"),
+        "{bounce}"
+    );
+    assert!(bounce.contains("Status: 5.1.1"), "{bounce}");
+    assert!(
+        !bounce.contains("anna@praxis.example>:"),
+        "only the failed recipient is listed"
+    );
+    let kinds: Vec<String> = sender
+        .events
+        .events()
+        .iter()
+        .map(|e| e.kind().to_string())
+        .collect();
+    assert!(
+        kinds.contains(&"guss.mail.message.sent".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"guss.mail.delivery.failed".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(sender.queue.pending().await.unwrap().is_empty());
 }

@@ -12,6 +12,13 @@ use guss_mail::store::{Account, FlagChange, Flags, MailStore, Role};
 use guss_testkit::{Backend, TestDb, backend_tests};
 
 async fn store(db: &TestDb) -> (MailStore, Arc<MemoryEventSink>) {
+    store_with_clock(db, Arc::new(SystemClock)).await
+}
+
+async fn store_with_clock(
+    db: &TestDb,
+    clock: Arc<dyn guss_core::Clock>,
+) -> (MailStore, Arc<MemoryEventSink>) {
     let dir = db.dir().map(|d| d.to_path_buf()).unwrap_or_else(|| {
         std::env::temp_dir().join(format!("guss-mail-store-{}", TenantId::new()))
     });
@@ -26,7 +33,7 @@ async fn store(db: &TestDb) -> (MailStore, Arc<MemoryEventSink>) {
     );
     let events = Arc::new(MemoryEventSink::new());
     (
-        MailStore::open(&location, blobs, Arc::new(SystemClock), events.clone())
+        MailStore::open(&location, blobs, clock, events.clone())
             .await
             .unwrap(),
         events,
@@ -166,5 +173,37 @@ backend_tests! {
         assert_eq!(other.resolve_alias("kanzlei@kanzlei.example").await.unwrap(), None);
         let inbox = mail.mailbox_by_role(&shared, Role::Inbox).await.unwrap();
         assert!(matches!(other.mailbox(inbox.id).await, Err(Error::NotFound(_))));
+    }
+
+    async fn dkim_keys_are_made_once_and_rotated_with_overlap(db: TestDb) {
+        use chrono::{TimeDelta, TimeZone, Utc};
+        let clock = Arc::new(guss_core::FixedClock::new(Utc.with_ymd_and_hms(2026, 11, 28, 9, 0, 0).unwrap()));
+        let (store, _) = store_with_clock(&db, clock.clone()).await;
+        let mail = store.tenant(TenantId::new());
+        let first = mail.dkim_keys("Kanzlei.example").await.unwrap();
+        assert_eq!(first.signing.len(), 2, "Ed25519 and RSA");
+        let selectors = |k: &[guss_mail::dkim::DkimKey]| k.iter().map(|k| k.selector().to_owned()).collect::<Vec<_>>();
+        assert_eq!(selectors(&first.signing), ["guss-ed-202611", "guss-rsa-202611"]);
+        assert_eq!(selectors(&mail.dkim_keys("kanzlei.example").await.unwrap().signing), selectors(&first.signing), "made once");
+
+        // Seven months on, successors are made and published, but the old
+        // keys sign until the new ones have been in DNS for two days.
+        clock.advance(TimeDelta::days(210));
+        let plan = mail.rotate_dkim("kanzlei.example", &Default::default()).await.unwrap();
+        assert_eq!(plan.generate.len(), 2);
+        let during = mail.dkim_keys("kanzlei.example").await.unwrap();
+        assert_eq!(selectors(&during.signing), selectors(&first.signing));
+        assert_eq!(during.published().count(), 4);
+
+        clock.advance(TimeDelta::days(3));
+        mail.rotate_dkim("kanzlei.example", &Default::default()).await.unwrap();
+        let after = mail.dkim_keys("kanzlei.example").await.unwrap();
+        assert_eq!(selectors(&after.signing), ["guss-ed-202706", "guss-rsa-202706"]);
+        assert_eq!(selectors(&after.superseded).len(), 2, "still published for mail in flight");
+
+        clock.advance(TimeDelta::days(10));
+        mail.rotate_dkim("kanzlei.example", &Default::default()).await.unwrap();
+        let later = mail.dkim_keys("kanzlei.example").await.unwrap();
+        assert_eq!(later.published().count(), 2, "the old records go");
     }
 }

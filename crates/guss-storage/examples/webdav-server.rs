@@ -19,10 +19,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use async_trait::async_trait;
 use clap::Parser;
-use guss_blob::{BlobStore, LocalBlobStore, S3BlobStore, S3Config};
 use guss_core::{
     Action, Authenticator, Authorizer, Context, Decision, MemoryEventSink, Principal, Resource,
     ServiceName, SystemClock, TenantId,
@@ -134,10 +133,7 @@ async fn main() -> anyhow::Result<()> {
     let tenant = TenantId::from_uuid(Uuid::from_bytes(
         *tenant_bytes.first_chunk().unwrap_or(&[0; 16]),
     ));
-    let blobs: Arc<dyn BlobStore> = match &args.s3 {
-        Some(url) => Arc::new(S3BlobStore::new(&S3Config::from_url(url)?)?),
-        None => Arc::new(LocalBlobStore::open(&args.data.join("blobs")).await?),
-    };
+    let blobs = guss_blob::open(args.s3.as_deref(), &args.data.join("blobs")).await?;
     let location = match &args.database {
         Some(url) => url.clone(),
         None => args.data.join("db").display().to_string(),

@@ -284,13 +284,22 @@ fn retry(e: mail_send::Error) -> Outcome {
 fn classify(e: mail_send::Error) -> Outcome {
     match e {
         mail_send::Error::UnexpectedReply(reply) => {
-            let text = format!("{} {}", reply.code(), reply.message());
-            if reply.code() >= 500 {
+            let [class, subject, detail] = reply.esc;
+            let text = if class == 0 {
+                format!("{} {}", reply.code, reply.message)
+            } else {
+                format!(
+                    "{} {class}.{subject}.{detail} {}",
+                    reply.code, reply.message
+                )
+            };
+            if reply.code >= 500 {
                 Outcome::Failed(text)
             } else {
                 Outcome::Retry(text)
             }
         }
+
         other => Outcome::Retry(other.to_string()),
     }
 }

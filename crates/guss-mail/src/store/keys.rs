@@ -7,6 +7,10 @@ use super::{DkimRow, Sql, TenantMail, mail_tx};
 use crate::dkim::{Algorithm, DkimKey, RotationPlan, RotationPolicy, StoredKey};
 use crate::{Error, Result};
 
+/// How long a new key is published before it signs: DNS caches must have
+/// its record before mail signed with it arrives anywhere.
+const PUBLISH_LEAD: chrono::TimeDelta = chrono::TimeDelta::days(2);
+
 /// A domain's keys: those that sign, and those still published for mail
 /// signed before a rotation.
 #[derive(Clone, Debug, Default)]
@@ -30,19 +34,21 @@ impl TenantMail {
     pub async fn dkim_keys(&self, domain: &str) -> Result<DomainKeys> {
         let domain = domain.trim_end_matches('.').to_ascii_lowercase();
         let rows = mail_tx!(self, |sql| sql.dkim_keys(&domain).await?);
+        let now = self.store.clock().now().timestamp_micros();
         if rows.iter().any(|r| r.retired_at.is_none()) {
-            return keys_of(rows);
+            return keys_of(rows, now);
         }
         self.rotate_dkim(&domain, &RotationPolicy::default())
             .await?;
         let rows = mail_tx!(self, |sql| sql.dkim_keys(&domain).await?);
-        keys_of(rows)
+        keys_of(rows, now)
     }
 
     /// Applies `policy` to `domain`'s keys today: generates successors
-    /// for keys that are due, stops superseded keys from signing, deletes
-    /// those past the overlap. Publish the DNS records of new keys before
-    /// they sign: the plan says which are new.
+    /// for keys that are due, deletes those past the overlap. A successor
+    /// signs once it has been published for two days (its predecessor until
+    /// then); publish the records of new keys (the plan names them) at once.
+    /// Run it daily.
     pub async fn rotate_dkim(&self, domain: &str, policy: &RotationPolicy) -> Result<RotationPlan> {
         let domain = domain.trim_end_matches('.').to_ascii_lowercase();
         let now = self.store.clock().now();
@@ -75,8 +81,11 @@ impl TenantMail {
                 )
                 .await?;
             }
+            // A key stops signing only once its successor may sign.
             for selector in &plan.superseded {
-                sql.retire_dkim(&domain, selector, at).await?;
+                if successor_signs(&rows, selector, at) {
+                    sql.retire_dkim(&domain, selector, at).await?;
+                }
             }
             for selector in &plan.retire {
                 sql.delete_dkim(&domain, selector).await?;
@@ -84,6 +93,18 @@ impl TenantMail {
         });
         Ok(plan)
     }
+}
+
+/// Whether a later key of the same algorithm as `selector`'s has been
+/// published long enough to sign in its place.
+fn successor_signs(rows: &[DkimRow], selector: &str, now: i64) -> bool {
+    let lead = PUBLISH_LEAD.num_microseconds().unwrap_or(0);
+    let Some(old) = rows.iter().find(|r| r.selector == selector) else {
+        return false;
+    };
+    rows.iter().any(|r| {
+        r.algorithm == old.algorithm && r.created_at > old.created_at && r.created_at <= now - lead
+    })
 }
 
 fn stored_key(row: &DkimRow) -> Option<StoredKey> {
@@ -100,9 +121,15 @@ fn created(micros: i64) -> NaiveDate {
         .date_naive()
 }
 
-fn keys_of(rows: Vec<DkimRow>) -> Result<DomainKeys> {
+/// Sorts rows (newest first) into signing and superseded keys: per
+/// algorithm, the newest unretired key that has been published long enough
+/// signs (or the newest at all, when none has).
+fn keys_of(rows: Vec<DkimRow>, now: i64) -> Result<DomainKeys> {
+    let lead = PUBLISH_LEAD.num_microseconds().unwrap_or(0);
+    let mut ordered: Vec<&DkimRow> = rows.iter().filter(|r| r.created_at <= now - lead).collect();
+    ordered.extend(rows.iter().filter(|r| r.created_at > now - lead).rev());
     let mut keys = DomainKeys::default();
-    for row in rows {
+    for row in ordered {
         let Ok(algorithm) = row.algorithm.parse::<Algorithm>() else {
             continue;
         };
@@ -115,5 +142,6 @@ fn keys_of(rows: Vec<DkimRow>) -> Result<DomainKeys> {
             keys.superseded.push(key);
         }
     }
+    keys.signing.sort_by_key(DkimKey::algorithm);
     Ok(keys)
 }

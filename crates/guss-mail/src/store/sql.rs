@@ -68,6 +68,15 @@ const MESSAGE_COLUMNS: &str = "mailbox_id, uid, account, blob_key, size, interna
 const QUEUE_COLUMNS: &str =
     "id, origin, blob_key, sender, recipients, attempts, next_attempt, created_at, last_error, dsn";
 
+/// `done`, with a unique-key violation turned into a conflict that says `what`.
+fn unique<T>(done: Result<T, sqlx::Error>, what: impl FnOnce() -> String) -> Result<()> {
+    match done {
+        Ok(_) => Ok(()),
+        Err(e) if guss_sql::is_unique_violation(&e) => Err(crate::Error::Conflict(what())),
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[async_trait]
 pub(crate) trait Sql: Send {
     async fn insert_mailbox(&mut self, row: &MailboxRow) -> Result<()>;
@@ -150,11 +159,7 @@ macro_rules! impl_sql {
                 .bind(row.created_at)
                 .execute(&mut *self.tx)
                 .await;
-                match done {
-                    Ok(_) => Ok(()),
-                    Err(e) if guss_sql::is_unique_violation(&e) => Err(crate::Error::Conflict(format!("a mailbox named {:?} exists", row.name))),
-                    Err(e) => Err(e.into()),
-                }
+                unique(done, || format!("a mailbox named {:?} exists", row.name))
             }
 
             async fn mailboxes(&mut self, account: &str) -> Result<Vec<MailboxRow>> {
@@ -184,11 +189,7 @@ macro_rules! impl_sql {
                     .bind(name)
                     .execute(&mut *self.tx)
                     .await;
-                match done {
-                    Ok(_) => Ok(()),
-                    Err(e) if guss_sql::is_unique_violation(&e) => Err(crate::Error::Conflict(format!("a mailbox named {name:?} exists"))),
-                    Err(e) => Err(e.into()),
-                }
+                unique(done, || format!("a mailbox named {name:?} exists"))
             }
 
             async fn set_subscribed(&mut self, id: Uuid, subscribed: bool) -> Result<()> {
@@ -375,11 +376,7 @@ macro_rules! impl_sql {
                     .bind(account)
                     .execute(&mut *self.tx)
                     .await;
-                match done {
-                    Ok(_) => Ok(()),
-                    Err(e) if guss_sql::is_unique_violation(&e) => Err(crate::Error::Conflict(format!("{address} is taken"))),
-                    Err(e) => Err(e.into()),
-                }
+                unique(done, || format!("{address} is taken"))
             }
 
             async fn remove_address(&mut self, address: &str) -> Result<bool> {
@@ -406,11 +403,7 @@ macro_rules! impl_sql {
                     .bind(display_name)
                     .execute(&mut *self.tx)
                     .await;
-                match done {
-                    Ok(_) => Ok(()),
-                    Err(e) if guss_sql::is_unique_violation(&e) => Err(crate::Error::Conflict(format!("a shared mailbox {name:?} exists"))),
-                    Err(e) => Err(e.into()),
-                }
+                unique(done, || format!("a shared mailbox {name:?} exists"))
             }
 
             async fn shared(&mut self) -> Result<Vec<(String, String)>> {
