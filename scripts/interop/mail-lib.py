@@ -233,9 +233,10 @@ class MailServer:
                     text = f.read().decode(errors="replace")
             except OSError:
                 continue
-            # Without colours and PostgreSQL's "already exists" notices.
+            # Without colours, PostgreSQL's "already exists" notices and the
+            # DNS records printed on start.
             text = [line for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines()
-                    if "sqlx::postgres::notice" not in line][-lines:]
+                    if "sqlx::postgres::notice" not in line and not ZONE_LINE.match(line.strip())][-lines:]
             tail.append(f"--- {path}:\n" + "\n".join(text))
         return "\n".join(tail)
 

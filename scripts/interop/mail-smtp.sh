@@ -99,8 +99,9 @@ case "$backend" in
       moto_log="$(mktemp)"
       python3 -m moto.server -H 127.0.0.1 -p "$port" >"$moto_log" 2>&1 &
       moto="$!"
-      for _ in $(seq 1 100); do
+      for _ in $(seq 1 300); do
         curl -sf -o /dev/null "http://127.0.0.1:$port/" && break
+        kill -0 "$moto" 2>/dev/null || break
         sleep 0.2
       done
       curl -sf -o /dev/null -X PUT "http://127.0.0.1:$port/guss-mail-test" ||
