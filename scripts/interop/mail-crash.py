@@ -31,7 +31,8 @@ Run (builds the example first unless --bin is given):
 
 --retry-seconds is passed to the example as --retry-seconds (its first
 retry delay, doubling after; 0 passes nothing and keeps the example's
-default). Needs aiosmtpd (pip). Exit status 0 when nothing was lost or
+default). Installs aiosmtpd (pip), and PostgreSQL (apt) or moto (pip) for
+those backends, when missing. Exit status 0 when nothing was lost or
 duplicated.
 """
 
@@ -169,6 +170,7 @@ def main():
     lib.exit_on_sigterm()
     sys.stdout.reconfigure(line_buffering=True)
     rng = random.Random(args.seed)
+    lib.ensure_python_modules("aiosmtpd")
     binary = args.bin or lib.build_example()
 
     with contextlib.ExitStack() as stack:

@@ -599,9 +599,38 @@ def dns_server_args(binary):
 
 # ---------------------------------------------------------------- backends
 
+PIP_PINS = {"aiosmtpd": "aiosmtpd==1.4.6", "dkim": "dkimpy==1.1.8", "nacl": "PyNaCl==1.6.2",
+            "moto": "moto[server]"}
+
+
+def ensure_python_modules(*modules):
+    """Installs (pip, pinned) whichever of `modules` cannot be imported."""
+    import importlib
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(PIP_PINS.get(module, module))
+    if missing:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing], check=True)
+        importlib.invalidate_caches()
+
+
+def ensure_postgresql():
+    """Installs PostgreSQL (apt) if there is no initdb."""
+    if glob.glob("/usr/lib/postgresql/*/bin/initdb"):
+        return
+    sudo = [] if os.getuid() == 0 else ["sudo"]
+    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True)
+    subprocess.run(sudo + ["env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-qq",
+                           "postgresql"], check=True, stdout=subprocess.DEVNULL)
+
+
 def start_private_postgres(stack):
     """A throw-away PostgreSQL cluster on a free port (as scripts/lib/postgres.sh
     does); stopped when `stack` closes. Returns its URL."""
+    ensure_postgresql()
     initdbs = glob.glob("/usr/lib/postgresql/*/bin/initdb")
     if not initdbs:
         raise SystemExit("no PostgreSQL found (apt-get install postgresql)")
@@ -630,6 +659,7 @@ def start_s3(stack, bucket="guss-mail-test"):
     endpoint = os.environ.get("GUSS_TEST_S3_ENDPOINT")
     if endpoint:
         return endpoint.replace("://", "://mail:mail-secret@", 1) + "/guss-test"
+    ensure_python_modules("moto")
     port = free_port()
     log = open(tempfile.mktemp(prefix="guss-scripts-moto.", suffix=".log"), "wb")
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

@@ -10,7 +10,9 @@ What runs (DOMAIN guss.test, one person anna@guss.test):
      and 998 octets, a line that is only ".", lines starting with ".",
      trailing white space, many and folded header fields, a base64
      attachment, a message of a few MiB, a null reverse-path (a bounce),
-     and with SMTPUTF8, if offered, UTF-8 header fields (RFC 6532);
+     and with SMTPUTF8, if offered, UTF-8 header fields (RFC 6532); then
+     10 messages at the same moment on 10 connections to bob@guss.test, who
+     has had no mail yet (his mailboxes are made by the first delivery);
  (c) swaks and smtplib submit mail to max@remote.test with AUTH PLAIN, in
      clear on loopback and after STARTTLS (certificate not verified); it
      must reach the relay sink;
@@ -21,8 +23,8 @@ What runs (DOMAIN guss.test, one person anna@guss.test):
      submission 530, a MAIL FROM or From: that is not anna's 5xx, a message
      over the advertised SIZE 552 (SIZE= parameter and real data).
 
-Then the server is stopped and anna's mail is read with --export: each
-message delivered to her must be in INBOX exactly once, as the exact bytes
+Then the server is stopped and anna's (and bob's) mail is read with
+--export: each message delivered must be in INBOX exactly once, as the exact bytes
 sent with header fields put in front (a Received: among them); each
 relayed message must be at the sink exactly once, the exact bytes
 submitted with header fields put in front, among them a DKIM-Signature that
@@ -33,6 +35,9 @@ sink.
 Run (mail-smtp.sh does the installing, building and backends):
 
     python3 scripts/interop/mail-smtp.py --bin PATH [--database URL] [--s3 URL] [--keep]
+
+If the example has --dns-server, its SPF, DKIM and DMARC lookups go to a
+local name server that answers NXDOMAIN (nothing leaves the machine).
 
 Needs swaks (apt), aiosmtpd and dkimpy (pip). Exit status 0 when every
 check passes.
@@ -274,6 +279,9 @@ def main():
     lib.exit_on_sigterm()
     sys.stdout.reconfigure(line_buffering=True)
     rng = random.Random(args.seed)
+    lib.ensure_python_modules("aiosmtpd", "dkim", "nacl")
+    if not shutil.which("swaks"):
+        raise SystemExit("mail-smtp: swaks is missing (apt-get install swaks; mail-smtp.sh installs it)")
     extra = (["--database", args.database] if args.database else []) + (["--s3", args.s3] if args.s3 else [])
     backend = "+".join(["PostgreSQL" if args.database else "SQLite", "S3" if args.s3 else "files"])
 
