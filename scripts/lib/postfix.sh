@@ -3,8 +3,8 @@
 # in /etc/postfix or listens on port 25:
 #
 #   ensure_postfix
-#       installs Postfix (apt, "No configuration") if it is missing. If the
-#       install leaves the system instance running, it is stopped again.
+#       installs Postfix (apt, "No configuration") if it is missing, and
+#       stops the system instance if it runs.
 #   start_private_postfix PORT DOMAIN USERS [main.cf lines...]
 #       starts a throw-away Postfix instance (own config, queue and log
 #       directories under one temp dir, no chroot) whose smtpd listens on
@@ -27,21 +27,20 @@ PF_LOG=""
 PF_MAILDIR=""
 
 ensure_postfix() {
-  if command -v postfix >/dev/null && command -v smtp-source >/dev/null; then
-    return 0
-  fi
   local sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  echo "postfix postfix/main_mailer_type select No configuration" | "${sudo[@]}" debconf-set-selections
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
-  # "No configuration" does not start the system instance; should a
-  # preseeded configuration have started one, it must not stay on port 25.
-  if [ -f /etc/postfix/main.cf ] && "${sudo[@]}" postfix status >/dev/null 2>&1; then
-    "${sudo[@]}" postfix stop >/dev/null 2>&1 || true
-    command -v systemctl >/dev/null && "${sudo[@]}" systemctl stop postfix >/dev/null 2>&1 || true
+  if ! command -v postfix >/dev/null || ! command -v smtp-source >/dev/null; then
+    echo "postfix postfix/main_mailer_type select No configuration" | "${sudo[@]}" debconf-set-selections
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
   fi
   command -v smtp-source >/dev/null || { echo "postfix is installed but smtp-source is missing" >&2; return 1; }
+  # "No configuration" starts no system instance; one that runs (installed
+  # with a configuration, or started since) must not stay on port 25.
+  if [ -f /etc/postfix/main.cf ] && "${sudo[@]}" postfix status >/dev/null 2>&1; then
+    echo "stopping the system's Postfix (the mail scripts run their own on loopback ports)"
+    "${sudo[@]}" service postfix stop >/dev/null 2>&1 || "${sudo[@]}" postfix stop >/dev/null 2>&1 || true
+  fi
 }
 
 start_private_postfix() {
