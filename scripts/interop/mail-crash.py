@@ -27,11 +27,13 @@ Run (builds the example first unless --bin is given):
 
     scripts/interop/mail-crash.py [--rounds 5] [--messages 30] [--seed 1]
         [--backend sqlite|postgres|s3|postgres-s3] [--timeout 120]
-        [--retry-seconds 1] [--bin PATH] [--keep]
+        [--retry-seconds 1] [--lease-seconds 6] [--bin PATH] [--keep]
 
 --retry-seconds is passed to the example as --retry-seconds (its first
 retry delay, doubling after; 0 passes nothing and keeps the example's
-default). Installs aiosmtpd (pip), and PostgreSQL (apt) or moto (pip) for
+default). --lease-seconds is the example's queue claim lease: a delivery
+cut off by a kill is picked up again once its claim has lapsed (on SQLite at
+once, since one process owns the file). Installs aiosmtpd (pip), and PostgreSQL (apt) or moto (pip) for
 those backends, when missing. Exit status 0 when nothing was lost or
 duplicated.
 """
@@ -165,6 +167,7 @@ def main():
     parser.add_argument("--backend", default="sqlite", choices=lib.BACKENDS)
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for delivery per round")
     parser.add_argument("--retry-seconds", type=int, default=1)
+    parser.add_argument("--lease-seconds", type=int, default=6)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     lib.exit_on_sigterm()
@@ -180,6 +183,8 @@ def main():
         extra += lib.dns_server_args(binary)
         if args.retry_seconds:
             extra += ["--retry-seconds", str(args.retry_seconds)]
+        if args.lease_seconds:
+            extra += ["--lease-seconds", str(args.lease_seconds)]
         relay_port = lib.free_port()
         tempfail_flag = os.path.join(work, "sink-says-451")
         sink = lib.Sink(os.path.join(work, "sink"), port=relay_port, tempfail_while=tempfail_flag)

@@ -77,6 +77,10 @@ struct Args {
     /// Seconds before the first retry of a failed delivery (doubling after).
     #[arg(long, default_value_t = 60)]
     retry_seconds: u64,
+    /// Seconds a queue worker's claim on a message lasts unless renewed
+    /// (what a delivery cut off by a crash waits on PostgreSQL).
+    #[arg(long, default_value_t = 60)]
+    lease_seconds: u64,
     /// Largest message accepted, in bytes.
     #[arg(long, default_value_t = 50 * 1024 * 1024)]
     max_message_size: usize,
@@ -192,6 +196,7 @@ async fn main() -> anyhow::Result<()> {
     let queue_config = QueueConfig {
         retry: (0..8).map(|i| first * 2u32.pow(i)).collect(),
         poll: first.min(Duration::from_secs(5)),
+        lease: Duration::from_secs(args.lease_seconds.max(3)),
         ..QueueConfig::default()
     };
     let queue = Queue::new(

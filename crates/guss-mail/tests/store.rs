@@ -206,4 +206,21 @@ backend_tests! {
         let later = mail.dkim_keys("kanzlei.example").await.unwrap();
         assert_eq!(later.published().count(), 2, "the old records go");
     }
+
+    async fn first_deliveries_to_a_new_person_may_race(db: TestDb) {
+        let (store, _) = store(&db).await;
+        let mail = store.tenant(TenantId::new());
+        let bob = Account::Person(PersonId::new());
+        let deliveries = (0..10).map(|i| {
+            let (mail, bob) = (mail.clone(), bob.clone());
+            tokio::spawn(async move { mail.deliver(&[(bob, Role::Inbox)], message(&i.to_string(), "")).await })
+        });
+        for done in futures::future::join_all(deliveries).await {
+            done.unwrap().unwrap();
+        }
+        assert_eq!(mail.mailboxes(&bob).await.unwrap().len(), 6);
+        let inbox = mail.mailbox_by_role(&bob, Role::Inbox).await.unwrap();
+        let uids: Vec<u32> = mail.messages(inbox.id, 1..=u32::MAX).await.unwrap().iter().map(|m| m.uid).collect();
+        assert_eq!(uids, (1..=10).collect::<Vec<_>>(), "every UID once");
+    }
 }

@@ -49,7 +49,8 @@ pub struct QueueConfig {
     /// Give up this long after the message was queued (RFC 5321 §4.5.4.1
     /// suggests 4–5 days).
     pub give_up_after: Duration,
-    /// How long a claim lasts; a crashed worker's claims expire after it.
+    /// How long a claim lasts unless renewed: the worker renews it while
+    /// it delivers, so a crashed worker's claims are free after one lease.
     pub lease: Duration,
     /// How often to look for due messages when nothing woke the worker.
     pub poll: Duration,
@@ -69,7 +70,7 @@ impl Default for QueueConfig {
                 minutes(240),
             ],
             give_up_after: Duration::from_secs(5 * 24 * 3600),
-            lease: minutes(10),
+            lease: Duration::from_secs(60),
             poll: Duration::from_secs(5),
         }
     }
@@ -270,11 +271,19 @@ impl Queue {
         let mut delivered = Vec::new();
         let mut last_error = None;
         for (domain, rcpts) in by_domain {
-            let outcomes = self
-                .inner
-                .transport
-                .deliver(&self.inner.hostname, &domain, &row.sender, &rcpts, &raw)
-                .await;
+            let delivery = self.inner.transport.deliver(
+                &self.inner.hostname,
+                &domain,
+                &row.sender,
+                &rcpts,
+                &raw,
+            );
+            // Keep the claim while the next server takes its time; a killed
+            // worker stops renewing and the row is free a lease later.
+            let outcomes = tokio::select! {
+                outcomes = delivery => outcomes,
+                () = self.renew_claim(row.id) => vec![Outcome::Retry("claim lost".to_owned()); rcpts.len()],
+            };
             for (rcpt, outcome) in rcpts.into_iter().zip(outcomes) {
                 match outcome {
                     Outcome::Delivered => delivered.push(rcpt),
@@ -335,6 +344,23 @@ impl Queue {
                 .await?);
         }
         Ok(())
+    }
+
+    /// Extends the claim on `id` every third of a lease, until dropped.
+    async fn renew_claim(&self, id: Uuid) {
+        let lease = self.inner.config.lease;
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            let until = (self.inner.store.clock().now() + lease).timestamp_micros();
+            let renewed: Result<()> = async {
+                queue_tx!(self, |sql| sql.renew_claim(id, until).await?);
+                Ok(())
+            }
+            .await;
+            if let Err(e) = renewed {
+                tracing::warn!(error = %e, "queue claim not renewed");
+            }
+        }
     }
 
     async fn event(

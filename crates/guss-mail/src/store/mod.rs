@@ -468,7 +468,7 @@ impl TenantMail {
                 return Err(Error::over(&MAX_MAILBOXES));
             }
             let row = new_mailbox(&key, name, None, now);
-            sql.insert_mailbox(&row).await?;
+            sql.insert_mailbox(&row, false).await?;
             row
         });
         info(row)
@@ -877,18 +877,25 @@ async fn ensure_account<S: Sql + ?Sized>(
     account: &str,
     now: i64,
 ) -> Result<Vec<MailboxRow>> {
-    let mut rows = sql.mailboxes(account).await?;
-    for role in Role::ALL {
-        if !rows
-            .iter()
-            .any(|r| r.role.as_deref() == Some(role.as_str()))
-        {
-            let row = new_mailbox(account, role.default_name(), Some(role), now);
-            sql.insert_mailbox(&row).await?;
-            rows.push(row);
-        }
+    let rows = sql.mailboxes(account).await?;
+    let missing: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|role| {
+            !rows
+                .iter()
+                .any(|r| r.role.as_deref() == Some(role.as_str()))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(rows);
     }
-    Ok(rows)
+    // Two first deliveries to a new person may race: whoever comes second
+    // finds the mailboxes made and uses them.
+    for role in missing {
+        let row = new_mailbox(account, role.default_name(), Some(role), now);
+        sql.insert_mailbox(&row, true).await?;
+    }
+    sql.mailboxes(account).await
 }
 
 #[allow(clippy::too_many_arguments)]

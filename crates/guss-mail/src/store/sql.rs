@@ -79,7 +79,9 @@ fn unique<T>(done: Result<T, sqlx::Error>, what: impl FnOnce() -> String) -> Res
 
 #[async_trait]
 pub(crate) trait Sql: Send {
-    async fn insert_mailbox(&mut self, row: &MailboxRow) -> Result<()>;
+    /// Inserts a mailbox; one of the same name is a conflict, or with
+    /// `if_absent` (made concurrently) no change.
+    async fn insert_mailbox(&mut self, row: &MailboxRow, if_absent: bool) -> Result<()>;
     async fn mailboxes(&mut self, account: &str) -> Result<Vec<MailboxRow>>;
     async fn mailbox(&mut self, id: Uuid) -> Result<Option<MailboxRow>>;
     async fn rename_mailbox(&mut self, id: Uuid, name: &str) -> Result<()>;
@@ -126,6 +128,7 @@ pub(crate) trait Sql: Send {
     /// Claims up to `limit` due rows until `lease_until`.
     async fn claim(&mut self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<QueueRow>>;
     async fn finish(&mut self, id: Uuid) -> Result<()>;
+    async fn renew_claim(&mut self, id: Uuid, lease_until: i64) -> Result<()>;
     async fn reschedule(
         &mut self,
         id: Uuid,
@@ -143,9 +146,10 @@ macro_rules! impl_sql {
     ($db:ty, $skip_locked:literal) => {
         #[async_trait]
         impl Sql for Tx<'static, $db> {
-            async fn insert_mailbox(&mut self, row: &MailboxRow) -> Result<()> {
+            async fn insert_mailbox(&mut self, row: &MailboxRow, if_absent: bool) -> Result<()> {
+                let on_conflict = if if_absent { "ON CONFLICT DO NOTHING" } else { "" };
                 let done = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO mail_mailboxes (tenant_id, {MAILBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                    "INSERT INTO mail_mailboxes (tenant_id, {MAILBOX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {on_conflict}"
                 )))
                 .bind(self.tenant.as_uuid())
                 .bind(row.id)
@@ -495,6 +499,16 @@ macro_rules! impl_sql {
                 .bind(limit)
                 .fetch_all(&mut *self.tx)
                 .await?)
+            }
+
+            async fn renew_claim(&mut self, id: Uuid, lease_until: i64) -> Result<()> {
+                sqlx::query("UPDATE mail_queue SET lease_until = $3 WHERE tenant_id = $1 AND id = $2 AND lease_until > 0")
+                    .bind(self.tenant.as_uuid())
+                    .bind(id)
+                    .bind(lease_until)
+                    .execute(&mut *self.tx)
+                    .await?;
+                Ok(())
             }
 
             async fn finish(&mut self, id: Uuid) -> Result<()> {
