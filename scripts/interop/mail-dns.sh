@@ -40,7 +40,17 @@ cleanup() {
 trap cleanup EXIT
 
 start=$SECONDS
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+# A port free for both TCP and UDP (named listens on both).
+port="$(python3 -c '
+import socket
+while True:
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p)); break
+    except OSError:
+        t.close(); u.close()
+print(p)')"
 zone=example.test
 
 tsig-keygen -a hmac-sha256 guss-update >"$work/update.key"

@@ -549,12 +549,23 @@ def start_dns_stub(port=0):
     made-up domains neither leave the machine nor wait for timeouts.
     Returns the port; the server runs in daemon threads."""
     import threading
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", port))
-    port = udp.getsockname()[1]
-    tcp = socket.socket()
-    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind(("127.0.0.1", port))
+    # The UDP port the kernel picks may be taken for TCP: then pick again.
+    for attempt in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", port))
+        chosen = udp.getsockname()[1]
+        tcp = socket.socket()
+        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            tcp.bind(("127.0.0.1", chosen))
+        except OSError:
+            udp.close()
+            tcp.close()
+            if port or attempt == 49:
+                raise
+            continue
+        port = chosen
+        break
     tcp.listen(16)
 
     def serve_udp():

@@ -56,6 +56,16 @@ impl guss_core::Authorizer for DeputyForChef {
 
 /// A server for `domain` with person `anna` (password `pw`), relaying to `relay`.
 async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Server {
+    server_with_dns(domain, relay, max_size, Vec::new()).await
+}
+
+/// [`server`], its SPF, DKIM and DMARC lookups answered from `txt` only.
+async fn server_with_dns(
+    domain: &str,
+    relay: Option<SocketAddr>,
+    max_size: usize,
+    txt: Vec<(&str, &str)>,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::new();
     let directory = Arc::new(MemoryDirectory::new());
@@ -111,7 +121,7 @@ async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Ser
         sending: Sending::new(store.clone(), &hostname),
         queue: queue.clone(),
         checks: guss_mail::inbound::InboundChecks::new(
-            guss_mail::authenticity::Verifier::offline(Vec::<(String, String)>::new()).unwrap(),
+            guss_mail::authenticity::Verifier::offline(txt).unwrap(),
         ),
     });
     let mx = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -534,4 +544,81 @@ async fn a_deputy_sends_as_the_boss_and_a_refused_recipient_bounces() {
         "{kinds:?}"
     );
     assert!(sender.queue.pending().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn dmarc_reject_is_refused_in_the_dialogue_and_aliases_and_shared_addresses_deliver() {
+    let server = server_with_dns(
+        "kanzlei.example",
+        None,
+        1 << 20,
+        vec![
+            ("_dmarc.bank.example", "v=DMARC1; p=reject"),
+            ("_dmarc.shop.example", "v=DMARC1; p=quarantine"),
+        ],
+    )
+    .await;
+    let mail = server.store.tenant(server.tenant);
+    mail.add_alias("info@kanzlei.example", &Account::Person(person_id("anna")))
+        .await
+        .unwrap();
+    let shared = mail
+        .create_shared("kanzlei", "Kanzlei", "post@kanzlei.example")
+        .await
+        .unwrap();
+
+    let mut client = Client::connect(server.mx).await;
+    client.cmd("EHLO phisher.test").await;
+    client
+        .expect("MAIL FROM:<alerts@bank.example>", "250 ", "")
+        .await;
+    client
+        .expect("RCPT TO:<anna@kanzlei.example>", "250 ", "")
+        .await;
+    client.expect("DATA", "354 ", "").await;
+    client.send("From: Bank <alerts@bank.example>\r\nSubject: Konto gesperrt\r\n\r\nKlicken Sie hier.\r\n.\r\n").await;
+    let reply = client.reply().await;
+    assert!(
+        reply.starts_with("550 5.7.1"),
+        "unsigned mail in the bank's name: {reply}"
+    );
+    assert!(inbox(&server).await.is_empty());
+
+    // Quarantine: accepted, but into Junk.
+    client
+        .expect("MAIL FROM:<news@shop.example>", "250 ", "")
+        .await;
+    client
+        .expect("RCPT TO:<info@kanzlei.example>", "250 ", "the alias")
+        .await;
+    client.expect("DATA", "354 ", "").await;
+    client
+        .send("From: news@shop.example\r\nSubject: Angebot\r\n\r\nx\r\n.\r\n")
+        .await;
+    assert!(client.reply().await.starts_with("250 "));
+    let anna = Account::Person(person_id("anna"));
+    let junk = mail.mailbox_by_role(&anna, Role::Junk).await.unwrap();
+    assert_eq!(mail.messages(junk.id, 1..=u32::MAX).await.unwrap().len(), 1);
+
+    // The shared address reaches the shared account's inbox.
+    client
+        .expect("MAIL FROM:<ben@praxis.example>", "250 ", "")
+        .await;
+    client
+        .expect(
+            "RCPT TO:<post@kanzlei.example>",
+            "250 ",
+            "the shared address",
+        )
+        .await;
+    client.expect("DATA", "354 ", "").await;
+    client
+        .send("From: ben@praxis.example\r\nSubject: Akte\r\n\r\nx\r\n.\r\n")
+        .await;
+    assert!(client.reply().await.starts_with("250 "));
+    let post = mail.mailbox_by_role(&shared, Role::Inbox).await.unwrap();
+    let stored = mail.messages(post.id, 1..=u32::MAX).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let text = String::from_utf8(mail.raw(&stored[0]).await.unwrap().to_vec()).unwrap();
+    assert!(text.contains("dmarc=none"), "{text}");
 }
