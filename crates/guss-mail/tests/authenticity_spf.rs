@@ -17,15 +17,15 @@
 //! allows, and the explanation where the suite gives one.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+mod support;
+
 use guss_mail::authenticity::Verifier;
-use mail_auth::hickory_resolver::proto::op::{Message, ResponseCode};
 use mail_auth::hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, TXT};
 use mail_auth::hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
-use tokio::net::UdpSocket;
+use support::dns::{Answer, serve};
 use yaml_rust2::{Yaml, YamlLoader};
 
 const SUITE: &str = include_str!("data/rfc7208-tests.yml");
@@ -50,12 +50,6 @@ enum Value {
 #[derive(Debug, Default)]
 struct Zone {
     names: HashMap<String, Vec<Entry>>,
-}
-
-enum Answer {
-    Timeout,
-    NxDomain,
-    Records(Vec<Record>),
 }
 
 impl Zone {
@@ -199,45 +193,6 @@ fn yaml_text(value: &Yaml) -> String {
     }
 }
 
-/// Serves `zone` on a loopback UDP port until the returned task is aborted.
-async fn serve(zone: Zone) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    let zone = Arc::new(zone);
-    let task = tokio::spawn(async move {
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let Ok((len, peer)) = socket.recv_from(&mut buf).await else {
-                return;
-            };
-            let Ok(request) = Message::from_vec(&buf[..len]) else {
-                continue;
-            };
-            let Some(query) = request.queries.first().cloned() else {
-                continue;
-            };
-            let mut response = Message::response(request.metadata.id, request.metadata.op_code);
-            response.metadata.recursion_desired = request.metadata.recursion_desired;
-            response.metadata.recursion_available = true;
-            response.add_query(query.clone());
-            if let Some(edns) = &request.edns {
-                response.set_edns(edns.clone());
-            }
-            match zone.answer(query.name(), query.query_type(), 0) {
-                Answer::Timeout => continue,
-                Answer::NxDomain => response.metadata.response_code = ResponseCode::NXDomain,
-                Answer::Records(records) => {
-                    response.add_answers(records);
-                }
-            }
-            if let Ok(bytes) = response.to_vec() {
-                let _ = socket.send_to(&bytes, peer).await;
-            }
-        }
-    });
-    (addr, task)
-}
-
 struct Case {
     scenario: String,
     name: String,
@@ -281,7 +236,8 @@ async fn rfc7208_test_suite() {
     let mut failures = Vec::new();
 
     for doc in &docs {
-        let (addr, server) = serve(Zone::load(&doc["zonedata"])).await;
+        let zone = Zone::load(&doc["zonedata"]);
+        let (addr, server) = serve(move |name, qtype| zone.answer(name, qtype, 0)).await;
         for case in cases(doc) {
             total += 1;
             // A fresh resolver, so that no answer from another case is cached.

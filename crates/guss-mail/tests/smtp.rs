@@ -17,6 +17,11 @@ use guss_mail::sending::Sending;
 use guss_mail::smtp::{Listener, Smtp, SmtpConfig, SmtpParts};
 use guss_mail::store::{Account, MailStore, Role};
 use guss_testkit::accounts::{Accounts, person_id};
+use hickory_resolver::proto::rr::rdata::MX;
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
+use support::dns::{Answer, serve};
+
+mod support;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -56,13 +61,19 @@ impl guss_core::Authorizer for DeputyForChef {
 
 /// A server for `domain` with person `anna` (password `pw`), relaying to `relay`.
 async fn server(domain: &str, relay: Option<SocketAddr>, max_size: usize) -> Server {
-    server_with_dns(domain, relay, max_size, Vec::new()).await
+    let transport = match relay {
+        Some(a) => Transport::relay(&a.ip().to_string(), a.port())
+            .unwrap()
+            .with_timeout(Duration::from_secs(5)),
+        None => Transport::mx().unwrap(),
+    };
+    server_with_dns(domain, transport, max_size, Vec::new()).await
 }
 
 /// [`server`], its SPF, DKIM and DMARC lookups answered from `txt` only.
 async fn server_with_dns(
     domain: &str,
-    relay: Option<SocketAddr>,
+    transport: Transport,
     max_size: usize,
     txt: Vec<(&str, &str)>,
 ) -> Server {
@@ -93,12 +104,6 @@ async fn server_with_dns(
     .await
     .unwrap();
     let router = Router::new(directory, store.clone());
-    let transport = match relay {
-        Some(a) => Transport::relay(&a.ip().to_string(), a.port())
-            .unwrap()
-            .with_timeout(Duration::from_secs(5)),
-        None => Transport::mx().unwrap(),
-    };
     let config = QueueConfig {
         retry: vec![Duration::from_millis(200)],
         poll: Duration::from_millis(100),
@@ -550,7 +555,7 @@ async fn a_deputy_sends_as_the_boss_and_a_refused_recipient_bounces() {
 async fn dmarc_reject_is_refused_in_the_dialogue_and_aliases_and_shared_addresses_deliver() {
     let server = server_with_dns(
         "kanzlei.example",
-        None,
+        Transport::mx().unwrap(),
         1 << 20,
         vec![
             ("_dmarc.bank.example", "v=DMARC1; p=reject"),
@@ -621,4 +626,49 @@ async fn dmarc_reject_is_refused_in_the_dialogue_and_aliases_and_shared_addresse
     assert_eq!(stored.len(), 1);
     let text = String::from_utf8(mail.raw(&stored[0]).await.unwrap().to_vec()).unwrap();
     assert!(text.contains("dmarc=none"), "{text}");
+}
+
+#[tokio::test]
+async fn outbound_mail_finds_the_next_server_by_mx() {
+    let receiver = server("praxis.example", None, 1 << 20).await;
+    // praxis.example's MX is localhost; other names do not exist.
+    let (dns, _dns_task) = serve(|name: &Name, qtype| {
+        let name_text = name.to_ascii().to_lowercase();
+        match (name_text.as_str(), qtype) {
+            ("praxis.example.", RecordType::MX) => Answer::Records(vec![Record::from_rdata(
+                name.clone(),
+                300,
+                RData::MX(MX::new(10, Name::from_ascii("localhost.").unwrap())),
+            )]),
+            ("praxis.example.", _) => Answer::Records(Vec::new()),
+            _ => Answer::NxDomain,
+        }
+    })
+    .await;
+    let transport = Transport::mx_via(dns, receiver.mx.port())
+        .unwrap()
+        .with_timeout(Duration::from_secs(5));
+    let sender = server_with_dns("kanzlei.example", transport, 1 << 20, Vec::new()).await;
+    let mut client = Client::connect(sender.submission).await;
+    client.login().await;
+    client
+        .expect("MAIL FROM:<anna@kanzlei.example>", "250 ", "")
+        .await;
+    client
+        .expect("RCPT TO:<anna@praxis.example>", "250 ", "")
+        .await;
+    client
+        .expect("RCPT TO:<anna@nowhere.example>", "250 ", "")
+        .await;
+    client.expect("DATA", "354 ", "").await;
+    client
+        .send("From: anna@kanzlei.example\r\nSubject: MX\r\n\r\nHallo\r\n.\r\n")
+        .await;
+    assert!(client.reply().await.starts_with("250 "));
+    let delivered = arrived(&receiver, "anna").await;
+    assert_eq!(delivered.len(), 1, "found through praxis.example's MX");
+    // nowhere.example does not exist: that recipient waits for a retry.
+    let waiting = sender.queue.pending().await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0].recipients, ["anna@nowhere.example"]);
 }

@@ -85,6 +85,31 @@ impl Transport {
         })
     }
 
+    /// Straight to each domain's MX hosts on `port`, found through the one
+    /// name server at `name_server` (a local resolver, or a test's).
+    pub fn mx_via(name_server: SocketAddr, port: u16) -> crate::Result<Self> {
+        use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
+        let mut udp = ConnectionConfig::udp();
+        udp.port = name_server.port();
+        let mut tcp = ConnectionConfig::tcp();
+        tcp.port = name_server.port();
+        let server = NameServerConfig::new(name_server.ip(), true, vec![udp, tcp]);
+        let resolver = TokioResolver::builder_with_config(
+            ResolverConfig::from_name_servers(vec![server]),
+            hickory_resolver::net::runtime::TokioRuntimeProvider::default(),
+        )
+        .build()
+        .map_err(|e| crate::Error::Backend(format!("DNS resolver: {e}")))?;
+        Ok(Transport {
+            kind: Kind::Mx {
+                resolver: Arc::new(resolver),
+                port,
+            },
+            timeout: Duration::from_secs(300),
+            tls: connector()?,
+        })
+    }
+
     /// The same transport with another time limit per step.
     #[must_use]
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
@@ -139,10 +164,21 @@ impl Transport {
         recipients: &[String],
         raw: &[u8],
     ) -> Result<Vec<Outcome>, Outcome> {
-        let address = resolve(host, port).await?;
-        let mut client = SmtpClient::connect(address, self.timeout)
-            .await
-            .map_err(retry)?;
+        let mut client = None;
+        let mut last = Outcome::Retry(format!("{host} has no address"));
+        // Every address of the host in turn (IPv6 and IPv4, RFC 5321 §5.1).
+        for address in resolve(host, port).await? {
+            match SmtpClient::connect(address, self.timeout).await {
+                Ok(connected) => {
+                    client = Some(connected);
+                    break;
+                }
+                Err(e) => last = retry(e),
+            }
+        }
+        let Some(mut client) = client else {
+            return Err(last);
+        };
         client
             .read()
             .await
@@ -234,12 +270,16 @@ async fn write_data<S: AsyncWrite + Unpin>(stream: &mut S, raw: &[u8]) -> std::i
     stream.flush().await
 }
 
-async fn resolve(host: &str, port: u16) -> Result<SocketAddr, Outcome> {
-    tokio::net::lookup_host((host, port))
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Outcome> {
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| Outcome::Retry(format!("{host}: {e}")))?
-        .next()
-        .ok_or_else(|| Outcome::Retry(format!("{host} has no address")))
+        .take(MAX_HOSTS)
+        .collect();
+    if addresses.is_empty() {
+        return Err(Outcome::Retry(format!("{host} has no address")));
+    }
+    Ok(addresses)
 }
 
 /// The domain's MX hosts by preference; the domain itself when it has
