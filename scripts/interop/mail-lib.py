@@ -161,6 +161,7 @@ class MailServer:
         self.extra = list(extra)
         self.smtp_port = free_port()
         self.submission_port = free_port()
+        self.submissions_port = free_port()
         self.proc = None
         self.starts = 0
         self._stdout_offset = self._stderr_offset = 0
@@ -173,6 +174,7 @@ class MailServer:
         cmd = [self.binary, "--domain", self.domain,
                "--smtp", f"127.0.0.1:{self.smtp_port}",
                "--submission", f"127.0.0.1:{self.submission_port}",
+               "--submissions", f"127.0.0.1:{self.submissions_port}",
                "--data", self.data, "--user", f"{self.user}:{self.password}"]
         if self.relay_port:
             cmd += ["--relay", f"127.0.0.1:{self.relay_port}"]

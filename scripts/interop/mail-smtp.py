@@ -53,6 +53,7 @@ import select
 import shutil
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -492,6 +493,26 @@ class Run:
             if check(f"smtplib submission {how} ({len(msg)} bytes): 250", stage == "done",
                      f"{code} at {stage}: {text}"):
                 self.outbound[tag] = (msg, [REMOTE])
+            s.quit()
+
+        # Implicit TLS from the first byte (RFC 8314), as on port 465.
+        tag = "smtplib-implicit-tls"
+        s = None
+        for _ in range(50):
+            try:
+                s = smtplib.SMTP_SSL("127.0.0.1", self.server.submissions_port, local_hostname="client.remote.test",
+                                     timeout=TIMEOUT, context=unverified_tls())
+                break
+            except (ConnectionRefusedError, ssl.SSLError):
+                time.sleep(0.1)
+        if check("implicit TLS on the submissions port: connected", s is not None):
+            s.ehlo()
+            code, text = login_plain(s)
+            if check("smtplib AUTH PLAIN inside implicit TLS: 235", code == 235, f"{code} {text}"):
+                msg = simple(tag, ADDRESS, REMOTE, "implicit TLS", "Hi Max, sent over port 465's kind of TLS.", DOMAIN)
+                stage, code, text = transaction(s, ADDRESS, [REMOTE], msg)
+                if check("smtplib submission inside implicit TLS: 250", stage == "done", f"{code} at {stage}: {text}"):
+                    self.outbound[tag] = (msg, [REMOTE])
             s.quit()
 
     def d_submission_local(self):
