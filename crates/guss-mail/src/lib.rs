@@ -8,6 +8,8 @@ pub mod autoconfig;
 pub mod dkim;
 pub mod dns;
 mod error;
+#[cfg(feature = "imap")]
+pub mod imap;
 pub mod inbound;
 pub mod message;
 pub mod queue;

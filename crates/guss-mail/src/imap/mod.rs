@@ -1,0 +1,210 @@
+//! IMAP: the mailboxes of the store for mail clients, IMAP4rev1 (RFC 3501)
+//! on the way to IMAP4rev2 (RFC 9051), on `imap-codec`.
+//!
+//! One session engine serves a plain listener (143, with STARTTLS) and an
+//! implicit-TLS one (993) over any byte stream. Commands are split into
+//! lines and literals by imap-codec's fragmentizer, so a command can never
+//! grow beyond [`ImapConfig::max_command_size`]; a synchronizing literal
+//! over [`ImapConfig::max_literal_size`] is refused before the client sends
+//! it (`BAD [TOOBIG]`), and non-synchronizing ones are limited to 4096
+//! bytes (LITERAL-, RFC 7888). People log in with `NAME@DOMAIN` and an app
+//! password: the domain names the tenant through the [`Router`], the
+//! password is checked by [`Authenticator`] with [`Scope::Mail`].
+//!
+//! # What works
+//!
+//! - greeting, CAPABILITY, NOOP, LOGOUT, STARTTLS and implicit TLS
+//! - LOGIN and AUTHENTICATE PLAIN (with SASL-IR, RFC 4959)
+//! - LIST and LSUB with `%`/`*` patterns and special-use attributes
+//!   (RFC 6154: `\Sent`, `\Drafts`, `\Trash`, `\Junk`, `\Archive`)
+//! - SELECT and EXAMINE (FLAGS, EXISTS, RECENT, PERMANENTFLAGS, UIDVALIDITY,
+//!   UIDNEXT, HIGHESTMODSEQ, UNSEEN)
+//! - FETCH and UID FETCH of FLAGS, UID, INTERNALDATE, RFC822.SIZE, RFC822,
+//!   RFC822.HEADER, RFC822.TEXT, BODY[]/BODY.PEEK[] with `HEADER` and
+//!   `TEXT` of the whole message and partials (`<offset.length>`), MODSEQ;
+//!   BODY[] without PEEK sets `\Seen`
+//! - STORE and UID STORE (FLAGS, +FLAGS, -FLAGS, .SILENT)
+//! - EXPUNGE, UID EXPUNGE (UIDPLUS), CLOSE, UNSELECT, CHECK
+//! - APPEND (with `APPENDUID`, RFC 4315)
+//! - changes made by other sessions (new messages, flags, expunges) are
+//!   reported after each command, expunges only where RFC 9051 §7.5.1
+//!   allows them
+//!
+//! # What remains (issue 8)
+//!
+//! - IMAP4rev2 itself: ENABLE, the IMAP4rev2 capability and its changed
+//!   behaviours (no RECENT, ESEARCH, LIST-STATUS), UTF-8 mailbox names
+//!   (modified UTF-7 for IMAP4rev1 clients)
+//! - NAMESPACE, STATUS, CREATE/DELETE/RENAME/SUBSCRIBE/UNSUBSCRIBE
+//! - FETCH of ENVELOPE, BODYSTRUCTURE, BODY, body sections by part number,
+//!   `HEADER.FIELDS`, `MIME`, BINARY
+//! - SEARCH and UID SEARCH (common keys, text and header search)
+//! - COPY, MOVE (the store has both)
+//! - IDLE with changes pushed from other sessions, IDLE timeouts
+//! - CONDSTORE and QRESYNC (CHANGEDSINCE, UNCHANGEDSINCE, VANISHED)
+//! - QUOTA
+//! - a limit on sessions per person
+//! - `--imap` in the `mail-server` example and a Python imaplib scenario
+
+mod fetch;
+mod sequence;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use guss_core::{Authenticator, Scope};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+use crate::routing::Router;
+use crate::store::{MAX_MESSAGE, MailStore};
+
+/// What an IMAP listener is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImapListener {
+    /// Port 143: plain at first, STARTTLS offered.
+    Plain,
+    /// Port 993: TLS from the first byte.
+    Tls,
+}
+
+/// Bounds and behaviour of the IMAP listeners.
+#[derive(Clone, Debug)]
+pub struct ImapConfig {
+    /// The name this server greets with.
+    pub hostname: String,
+    /// Largest literal accepted (an APPENDed message), in bytes.
+    pub max_literal_size: u32,
+    /// Largest command, its literals included, in bytes.
+    pub max_command_size: u32,
+    /// How long a session may stay silent (RFC 9051 §5.4: at least 30
+    /// minutes once logged in).
+    pub command_timeout: Duration,
+    /// How long a client may take to log in.
+    pub login_timeout: Duration,
+    /// Bad commands before the connection is closed.
+    pub max_errors: u32,
+    /// Failed logins before the connection is closed.
+    pub max_auth_failures: u32,
+    /// Concurrent sessions per listener.
+    pub max_sessions: usize,
+    /// Whether LOGIN and AUTHENTICATE are allowed without TLS to clients on
+    /// loopback (tests).
+    pub allow_plain_auth_on_loopback: bool,
+}
+
+impl ImapConfig {
+    /// Defaults for `hostname`.
+    ///
+    /// ```
+    /// let config = guss_mail::imap::ImapConfig::new("mail.example.test");
+    /// assert!(config.max_command_size > config.max_literal_size);
+    /// ```
+    pub fn new(hostname: &str) -> Self {
+        let max_literal_size = u32::try_from(MAX_MESSAGE.max()).unwrap_or(u32::MAX - 65536);
+        ImapConfig {
+            hostname: hostname.to_owned(),
+            max_literal_size,
+            max_command_size: max_literal_size.saturating_add(64 * 1024),
+            command_timeout: Duration::from_secs(30 * 60),
+            login_timeout: Duration::from_secs(60),
+            max_errors: 10,
+            max_auth_failures: 3,
+            max_sessions: 512,
+            allow_plain_auth_on_loopback: false,
+        }
+    }
+}
+
+/// The IMAP side of the mail service: what every session shares.
+#[derive(Clone)]
+pub struct Imap {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: ImapConfig,
+    store: MailStore,
+    router: Router,
+    authenticator: Arc<dyn Authenticator>,
+    tls: Option<TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Imap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Imap")
+            .field("hostname", &self.inner.config.hostname)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Imap`] is made of.
+pub struct ImapParts {
+    /// Bounds and names.
+    pub config: ImapConfig,
+    /// The mailboxes.
+    pub store: MailStore,
+    /// Finds the tenant of a login's domain.
+    pub router: Router,
+    /// Checks app passwords (with [`Scope::Mail`]).
+    pub authenticator: Arc<dyn Authenticator>,
+    /// The certificate for STARTTLS and port 993.
+    pub tls: Option<TlsAcceptor>,
+}
+
+impl Imap {
+    /// The IMAP service of `parts`.
+    pub fn new(parts: ImapParts) -> Self {
+        Imap {
+            inner: Arc::new(Inner {
+                config: parts.config,
+                store: parts.store,
+                router: parts.router,
+                authenticator: parts.authenticator,
+                tls: parts.tls,
+            }),
+        }
+    }
+
+    /// The scope app passwords must have to be used here.
+    pub const SCOPE: Scope = Scope::Mail;
+
+    /// Accepts connections on `listener` until the task is dropped.
+    pub async fn serve(self, listener: TcpListener, kind: ImapListener) {
+        let slots = Arc::new(Semaphore::new(self.inner.config.max_sessions.max(1)));
+        loop {
+            let (stream, peer) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                tokio::spawn(session::refuse_busy(stream));
+                continue;
+            };
+            let imap = self.clone();
+            tokio::spawn(async move {
+                let _slot = slot;
+                let _ = stream.set_nodelay(true);
+                imap.handle_stream(stream, peer, kind).await;
+            });
+        }
+    }
+
+    /// Runs one session on any byte stream (a TCP connection, a proxied
+    /// one, an in-memory pipe in tests) from a client at `peer`.
+    pub async fn handle_stream<S>(&self, stream: S, peer: SocketAddr, kind: ImapListener)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        if let Err(e) = session::run(self.clone(), stream, peer, kind).await {
+            tracing::debug!(%peer, error = %e, "IMAP session ended");
+        }
+    }
+}

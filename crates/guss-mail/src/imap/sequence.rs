@@ -1,0 +1,77 @@
+//! Message numbers: sequence sets (`1:3,7,10:*`) mapped onto the UIDs a
+//! session knows (RFC 9051 §2.3.1).
+
+use imap_types::sequence::{SeqOrUid, Sequence, SequenceSet};
+
+/// A sequence number given that is larger than the number of messages.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct OutOfRange;
+
+/// The messages of `uids` (ascending; position + 1 is the sequence number)
+/// that `set` names, as `(sequence number, UID)` in ascending order.
+///
+/// With `by_uid`, `set` holds UIDs and names only those that exist; `*`
+/// is the largest UID. Otherwise it holds sequence numbers, and one past
+/// the number of messages is an error (RFC 9051 §6.4.8 leaves UIDs that
+/// do not exist unmentioned, but a bad sequence number is the client's
+/// mistake).
+pub(super) fn resolve(
+    set: &SequenceSet,
+    uids: &[u32],
+    by_uid: bool,
+) -> Result<Vec<(u32, u32)>, OutOfRange> {
+    let largest = if by_uid {
+        uids.last().copied().unwrap_or(0)
+    } else {
+        u32::try_from(uids.len()).unwrap_or(u32::MAX)
+    };
+    let value = |v: &SeqOrUid| match v {
+        SeqOrUid::Value(n) => n.get(),
+        SeqOrUid::Asterisk => largest,
+    };
+    let ranges: Vec<(u32, u32)> = set
+        .0
+        .as_ref()
+        .iter()
+        .map(|sequence| match sequence {
+            Sequence::Single(v) => (value(v), value(v)),
+            Sequence::Range(a, b) => {
+                let (a, b) = (value(a), value(b));
+                (a.min(b), a.max(b))
+            }
+        })
+        .collect();
+    if !by_uid && ranges.iter().any(|&(_, hi)| hi > largest) {
+        return Err(OutOfRange);
+    }
+    Ok(uids
+        .iter()
+        .zip(1u32..)
+        .filter(|&(&uid, seq)| {
+            let n = if by_uid { uid } else { seq };
+            ranges.iter().any(|&(lo, hi)| lo <= n && n <= hi)
+        })
+        .map(|(&uid, seq)| (seq, uid))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(text: &str) -> SequenceSet {
+        SequenceSet::try_from(text).unwrap()
+    }
+
+    #[test]
+    fn sequence_numbers_and_uids() {
+        let uids = [3, 5, 9, 10];
+        assert_eq!(resolve(&set("2:3"), &uids, false), Ok(vec![(2, 5), (3, 9)]));
+        assert_eq!(resolve(&set("*"), &uids, false), Ok(vec![(4, 10)]));
+        assert_eq!(resolve(&set("5"), &uids, false), Err(OutOfRange));
+        assert_eq!(resolve(&set("4:9"), &uids, true), Ok(vec![(2, 5), (3, 9)]));
+        // `*` is the largest UID, also when it lies below the range's start.
+        assert_eq!(resolve(&set("20:*"), &uids, true), Ok(vec![(4, 10)]));
+        assert_eq!(resolve(&set("1:*"), &[], true), Ok(vec![]));
+    }
+}

@@ -1,0 +1,1051 @@
+//! One IMAP session: the states of RFC 9051 §3 (not authenticated,
+//! authenticated, selected, logout) over a plain or a TLS stream.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+
+use chrono::Utc;
+use guss_core::{Credentials, EmailAddress, Principal};
+use imap_codec::fragmentizer::{
+    DecodeMessageError, FragmentInfo, Fragmentizer, LiteralAnnouncement,
+};
+use imap_codec::{AuthenticateDataCodec, CommandCodec};
+use imap_types::auth::{AuthMechanism, AuthenticateData};
+use imap_types::command::{Command, CommandBody};
+use imap_types::core::LiteralMode;
+use imap_types::extensions::binary::LiteralOrLiteral8;
+use imap_types::fetch::MacroOrMessageDataItemNames;
+use imap_types::flag::{Flag, StoreResponse, StoreType};
+use imap_types::mailbox::{ListMailbox, Mailbox};
+use imap_types::sequence::SequenceSet;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::fetch::{self, Plan};
+use super::sequence;
+use super::{Imap, ImapListener};
+use crate::store::{Account, FlagChange, Flags, MailboxInfo, MessageMeta, Role, TenantMail};
+use crate::{Error, Result};
+
+/// Largest read from the socket at once.
+const READ_CHUNK: usize = 16 * 1024;
+/// Largest non-synchronizing literal (LITERAL-, RFC 7888 §5).
+const MAX_NON_SYNC_LITERAL: u32 = 4096;
+/// Output is written out once this much has gathered (long FETCHes).
+const FLUSH_AT: usize = 256 * 1024;
+/// The hierarchy delimiter.
+const DELIMITER: char = '/';
+
+/// Tells a client the server is busy and closes.
+pub(super) async fn refuse_busy(mut stream: TcpStream) {
+    let _ = stream
+        .write_all(b"* BYE Too many connections, try again later\r\n")
+        .await;
+}
+
+/// Runs a session to its end.
+pub(super) async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+    imap: Imap,
+    stream: S,
+    peer: SocketAddr,
+    kind: ImapListener,
+) -> Result<()> {
+    let mut session = Session::new(imap, peer);
+    if kind == ImapListener::Tls {
+        let Some(acceptor) = session.imap.inner.tls.clone() else {
+            return Err(Error::invalid("listener", "port 993 needs a certificate"));
+        };
+        let tls = acceptor.accept(stream).await.map_err(io)?;
+        session.tls = true;
+        session.greet();
+        session.serve(tls).await.map(|_| ())
+    } else {
+        session.greet();
+        match session.serve(stream).await? {
+            Some(plain) => {
+                let Some(acceptor) = session.imap.inner.tls.clone() else {
+                    return Ok(());
+                };
+                let tls = acceptor.accept(plain).await.map_err(io)?;
+                session.tls = true;
+                session.serve(tls).await.map(|_| ())
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::Backend(format!("connection: {e}"))
+}
+
+/// Who is logged in.
+struct User {
+    mail: TenantMail,
+    account: Account,
+}
+
+/// The selected mailbox as this session has told the client about it.
+struct Selected {
+    mailbox: MailboxInfo,
+    read_only: bool,
+    /// UIDs in sequence-number order.
+    uids: Vec<u32>,
+    /// Changes up to here have been looked at.
+    modseq: u64,
+    /// Expunged by someone, not yet told (RFC 9051 §7.5.1: not during
+    /// FETCH, STORE and SEARCH).
+    vanished: BTreeSet<u32>,
+    /// Flag changes this session reported itself: not repeated.
+    reported: HashMap<u32, u64>,
+}
+
+/// What the session waits for.
+enum Mode {
+    Command,
+    /// The client's response to AUTHENTICATE PLAIN, for the command `tag`.
+    Authenticate(String),
+}
+
+/// What the loop does after a command.
+enum Step {
+    Continue,
+    StartTls,
+}
+
+/// A tagged response.
+struct Reply {
+    status: &'static str,
+    text: String,
+}
+
+impl Reply {
+    fn ok(text: impl Into<String>) -> Self {
+        Reply {
+            status: "OK",
+            text: text.into(),
+        }
+    }
+
+    fn no(text: impl Into<String>) -> Self {
+        Reply {
+            status: "NO",
+            text: text.into(),
+        }
+    }
+
+    fn bad(text: impl Into<String>) -> Self {
+        Reply {
+            status: "BAD",
+            text: text.into(),
+        }
+    }
+}
+
+struct Session {
+    imap: Imap,
+    peer: SocketAddr,
+    tls: bool,
+    user: Option<User>,
+    selected: Option<Selected>,
+    mode: Mode,
+    output: Vec<u8>,
+    errors: u32,
+    auth_failures: u32,
+    /// Set when a non-synchronizing literal was too big.
+    too_big: bool,
+    logout: bool,
+}
+
+impl Session {
+    fn new(imap: Imap, peer: SocketAddr) -> Self {
+        Session {
+            imap,
+            peer,
+            tls: false,
+            user: None,
+            selected: None,
+            mode: Mode::Command,
+            output: Vec::new(),
+            errors: 0,
+            auth_failures: 0,
+            too_big: false,
+            logout: false,
+        }
+    }
+
+    fn config(&self) -> &super::ImapConfig {
+        &self.imap.inner.config
+    }
+
+    fn greet(&mut self) {
+        let line = format!(
+            "* OK [CAPABILITY {}] {} IMAP ready",
+            self.capabilities(),
+            self.config().hostname
+        );
+        self.line(&line);
+    }
+
+    fn line(&mut self, line: &str) {
+        self.output.extend_from_slice(line.as_bytes());
+        self.output.extend_from_slice(b"\r\n");
+    }
+
+    fn tagged(&mut self, tag: &str, reply: &Reply) {
+        if reply.status != "OK" {
+            self.errors += u32::from(reply.status == "BAD");
+        }
+        let line = format!("{tag} {} {}", reply.status, reply.text);
+        self.line(&line);
+    }
+
+    async fn flush<S: AsyncWrite + Unpin>(&mut self, stream: &mut S) -> Result<()> {
+        if !self.output.is_empty() {
+            stream.write_all(&self.output).await.map_err(io)?;
+            self.output.clear();
+        }
+        stream.flush().await.map_err(io)
+    }
+
+    /// Whether passwords may be sent: inside TLS, or on loopback when
+    /// the configuration allows it (tests).
+    fn auth_allowed(&self) -> bool {
+        self.tls || (self.config().allow_plain_auth_on_loopback && self.peer.ip().is_loopback())
+    }
+
+    fn capabilities(&self) -> String {
+        let mut caps = vec!["IMAP4rev1", "LITERAL-"];
+        if self.user.is_none() {
+            if !self.tls && self.imap.inner.tls.is_some() {
+                caps.push("STARTTLS");
+            }
+            if self.auth_allowed() {
+                caps.extend(["AUTH=PLAIN", "SASL-IR"]);
+            } else {
+                caps.push("LOGINDISABLED");
+            }
+        } else {
+            caps.extend(["UIDPLUS", "UNSELECT", "SPECIAL-USE"]);
+        }
+        caps.join(" ")
+    }
+
+    /// Reads, decodes and answers commands until the client leaves; the
+    /// stream back when the client asked for STARTTLS.
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        mut stream: S,
+    ) -> Result<Option<S>> {
+        let mut fragments = Fragmentizer::new(self.config().max_command_size);
+        let mut chunk = vec![0u8; READ_CHUNK];
+        loop {
+            if self.logout {
+                self.flush(&mut stream).await?;
+                return Ok(None);
+            }
+            if self.errors >= self.config().max_errors {
+                self.line("* BYE Too many errors");
+                self.flush(&mut stream).await?;
+                return Ok(None);
+            }
+            let Some(fragment) = fragments.progress() else {
+                self.flush(&mut stream).await?;
+                let timeout = if self.user.is_some() {
+                    self.config().command_timeout
+                } else {
+                    self.config().login_timeout
+                };
+                let n = match tokio::time::timeout(timeout, stream.read(&mut chunk)).await {
+                    Err(_) => {
+                        self.line("* BYE Autologout: idle for too long");
+                        self.flush(&mut stream).await?;
+                        return Ok(None);
+                    }
+                    Ok(Err(e)) => return Err(io(e)),
+                    Ok(Ok(0)) => return Ok(None),
+                    Ok(Ok(n)) => n,
+                };
+                fragments.enqueue_bytes(chunk.get(..n).unwrap_or_default());
+                continue;
+            };
+            if let FragmentInfo::Line {
+                announcement: Some(LiteralAnnouncement { mode, length }),
+                ..
+            } = fragment
+            {
+                self.literal_announced(&mut fragments, mode, length);
+                self.flush(&mut stream).await?;
+                continue;
+            }
+            if !fragments.is_message_complete() {
+                continue;
+            }
+            let step = match std::mem::replace(&mut self.mode, Mode::Command) {
+                Mode::Command => match fragments.decode_message(&CommandCodec::default()) {
+                    Ok(command) => self.command(&mut stream, command).await?,
+                    Err(e) => {
+                        let tag = fragments.decode_tag().map(|t| t.as_ref().to_owned());
+                        self.undecodable(tag, &e);
+                        Step::Continue
+                    }
+                },
+                Mode::Authenticate(tag) => {
+                    match fragments.decode_message(&AuthenticateDataCodec::default()) {
+                        Ok(AuthenticateData::Continue(data)) => {
+                            let reply = self.auth_plain(data.declassify()).await?;
+                            self.tagged(&tag, &reply);
+                        }
+                        Ok(AuthenticateData::Cancel) => {
+                            self.tagged(&tag, &Reply::bad("Authentication cancelled"));
+                        }
+                        Err(_) => self.tagged(&tag, &Reply::bad("Not base64")),
+                    }
+                    Step::Continue
+                }
+            };
+            if let Step::StartTls = step {
+                // RFC 9051 §6.2.1: nothing sent in the clear after STARTTLS
+                // may be taken as said inside TLS (command injection).
+                if fragments.progress().is_some() || !fragments.message_bytes().is_empty() {
+                    self.flush(&mut stream).await?;
+                    return Ok(None);
+                }
+                self.flush(&mut stream).await?;
+                return Ok(Some(stream));
+            }
+        }
+    }
+
+    /// A line ended with `{N}` or `{N+}`: agree to the literal, or refuse it.
+    fn literal_announced(&mut self, fragments: &mut Fragmentizer, mode: LiteralMode, length: u32) {
+        match mode {
+            LiteralMode::Sync if length > self.config().max_literal_size => {
+                match fragments.decode_tag() {
+                    Some(tag) => {
+                        let tag = tag.as_ref().to_owned();
+                        self.tagged(&tag, &Reply::bad("[TOOBIG] Literal too big"));
+                        fragments.skip_message();
+                    }
+                    None => fragments.poison_message(),
+                }
+            }
+            LiteralMode::Sync => self.line("+ Ready for literal data"),
+            LiteralMode::NonSync if length > MAX_NON_SYNC_LITERAL => {
+                self.too_big = true;
+                fragments.poison_message();
+            }
+            LiteralMode::NonSync => {}
+        }
+    }
+
+    fn undecodable<'a, C: imap_codec::decode::Decoder>(
+        &mut self,
+        tag: Option<String>,
+        error: &DecodeMessageError<'a, C>,
+    ) {
+        let text = match error {
+            DecodeMessageError::MessageTooLong { .. } => "[TOOBIG] Command too long",
+            DecodeMessageError::MessagePoisoned { .. } if self.too_big => {
+                "[TOOBIG] Non-synchronizing literals are limited to 4096 bytes"
+            }
+            _ => "Unknown command or invalid arguments",
+        };
+        self.too_big = false;
+        let tag = tag.unwrap_or_else(|| "*".to_owned());
+        self.tagged(&tag, &Reply::bad(text));
+    }
+
+    async fn command<S: AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        command: Command<'_>,
+    ) -> Result<Step> {
+        let tag = command.tag.as_ref().to_owned();
+        // Whether expunges of other sessions may be told after this
+        // command (RFC 9051 §7.5.1).
+        let mut expunges_allowed = true;
+        let reply = match command.body {
+            CommandBody::Capability => {
+                let line = format!("* CAPABILITY {}", self.capabilities());
+                self.line(&line);
+                Reply::ok("CAPABILITY completed")
+            }
+            CommandBody::Noop | CommandBody::Check => Reply::ok("Done"),
+            CommandBody::Logout => {
+                self.line("* BYE Logging out");
+                self.logout = true;
+                self.selected = None;
+                Reply::ok("LOGOUT completed")
+            }
+            CommandBody::StartTLS => {
+                if self.tls || self.imap.inner.tls.is_none() {
+                    Reply::bad("TLS is not offered here")
+                } else if self.user.is_some() {
+                    Reply::bad("Already logged in")
+                } else {
+                    self.tagged(&tag, &Reply::ok("Begin TLS negotiation now"));
+                    return Ok(Step::StartTls);
+                }
+            }
+            CommandBody::Login { username, password } => {
+                let user = String::from_utf8_lossy(username.as_ref()).into_owned();
+                let password = String::from_utf8_lossy(password.declassify().as_ref()).into_owned();
+                self.login(&user, &password).await?
+            }
+            CommandBody::Authenticate {
+                mechanism,
+                initial_response,
+            } => {
+                if self.user.is_some() {
+                    Reply::bad("Already logged in")
+                } else if !self.auth_allowed() {
+                    Reply::no("[PRIVACYREQUIRED] Use TLS first")
+                } else if mechanism != AuthMechanism::Plain {
+                    Reply::no("[CANNOT] Only PLAIN is offered")
+                } else if let Some(initial) = initial_response {
+                    self.auth_plain(initial.declassify()).await?
+                } else {
+                    // An empty challenge (RFC 9051 §6.2.2).
+                    self.line("+ ");
+                    self.mode = Mode::Authenticate(tag);
+                    return Ok(Step::Continue);
+                }
+            }
+            body => {
+                if self.user.is_none() {
+                    Reply::bad("Log in first")
+                } else {
+                    match self
+                        .authenticated(stream, body, &mut expunges_allowed)
+                        .await
+                    {
+                        Ok(reply) => reply,
+                        Err(Error::NotFound(what)) => {
+                            Reply::no(format!("[NONEXISTENT] No such {what}"))
+                        }
+                        Err(Error::LimitExceeded { .. }) => Reply::no("[LIMIT] Over a limit"),
+                        Err(Error::Invalid { what, why }) => {
+                            Reply::no(format!("Invalid {what}: {why}"))
+                        }
+                        Err(e) => {
+                            if matches!(e, Error::Backend(ref text) if text.starts_with("connection:"))
+                            {
+                                return Err(e);
+                            }
+                            tracing::warn!(error = %e, "IMAP command failed");
+                            Reply::no("[SERVERBUG] The command failed; try again")
+                        }
+                    }
+                }
+            }
+        };
+        if self.selected.is_some()
+            && !self.logout
+            && let Err(e) = self.sync(expunges_allowed).await
+        {
+            tracing::warn!(error = %e, "IMAP mailbox update failed");
+        }
+        self.tagged(&tag, &reply);
+        Ok(Step::Continue)
+    }
+
+    /// Commands of the authenticated and selected states.
+    async fn authenticated<S: AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        body: CommandBody<'_>,
+        expunges_allowed: &mut bool,
+    ) -> Result<Reply> {
+        Ok(match body {
+            CommandBody::Select { mailbox, .. } => self.select(&mailbox, false).await?,
+            CommandBody::Examine { mailbox, .. } => self.select(&mailbox, true).await?,
+            CommandBody::List {
+                reference,
+                mailbox_wildcard,
+            } => self.list(&reference, &mailbox_wildcard, false).await?,
+            CommandBody::Lsub {
+                reference,
+                mailbox_wildcard,
+            } => self.list(&reference, &mailbox_wildcard, true).await?,
+            CommandBody::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+            } => {
+                let data: &[u8] = match &message {
+                    LiteralOrLiteral8::Literal(literal) => literal.data(),
+                    LiteralOrLiteral8::Literal8(literal) => &literal.data,
+                };
+                let date = date.map(|d| d.as_ref().with_timezone(&Utc));
+                self.append(&mailbox, &flags, date, data).await?
+            }
+            CommandBody::Unselect => match self.selected.take() {
+                Some(_) => Reply::ok("UNSELECT completed"),
+                None => Reply::bad("No mailbox selected"),
+            },
+            CommandBody::Close => match self.selected.take() {
+                Some(selected) => {
+                    // RFC 9051 §6.4.1: expunged silently.
+                    if !selected.read_only {
+                        self.mail()?.expunge(selected.mailbox.id, None).await?;
+                    }
+                    Reply::ok("CLOSE completed")
+                }
+                None => Reply::bad("No mailbox selected"),
+            },
+            CommandBody::Expunge => self.expunge(None).await?,
+            CommandBody::ExpungeUid { sequence_set } => self.expunge(Some(&sequence_set)).await?,
+            CommandBody::Fetch {
+                sequence_set,
+                macro_or_item_names,
+                uid,
+                ..
+            } => {
+                *expunges_allowed = uid;
+                self.fetch(stream, &sequence_set, &macro_or_item_names, uid)
+                    .await?
+            }
+            CommandBody::Store {
+                sequence_set,
+                kind,
+                response,
+                flags,
+                uid,
+                ..
+            } => {
+                *expunges_allowed = uid;
+                self.store(&sequence_set, kind, response, &flags, uid)
+                    .await?
+            }
+            _ => Reply::bad("Command not supported yet"),
+        })
+    }
+
+    fn mail(&self) -> Result<&TenantMail> {
+        self.user
+            .as_ref()
+            .map(|u| &u.mail)
+            .ok_or(Error::invalid("session", "not logged in"))
+    }
+
+    async fn login(&mut self, user: &str, password: &str) -> Result<Reply> {
+        if self.user.is_some() {
+            return Ok(Reply::bad("Already logged in"));
+        }
+        if !self.auth_allowed() {
+            return Ok(Reply::no("[PRIVACYREQUIRED] Use TLS first"));
+        }
+        let inner = &self.imap.inner;
+        let mut found = None;
+        if let Ok(address) = user.parse::<EmailAddress>()
+            && let Some(tenant) = inner.router.tenant_for_domain(address.domain()).await?
+            && let Ok(principal) = inner
+                .authenticator
+                .authenticate(
+                    tenant,
+                    &Credentials::basic(user, password),
+                    super::Imap::SCOPE,
+                )
+                .await
+            && let Principal::Person { person, .. } = principal
+        {
+            found = Some(User {
+                mail: inner.store.tenant(tenant),
+                account: Account::Person(person),
+            });
+        }
+        match found {
+            Some(found) => {
+                self.user = Some(found);
+                Ok(Reply::ok(format!(
+                    "[CAPABILITY {}] Logged in",
+                    self.capabilities()
+                )))
+            }
+            None => {
+                self.auth_failures += 1;
+                // Slow down guessing.
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    200 * u64::from(self.auth_failures),
+                ))
+                .await;
+                if self.auth_failures >= self.config().max_auth_failures {
+                    self.line("* BYE Too many failed logins");
+                    self.logout = true;
+                }
+                Ok(Reply::no("[AUTHENTICATIONFAILED] Invalid credentials"))
+            }
+        }
+    }
+
+    /// AUTHENTICATE PLAIN: `authzid NUL authcid NUL password` (RFC 4616);
+    /// an authzid other than the user itself is not offered.
+    async fn auth_plain(&mut self, response: &[u8]) -> Result<Reply> {
+        let Ok(text) = std::str::from_utf8(response) else {
+            return Ok(Reply::bad("Malformed PLAIN response"));
+        };
+        let mut parts = text.split('\0');
+        let (Some(authzid), Some(user), Some(password), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Ok(Reply::bad("Malformed PLAIN response"));
+        };
+        if !authzid.is_empty() && !authzid.eq_ignore_ascii_case(user) {
+            return Ok(Reply::no(
+                "[AUTHORIZATIONFAILED] Authorization identity not permitted",
+            ));
+        }
+        self.login(user, password).await
+    }
+
+    /// The account's mailbox named by `mailbox`.
+    async fn find_mailbox(&self, mailbox: &Mailbox<'_>) -> Result<Option<MailboxInfo>> {
+        let Some(user) = &self.user else {
+            return Ok(None);
+        };
+        let boxes = user.mail.mailboxes(&user.account).await?;
+        Ok(match mailbox {
+            Mailbox::Inbox => boxes.into_iter().find(|b| b.role == Some(Role::Inbox)),
+            Mailbox::Other(other) => match std::str::from_utf8(other.as_ref()) {
+                Ok(name) => boxes.into_iter().find(|b| b.name == name),
+                Err(_) => None,
+            },
+        })
+    }
+
+    async fn select(&mut self, mailbox: &Mailbox<'_>, read_only: bool) -> Result<Reply> {
+        if self.selected.take().is_some() {
+            // RFC 9051 §6.3.2: the old mailbox is closed first.
+            self.line("* OK [CLOSED] Previous mailbox closed");
+        }
+        let Some(info) = self.find_mailbox(mailbox).await? else {
+            return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
+        };
+        let messages = self.mail()?.messages(info.id, 1..=u32::MAX).await?;
+        let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
+        let first_unseen = messages
+            .iter()
+            .position(|m| !m.flags.contains("\\Seen"))
+            .map(|i| i + 1);
+        self.line(&format!("* {} EXISTS", uids.len()));
+        self.line("* 0 RECENT");
+        self.line("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
+        if read_only {
+            self.line("* OK [PERMANENTFLAGS ()] Read-only");
+        } else {
+            self.line(
+                "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags allowed",
+            );
+        }
+        if let Some(seq) = first_unseen {
+            self.line(&format!("* OK [UNSEEN {seq}] First unseen"));
+        }
+        self.line(&format!(
+            "* OK [UIDVALIDITY {}] UIDs valid",
+            info.uid_validity
+        ));
+        self.line(&format!(
+            "* OK [UIDNEXT {}] Predicted next UID",
+            info.uid_next
+        ));
+        self.line(&format!(
+            "* OK [HIGHESTMODSEQ {}] Highest",
+            info.highest_modseq.max(1)
+        ));
+        let modseq = info.highest_modseq;
+        self.selected = Some(Selected {
+            mailbox: info,
+            read_only,
+            uids,
+            modseq,
+            vanished: BTreeSet::new(),
+            reported: HashMap::new(),
+        });
+        Ok(if read_only {
+            Reply::ok("[READ-ONLY] EXAMINE completed")
+        } else {
+            Reply::ok("[READ-WRITE] SELECT completed")
+        })
+    }
+
+    async fn list(
+        &mut self,
+        reference: &Mailbox<'_>,
+        pattern: &ListMailbox<'_>,
+        subscribed_only: bool,
+    ) -> Result<Reply> {
+        let command = if subscribed_only { "LSUB" } else { "LIST" };
+        let reference = match reference {
+            Mailbox::Inbox => "INBOX".to_owned(),
+            Mailbox::Other(other) => String::from_utf8_lossy(other.as_ref()).into_owned(),
+        };
+        let pattern = match pattern {
+            ListMailbox::Token(token) => String::from_utf8_lossy(token.as_ref()).into_owned(),
+            ListMailbox::String(string) => String::from_utf8_lossy(string.as_ref()).into_owned(),
+        };
+        if pattern.is_empty() {
+            // RFC 9051 §6.3.9: the delimiter and the root.
+            self.line(&format!("* {command} (\\Noselect) \"{DELIMITER}\" \"\""));
+            return Ok(Reply::ok(format!("{command} completed")));
+        }
+        let pattern = format!("{reference}{pattern}");
+        let Some(user) = &self.user else {
+            return Ok(Reply::bad("Log in first"));
+        };
+        let mut boxes = user.mail.mailboxes(&user.account).await?;
+        boxes.sort_by_key(|b| (b.role != Some(Role::Inbox), b.name.clone()));
+        let mut out = Vec::new();
+        for mailbox in &boxes {
+            let inbox = mailbox.role == Some(Role::Inbox);
+            let name = if inbox {
+                "INBOX"
+            } else {
+                mailbox.name.as_str()
+            };
+            let matches = if inbox {
+                wildcard(&pattern.to_ascii_uppercase(), name)
+            } else {
+                wildcard(&pattern, name)
+            };
+            if !matches || (subscribed_only && !mailbox.subscribed) {
+                continue;
+            }
+            let prefix = format!("{name}{DELIMITER}");
+            let children = boxes.iter().any(|b| b.name.starts_with(&prefix));
+            let mut attributes = vec![if children {
+                "\\HasChildren"
+            } else {
+                "\\HasNoChildren"
+            }];
+            // RFC 6154 §2: the special uses.
+            match mailbox.role {
+                Some(Role::Sent) => attributes.push("\\Sent"),
+                Some(Role::Drafts) => attributes.push("\\Drafts"),
+                Some(Role::Trash) => attributes.push("\\Trash"),
+                Some(Role::Junk) => attributes.push("\\Junk"),
+                Some(Role::Archive) => attributes.push("\\Archive"),
+                Some(Role::Inbox) | None => {}
+            }
+            out.extend_from_slice(
+                format!("* {command} ({}) \"{DELIMITER}\" ", attributes.join(" ")).as_bytes(),
+            );
+            fetch::string(&mut out, name);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.output.extend_from_slice(&out);
+        Ok(Reply::ok(format!("{command} completed")))
+    }
+
+    async fn append(
+        &mut self,
+        mailbox: &Mailbox<'_>,
+        flags: &[Flag<'_>],
+        date: Option<chrono::DateTime<Utc>>,
+        data: &[u8],
+    ) -> Result<Reply> {
+        let Some(info) = self.find_mailbox(mailbox).await? else {
+            return Ok(Reply::no("[TRYCREATE] No such mailbox"));
+        };
+        if data.len() > usize::try_from(self.config().max_literal_size).unwrap_or(usize::MAX) {
+            return Ok(Reply::no("[TOOBIG] Message too big"));
+        }
+        let Ok(flags) = flags_of(flags) else {
+            return Ok(Reply::bad("Invalid flags"));
+        };
+        let uid = self
+            .mail()?
+            .append(info.id, bytes::Bytes::copy_from_slice(data), &flags, date)
+            .await?;
+        Ok(Reply::ok(format!(
+            "[APPENDUID {} {uid}] APPEND completed",
+            info.uid_validity
+        )))
+    }
+
+    async fn expunge(&mut self, uids: Option<&SequenceSet>) -> Result<Reply> {
+        let Some(selected) = &self.selected else {
+            return Ok(Reply::bad("No mailbox selected"));
+        };
+        if selected.read_only {
+            return Ok(Reply::no("[READ-ONLY] Mailbox is read-only"));
+        }
+        let only = match uids {
+            Some(set) => match sequence::resolve(set, &selected.uids, true) {
+                Ok(targets) => Some(targets.into_iter().map(|(_, uid)| uid).collect::<Vec<_>>()),
+                Err(_) => return Ok(Reply::bad("Invalid UID set")),
+            },
+            None => None,
+        };
+        let id = selected.mailbox.id;
+        self.mail()?.expunge(id, only.as_deref()).await?;
+        // The expunges are told by the update that follows every command.
+        Ok(Reply::ok("EXPUNGE completed"))
+    }
+
+    /// The messages `set` names in the selected mailbox, with their
+    /// sequence numbers, as stored now.
+    async fn targets(
+        &self,
+        set: &SequenceSet,
+        uid: bool,
+    ) -> Result<std::result::Result<Vec<(u32, MessageMeta)>, Reply>> {
+        let Some(selected) = &self.selected else {
+            return Ok(Err(Reply::bad("No mailbox selected")));
+        };
+        let Ok(targets) = sequence::resolve(set, &selected.uids, uid) else {
+            return Ok(Err(Reply::bad("Invalid message sequence number")));
+        };
+        let (Some(&(_, first)), Some(&(_, last))) = (targets.first(), targets.last()) else {
+            return Ok(Ok(Vec::new()));
+        };
+        let mut stored: HashMap<u32, MessageMeta> = self
+            .mail()?
+            .messages(selected.mailbox.id, first..=last)
+            .await?
+            .into_iter()
+            .map(|m| (m.uid, m))
+            .collect();
+        Ok(Ok(targets
+            .into_iter()
+            .filter_map(|(seq, uid)| stored.remove(&uid).map(|m| (seq, m)))
+            .collect()))
+    }
+
+    async fn fetch<S: AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        set: &SequenceSet,
+        names: &MacroOrMessageDataItemNames<'_>,
+        uid: bool,
+    ) -> Result<Reply> {
+        let plan = match Plan::new(names, uid) {
+            Ok(plan) => plan,
+            Err(why) => return Ok(Reply::bad(why)),
+        };
+        let mut targets = match self.targets(set, uid).await? {
+            Ok(targets) => targets,
+            Err(reply) => return Ok(reply),
+        };
+        let read_only = self.selected.as_ref().is_none_or(|s| s.read_only);
+        if plan.sets_seen && !read_only {
+            let unseen: Vec<u32> = targets
+                .iter()
+                .filter(|(_, m)| !m.flags.contains("\\Seen"))
+                .map(|(_, m)| m.uid)
+                .collect();
+            if !unseen.is_empty() {
+                let mailbox = targets.first().map(|(_, m)| m.mailbox).unwrap_or_default();
+                let seen = Flags::new(["\\Seen"])?;
+                let changed = self
+                    .mail()?
+                    .store_flags(mailbox, &unseen, FlagChange::Add, &seen, None)
+                    .await?;
+                for meta in changed {
+                    if let Some(target) = targets.iter_mut().find(|(_, m)| m.uid == meta.uid) {
+                        target.1 = meta;
+                    }
+                }
+            }
+        }
+        for (seq, meta) in &targets {
+            let raw = if plan.needs_body {
+                match self.mail()?.raw(meta).await {
+                    Ok(raw) => raw,
+                    Err(e) => {
+                        tracing::warn!(error = %e, uid = meta.uid, "message bytes missing");
+                        continue;
+                    }
+                }
+            } else {
+                bytes::Bytes::new()
+            };
+            plan.render(&mut self.output, *seq, meta, &raw);
+            if self.output.len() >= FLUSH_AT {
+                self.flush(stream).await?;
+            }
+        }
+        Ok(Reply::ok("FETCH completed"))
+    }
+
+    async fn store(
+        &mut self,
+        set: &SequenceSet,
+        kind: StoreType,
+        response: StoreResponse,
+        flags: &[Flag<'_>],
+        uid: bool,
+    ) -> Result<Reply> {
+        if self.selected.as_ref().is_some_and(|s| s.read_only) {
+            return Ok(Reply::no("[READ-ONLY] Mailbox is read-only"));
+        }
+        let Ok(flags) = flags_of(flags) else {
+            return Ok(Reply::bad("Invalid flags"));
+        };
+        let targets = match self.targets(set, uid).await? {
+            Ok(targets) => targets,
+            Err(reply) => return Ok(reply),
+        };
+        let Some(mailbox) = targets.first().map(|(_, m)| m.mailbox) else {
+            return Ok(Reply::ok("STORE completed"));
+        };
+        let change = match kind {
+            StoreType::Replace => FlagChange::Replace,
+            StoreType::Add => FlagChange::Add,
+            StoreType::Remove => FlagChange::Remove,
+        };
+        let uids: Vec<u32> = targets.iter().map(|(_, m)| m.uid).collect();
+        let changed = self
+            .mail()?
+            .store_flags(mailbox, &uids, change, &flags, None)
+            .await?;
+        let mut changed: HashMap<u32, MessageMeta> =
+            changed.into_iter().map(|m| (m.uid, m)).collect();
+        for (seq, meta) in targets {
+            let meta = changed.remove(&meta.uid).unwrap_or(meta);
+            if let Some(selected) = &mut self.selected {
+                selected.reported.insert(meta.uid, meta.modseq);
+            }
+            if response == StoreResponse::Answer {
+                let mut line = format!("* {seq} FETCH (FLAGS ").into_bytes();
+                fetch::flag_list(&mut line, &meta);
+                if uid {
+                    line.extend_from_slice(format!(" UID {}", meta.uid).as_bytes());
+                }
+                line.extend_from_slice(b")\r\n");
+                self.output.extend_from_slice(&line);
+            }
+        }
+        Ok(Reply::ok("STORE completed"))
+    }
+
+    /// Tells the client what changed in the selected mailbox since it
+    /// last heard: new messages (EXISTS), flags (FETCH) and, where
+    /// allowed, expunges (EXPUNGE).
+    async fn sync(&mut self, expunges_allowed: bool) -> Result<()> {
+        let (Some(selected), Some(user)) = (&mut self.selected, &self.user) else {
+            return Ok(());
+        };
+        let info = user.mail.mailbox(selected.mailbox.id).await?;
+        let mut out = Vec::new();
+        if info.highest_modseq != selected.modseq {
+            let changes = user
+                .mail
+                .changes_since(selected.mailbox.id, selected.modseq)
+                .await?;
+            selected.modseq = info.highest_modseq;
+            let known: BTreeSet<u32> = selected.uids.iter().copied().collect();
+            selected
+                .vanished
+                .extend(changes.vanished.iter().filter(|u| known.contains(u)));
+            let last = selected.uids.last().copied().unwrap_or(0);
+            let gone: BTreeSet<u32> = changes.vanished.iter().copied().collect();
+            let mut new: Vec<u32> = changes
+                .changed
+                .iter()
+                .map(|m| m.uid)
+                .filter(|u| *u > last && !gone.contains(u))
+                .collect();
+            new.sort_unstable();
+            new.dedup();
+            for meta in &changes.changed {
+                if meta.uid > last || selected.vanished.contains(&meta.uid) {
+                    continue;
+                }
+                if selected.reported.get(&meta.uid) == Some(&meta.modseq) {
+                    continue;
+                }
+                if let Ok(index) = selected.uids.binary_search(&meta.uid) {
+                    out.extend_from_slice(format!("* {} FETCH (FLAGS ", index + 1).as_bytes());
+                    fetch::flag_list(&mut out, meta);
+                    out.extend_from_slice(format!(" UID {})\r\n", meta.uid).as_bytes());
+                }
+            }
+            if expunges_allowed {
+                for uid in std::mem::take(&mut selected.vanished) {
+                    if let Ok(index) = selected.uids.binary_search(&uid) {
+                        selected.uids.remove(index);
+                        out.extend_from_slice(format!("* {} EXPUNGE\r\n", index + 1).as_bytes());
+                    }
+                }
+            }
+            if !new.is_empty() {
+                selected.uids.extend(new);
+                out.extend_from_slice(format!("* {} EXISTS\r\n", selected.uids.len()).as_bytes());
+            }
+        }
+        selected.reported.clear();
+        selected.mailbox = info;
+        self.output.extend_from_slice(&out);
+        Ok(())
+    }
+}
+
+/// The store's flags of a command's flag list.
+fn flags_of(flags: &[Flag<'_>]) -> Result<Flags> {
+    let names: Vec<String> = flags.iter().map(ToString::to_string).collect();
+    Flags::new(names.iter().map(String::as_str))
+}
+
+/// Whether `name` matches a LIST pattern: `*` matches anything, `%`
+/// anything but the hierarchy delimiter (RFC 9051 §6.3.9). Linear in
+/// both lengths times each other, so hostile patterns stay cheap.
+fn wildcard(pattern: &str, name: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let name: Vec<char> = name.chars().collect();
+    // reachable[j]: the pattern so far can match the first j chars of name.
+    let mut reachable = vec![false; name.len() + 1];
+    if let Some(first) = reachable.first_mut() {
+        *first = true;
+    }
+    for &p in &pattern {
+        let mut next = vec![false; name.len() + 1];
+        match p {
+            '*' | '%' => {
+                // `*`: some earlier point matched; `%`: and no delimiter since.
+                let mut on = false;
+                for (j, slot) in next.iter_mut().enumerate() {
+                    if p == '%' && j > 0 && name.get(j - 1) == Some(&DELIMITER) {
+                        on = false;
+                    }
+                    if reachable.get(j).copied().unwrap_or(false) {
+                        on = true;
+                    }
+                    *slot = on;
+                }
+            }
+            c => {
+                for j in 1..=name.len() {
+                    let matched = reachable.get(j - 1).copied().unwrap_or(false)
+                        && name.get(j - 1) == Some(&c);
+                    if let Some(slot) = next.get_mut(j) {
+                        *slot = matched;
+                    }
+                }
+            }
+        }
+        reachable = next;
+    }
+    reachable.last().copied().unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard;
+
+    #[test]
+    fn list_patterns() {
+        assert!(wildcard("*", "INBOX"));
+        assert!(wildcard("*", "a/b/c"));
+        assert!(wildcard("%", "Sent"));
+        assert!(!wildcard("%", "a/b"));
+        assert!(wildcard("a/%", "a/b"));
+        assert!(!wildcard("a/%", "a/b/c"));
+        assert!(wildcard("a/*", "a/b/c"));
+        assert!(wildcard("S%t", "Sent"));
+        assert!(!wildcard("Sent", "Sent/x"));
+        assert!(wildcard("%/%", "a/b"));
+        assert!(!wildcard("x*", "Sent"));
+    }
+}
