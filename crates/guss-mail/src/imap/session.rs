@@ -962,17 +962,17 @@ impl Session {
                     out.extend_from_slice(format!(" UID {})\r\n", meta.uid).as_bytes());
                 }
             }
-            if expunges_allowed {
-                for uid in std::mem::take(&mut selected.vanished) {
-                    if let Ok(index) = selected.uids.binary_search(&uid) {
-                        selected.uids.remove(index);
-                        out.extend_from_slice(format!("* {} EXPUNGE\r\n", index + 1).as_bytes());
-                    }
-                }
-            }
             if !new.is_empty() {
                 selected.uids.extend(new);
                 out.extend_from_slice(format!("* {} EXISTS\r\n", selected.uids.len()).as_bytes());
+            }
+        }
+        if expunges_allowed {
+            for uid in std::mem::take(&mut selected.vanished) {
+                if let Ok(index) = selected.uids.binary_search(&uid) {
+                    selected.uids.remove(index);
+                    out.extend_from_slice(format!("* {} EXPUNGE\r\n", index + 1).as_bytes());
+                }
             }
         }
         selected.reported.clear();

@@ -1,0 +1,380 @@
+//! The IMAP listener end to end over TCP: login (LOGIN and AUTHENTICATE
+//! PLAIN, wrong passwords), LIST with special-use attributes, SELECT and
+//! EXAMINE, FETCH of flags, sizes, dates and bodies (whole, header,
+//! partial), STORE, EXPUNGE, APPEND with a literal, the literal limit, and
+//! changes made elsewhere reaching a selected session.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use guss_core::{MemoryDirectory, MemoryEventSink, PersonEntry, SystemClock, TenantId};
+use guss_mail::imap::{Imap, ImapConfig, ImapListener, ImapParts};
+use guss_mail::routing::Router;
+use guss_mail::store::{Account, MailStore, Role};
+use guss_testkit::accounts::{Accounts, person_id};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+const DOMAIN: &str = "example.test";
+const FIRST: &[u8] = b"From: ben@example.test\r\nTo: anna@example.test\r\nSubject: Termin\r\n\r\nMorgen um neun?\r\n";
+const SECOND: &[u8] = b"From: chef@example.test\r\nSubject: Akte\r\n\r\nBitte pruefen.\r\n";
+
+struct Server {
+    addr: SocketAddr,
+    store: MailStore,
+    tenant: TenantId,
+    _dir: tempfile::TempDir,
+}
+
+/// `anna@…` logs in as `anna`.
+struct MailLogin(Accounts);
+
+#[async_trait::async_trait]
+impl guss_core::Authenticator for MailLogin {
+    async fn authenticate(
+        &self,
+        tenant: TenantId,
+        c: &guss_core::Credentials,
+        s: guss_core::Scope,
+    ) -> Result<guss_core::Principal, guss_core::Error> {
+        assert_eq!(s, guss_core::Scope::Mail);
+        let guss_core::Credentials::Basic { username, .. } = c else {
+            return Err(guss_core::Error::Unauthenticated);
+        };
+        let name = username.split('@').next().unwrap_or_default();
+        self.0
+            .authenticate(tenant, &guss_core::Credentials::basic(name, c.secret()), s)
+            .await
+    }
+}
+
+async fn server(max_literal: u32) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::new();
+    let directory = Arc::new(MemoryDirectory::new());
+    directory.add_domain(tenant, DOMAIN);
+    directory.add_person(
+        PersonEntry::new(tenant, person_id("anna"), "Anna")
+            .with_email(format!("anna@{DOMAIN}").parse().unwrap()),
+    );
+    let blobs = Arc::new(
+        guss_blob::LocalBlobStore::open(&dir.path().join("blobs"))
+            .await
+            .unwrap(),
+    );
+    let store = MailStore::open(
+        dir.path().join("db").to_str().unwrap(),
+        blobs,
+        Arc::new(SystemClock),
+        Arc::new(MemoryEventSink::new()),
+    )
+    .await
+    .unwrap();
+    let router = Router::new(directory, store.clone());
+    let mut config = ImapConfig::new(&format!("mail.{DOMAIN}"));
+    config.allow_plain_auth_on_loopback = true;
+    config.max_literal_size = max_literal;
+    let imap = Imap::new(ImapParts {
+        config,
+        store: store.clone(),
+        router,
+        authenticator: Arc::new(MailLogin(Accounts::parse(["anna:pw"]).unwrap())),
+        tls: None,
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(imap.serve(listener, ImapListener::Plain));
+    Server {
+        addr,
+        store,
+        tenant,
+        _dir: dir,
+    }
+}
+
+fn anna() -> Account {
+    Account::Person(person_id("anna"))
+}
+
+struct Client {
+    reader: BufReader<tokio::io::ReadHalf<TcpStream>>,
+    writer: tokio::io::WriteHalf<TcpStream>,
+    tags: u32,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> (Client, String) {
+        let (r, w) = tokio::io::split(TcpStream::connect(addr).await.unwrap());
+        let mut client = Client {
+            reader: BufReader::new(r),
+            writer: w,
+            tags: 0,
+        };
+        let greeting = client.line().await;
+        (client, greeting)
+    }
+
+    /// One line, with the literals it announces read into it.
+    async fn line(&mut self) -> String {
+        let mut line = String::new();
+        loop {
+            let mut part = String::new();
+            self.reader.read_line(&mut part).await.unwrap();
+            assert!(!part.is_empty(), "connection closed");
+            line.push_str(&part);
+            let trimmed = part.trim_end();
+            let Some(size) = trimmed
+                .strip_suffix('}')
+                .and_then(|t| t.rsplit_once('{'))
+                .and_then(|(_, n)| n.parse::<usize>().ok())
+            else {
+                return line;
+            };
+            let mut literal = vec![0; size];
+            self.reader.read_exact(&mut literal).await.unwrap();
+            line.push_str(std::str::from_utf8(&literal).unwrap());
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.unwrap();
+    }
+
+    /// Sends `command` with a fresh tag; everything up to the tagged reply.
+    async fn command(&mut self, command: &str) -> (String, String) {
+        self.tags += 1;
+        let tag = format!("a{}", self.tags);
+        self.send(format!("{tag} {command}\r\n").as_bytes()).await;
+        self.until(&tag).await
+    }
+
+    /// Untagged lines and the tagged one of `tag`.
+    async fn until(&mut self, tag: &str) -> (String, String) {
+        let mut untagged = String::new();
+        loop {
+            let line = self.line().await;
+            if let Some(rest) = line.strip_prefix(&format!("{tag} ")) {
+                return (untagged, rest.trim_end().to_owned());
+            }
+            untagged.push_str(&line);
+        }
+    }
+
+    async fn ok(&mut self, command: &str) -> String {
+        let (untagged, tagged) = self.command(command).await;
+        assert!(tagged.starts_with("OK"), "{command}: {tagged}\n{untagged}");
+        untagged
+    }
+}
+
+#[tokio::test]
+async fn a_session_from_login_to_logout() {
+    let server = server(1024 * 1024).await;
+    let mail = server.store.tenant(server.tenant);
+    mail.deliver(&[(anna(), Role::Inbox)], FIRST.to_vec().into())
+        .await
+        .unwrap();
+    mail.deliver(&[(anna(), Role::Inbox)], SECOND.to_vec().into())
+        .await
+        .unwrap();
+
+    let (mut c, greeting) = Client::connect(server.addr).await;
+    assert!(
+        greeting.starts_with("* OK [CAPABILITY IMAP4rev1"),
+        "{greeting}"
+    );
+    assert!(greeting.contains("AUTH=PLAIN"));
+
+    let (_, tagged) = c.command("SELECT INBOX").await;
+    assert!(tagged.starts_with("BAD"), "{tagged}");
+    let (_, tagged) = c.command("LOGIN anna@example.test wrong").await;
+    assert!(tagged.starts_with("NO [AUTHENTICATIONFAILED]"), "{tagged}");
+    let (_, tagged) = c.command("LOGIN anna@nowhere.test pw").await;
+    assert!(tagged.starts_with("NO"), "{tagged}");
+    let (_, tagged) = c.command("LOGIN anna@example.test pw").await;
+    assert!(tagged.starts_with("OK [CAPABILITY"), "{tagged}");
+    assert!(tagged.contains("UIDPLUS"));
+
+    let list = c.ok("LIST \"\" \"*\"").await;
+    assert!(
+        list.contains("* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n"),
+        "{list}"
+    );
+    assert!(list.contains("* LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\"\r\n"));
+    assert!(list.contains("\\Drafts) \"/\" \"Drafts\""));
+    assert!(list.contains("\\Trash) \"/\" \"Trash\""));
+    assert!(list.contains("\\Junk) \"/\" \"Junk\""));
+    assert!(list.contains("\\Archive) \"/\" \"Archive\""));
+    assert!(list.find("INBOX") < list.find("Archive"), "INBOX first");
+    let root = c.ok("LIST \"\" \"\"").await;
+    assert_eq!(root, "* LIST (\\Noselect) \"/\" \"\"\r\n");
+    let some = c.ok("LIST \"\" \"S%\"").await;
+    assert_eq!(some.lines().count(), 1, "{some}");
+
+    let inbox = mail.mailbox_by_role(&anna(), Role::Inbox).await.unwrap();
+    let (select, tagged) = c.command("SELECT inbox").await;
+    assert_eq!(tagged, "OK [READ-WRITE] SELECT completed");
+    assert!(select.contains("* 2 EXISTS\r\n"), "{select}");
+    assert!(select.contains(&format!("* OK [UIDVALIDITY {}]", inbox.uid_validity)));
+    assert!(select.contains(&format!("* OK [UIDNEXT {}]", inbox.uid_next)));
+    assert!(select.contains("* OK [UNSEEN 1]"));
+    assert!(select.contains("[HIGHESTMODSEQ "));
+    assert!(select.contains("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)"));
+
+    let fetch = c.ok("FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)").await;
+    let lines: Vec<&str> = fetch.lines().collect();
+    assert_eq!(lines.len(), 2, "{fetch}");
+    assert!(
+        lines[0].starts_with("* 1 FETCH (UID 1 FLAGS () RFC822.SIZE "),
+        "{fetch}"
+    );
+    assert!(lines[0].contains(&format!("RFC822.SIZE {} ", FIRST.len())));
+    assert!(lines[1].contains("INTERNALDATE \""));
+
+    // PEEK leaves \Seen alone; the body comes back byte for byte.
+    let body = c.ok("UID FETCH 2 (BODY.PEEK[])").await;
+    let expected = format!(
+        "* 2 FETCH (UID 2 BODY[] {{{}}}\r\n{})\r\n",
+        SECOND.len(),
+        std::str::from_utf8(SECOND).unwrap()
+    );
+    assert_eq!(body, expected);
+    let flags = c.ok("FETCH 2 FLAGS").await;
+    assert_eq!(flags, "* 2 FETCH (FLAGS ())\r\n");
+
+    let header = c
+        .ok("FETCH 1 (BODY.PEEK[HEADER] BODY.PEEK[TEXT] BODY.PEEK[]<0.4>)")
+        .await;
+    assert!(header.contains("BODY[HEADER] {"), "{header}");
+    assert!(
+        header.contains("Subject: Termin\r\n\r\n BODY[TEXT] {17}\r\nMorgen um neun?\r\n"),
+        "{header}"
+    );
+    assert!(header.contains("BODY[]<0> {4}\r\nFrom)"), "{header}");
+
+    // BODY[] without PEEK sets \Seen, and the client hears of it.
+    let read = c.ok("FETCH 1 BODY[TEXT]").await;
+    assert!(read.contains("FLAGS (\\Seen)"), "{read}");
+    let messages = mail.messages(inbox.id, 1..=u32::MAX).await.unwrap();
+    assert!(messages[0].flags.contains("\\Seen"));
+
+    // A second session sees what the first one does.
+    let (mut other, _) = Client::connect(server.addr).await;
+    other.ok("LOGIN anna@example.test pw").await;
+    other.ok("EXAMINE INBOX").await;
+
+    let store = c.ok("STORE 1 +FLAGS (\\Deleted)").await;
+    assert_eq!(store, "* 1 FETCH (FLAGS (\\Deleted \\Seen))\r\n");
+    let silent = c.ok("UID STORE 2 +FLAGS.SILENT ($Forwarded)").await;
+    assert_eq!(silent, "");
+    let store = c.ok("STORE 1:2 -FLAGS (\\Seen)").await;
+    assert!(store.contains("* 2 FETCH (FLAGS ($Forwarded))"), "{store}");
+
+    let noop = other.ok("NOOP").await;
+    assert!(
+        noop.contains("* 1 FETCH (FLAGS (\\Deleted) UID 1)"),
+        "{noop}"
+    );
+    assert!(
+        noop.contains("* 2 FETCH (FLAGS ($Forwarded) UID 2)"),
+        "{noop}"
+    );
+    let (_, tagged) = other.command("STORE 1 +FLAGS (\\Seen)").await;
+    assert!(tagged.starts_with("NO [READ-ONLY]"), "{tagged}");
+
+    // New mail arrives while selected.
+    mail.deliver(&[(anna(), Role::Inbox)], FIRST.to_vec().into())
+        .await
+        .unwrap();
+    let noop = c.ok("NOOP").await;
+    assert!(noop.contains("* 3 EXISTS"), "{noop}");
+
+    let expunge = c.ok("EXPUNGE").await;
+    assert_eq!(expunge, "* 1 EXPUNGE\r\n");
+    let left = mail.messages(inbox.id, 1..=u32::MAX).await.unwrap();
+    assert_eq!(left.iter().map(|m| m.uid).collect::<Vec<_>>(), [2, 3]);
+    // The other session hears of it at its next command, but not
+    // during a FETCH by sequence number.
+    let during = other.ok("FETCH 1 UID").await;
+    assert!(during.contains("* 3 EXISTS"), "{during}");
+    assert!(!during.contains("EXPUNGE"), "{during}");
+    let after = other.ok("NOOP").await;
+    assert_eq!(after, "* 1 EXPUNGE\r\n");
+    let numbers = other.ok("FETCH 1:* UID").await;
+    assert_eq!(numbers, "* 1 FETCH (UID 2)\r\n* 2 FETCH (UID 3)\r\n");
+
+    // UID EXPUNGE removes only the UIDs named.
+    c.ok("UID STORE 2:3 +FLAGS (\\Deleted)").await;
+    let expunge = c.ok("UID EXPUNGE 3").await;
+    assert_eq!(expunge, "* 2 EXPUNGE\r\n");
+
+    // APPEND with a synchronizing literal.
+    let drafts = mail.mailbox_by_role(&anna(), Role::Drafts).await.unwrap();
+    c.send(format!("t1 APPEND Drafts (\\Draft) {{{}}}\r\n", FIRST.len()).as_bytes())
+        .await;
+    let go = c.line().await;
+    assert!(go.starts_with("+ "), "{go}");
+    c.send(FIRST).await;
+    c.send(b"\r\n").await;
+    let (_, tagged) = c.until("t1").await;
+    assert_eq!(
+        tagged,
+        format!("OK [APPENDUID {} 1] APPEND completed", drafts.uid_validity)
+    );
+    let stored = mail.messages(drafts.id, 1..=u32::MAX).await.unwrap();
+    assert_eq!(&mail.raw(&stored[0]).await.unwrap()[..], FIRST);
+    assert!(stored[0].flags.contains("\\Draft"));
+    let (_, tagged) = c.command("APPEND Nowhere {3+}\r\nabc").await;
+    assert!(tagged.starts_with("NO [TRYCREATE]"), "{tagged}");
+
+    c.ok("CLOSE").await;
+    let (_, tagged) = c.command("FETCH 1 UID").await;
+    assert!(tagged.starts_with("BAD"), "{tagged}");
+    c.ok("EXAMINE INBOX").await;
+    c.ok("UNSELECT").await;
+
+    let (bye, tagged) = c.command("LOGOUT").await;
+    assert!(bye.starts_with("* BYE"));
+    assert_eq!(tagged, "OK LOGOUT completed");
+}
+
+#[tokio::test]
+async fn authenticate_plain_and_literal_limits() {
+    let server = server(100).await;
+    let (mut c, _) = Client::connect(server.addr).await;
+    let (_, tagged) = c.command("AUTHENTICATE CRAM-MD5").await;
+    assert!(tagged.starts_with("NO"), "{tagged}");
+
+    // Without an initial response: an empty challenge, then the answer.
+    c.send(b"p1 AUTHENTICATE PLAIN\r\n").await;
+    assert_eq!(c.line().await, "+ \r\n");
+    use base64::Engine as _;
+    let answer = base64::engine::general_purpose::STANDARD.encode("\0anna@example.test\0pw");
+    c.send(format!("{answer}\r\n").as_bytes()).await;
+    let (_, tagged) = c.until("p1").await;
+    assert!(tagged.starts_with("OK"), "{tagged}");
+
+    // A literal over the limit is refused before it is sent.
+    c.send(b"t1 APPEND INBOX {500}\r\n").await;
+    let (_, tagged) = c.until("t1").await;
+    assert!(tagged.starts_with("BAD [TOOBIG]"), "{tagged}");
+    // A non-synchronizing one over 4096 bytes is read and refused.
+    let big = vec![b'x'; 5000];
+    c.send(b"t2 APPEND INBOX {5000+}\r\n").await;
+    c.send(&big).await;
+    c.send(b"\r\n").await;
+    let (_, tagged) = c.until("t2").await;
+    assert!(tagged.starts_with("BAD [TOOBIG]"), "{tagged}");
+    // The session goes on.
+    c.ok("NOOP").await;
+
+    // SASL-IR, in a session of its own.
+    let (mut d, _) = Client::connect(server.addr).await;
+    let (_, tagged) = d.command(&format!("AUTHENTICATE PLAIN {answer}")).await;
+    assert!(tagged.starts_with("OK"), "{tagged}");
+    let wrong = base64::engine::general_purpose::STANDARD.encode("\0anna@example.test\0no");
+    let (mut e, _) = Client::connect(server.addr).await;
+    let (_, tagged) = e.command(&format!("AUTHENTICATE PLAIN {wrong}")).await;
+    assert!(tagged.starts_with("NO [AUTHENTICATIONFAILED]"), "{tagged}");
+}
