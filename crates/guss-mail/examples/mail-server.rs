@@ -8,6 +8,10 @@
 //!     --user anna:Zugangscode-1 [--relay 127.0.0.1:2526]
 //! ```
 //!
+//! Built with the `imap` feature, `--imap 127.0.0.1:2143` (STARTTLS) and
+//! `--imaps 127.0.0.1:2993` (implicit TLS) serve the mailboxes to mail
+//! clients, who log in as `NAME@DOMAIN` with the same password.
+//!
 //! Mail for `NAME@DOMAIN` is accepted on `--smtp`; people submit on
 //! `--submission` as `NAME@DOMAIN` with their password (STARTTLS is offered
 //! with a self-signed certificate; AUTH without TLS only from loopback).
@@ -44,6 +48,12 @@ use tokio::net::TcpListener;
 #[derive(Parser, Debug)]
 #[command(about = "A mail server on the guss mail store")]
 struct Args {
+    /// Address for IMAP with STARTTLS (143; needs the `imap` feature).
+    #[arg(long)]
+    imap: Option<SocketAddr>,
+    /// Address for IMAP with implicit TLS (993; needs the `imap` feature).
+    #[arg(long)]
+    imaps: Option<SocketAddr>,
     /// The mail domain.
     #[arg(long)]
     domain: String,
@@ -206,19 +216,21 @@ async fn main() -> anyhow::Result<()> {
         &hostname,
         queue_config,
     );
+    let authenticator: Arc<dyn Authenticator> = Arc::new(MailAccounts {
+        accounts,
+        domain: domain.clone(),
+    });
+    let tls = guss_mail::smtp::tls::self_signed(&hostname)?;
     let mut config = SmtpConfig::new(&hostname);
     config.allow_plain_auth_on_loopback = true;
     config.max_message_size = args.max_message_size;
     let smtp = Smtp::new(SmtpParts {
         config,
         store: store.clone(),
-        router,
-        authenticator: Arc::new(MailAccounts {
-            accounts,
-            domain: domain.clone(),
-        }),
+        router: router.clone(),
+        authenticator: authenticator.clone(),
         authorizer: Arc::new(DenyAll),
-        tls: Some(guss_mail::smtp::tls::self_signed(&hostname)?),
+        tls: Some(tls.clone()),
         sending: Sending::new(store.clone(), &hostname),
         queue: queue.clone(),
         checks: InboundChecks::new(verifier),
@@ -252,6 +264,35 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("guss mail: {kind:?} on {address}");
             tasks.spawn(smtp.clone().serve(listener, kind));
         }
+    }
+    #[cfg(feature = "imap")]
+    {
+        use guss_mail::imap::{Imap, ImapConfig, ImapListener, ImapParts};
+        let mut config = ImapConfig::new(&hostname);
+        config.allow_plain_auth_on_loopback = true;
+        let imap = Imap::new(ImapParts {
+            config,
+            store: store.clone(),
+            router: router.clone(),
+            authenticator: authenticator.clone(),
+            tls: Some(tls.clone()),
+        });
+        for (address, kind) in [
+            (args.imap, ImapListener::Plain),
+            (args.imaps, ImapListener::Tls),
+        ] {
+            if let Some(address) = address {
+                let listener = TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("listen on {address}"))?;
+                eprintln!("guss mail: IMAP {kind:?} on {address}");
+                tasks.spawn(imap.clone().serve(listener, kind));
+            }
+        }
+    }
+    #[cfg(not(feature = "imap"))]
+    if args.imap.is_some() || args.imaps.is_some() {
+        bail!("--imap needs the example built with `--features imap`");
     }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
