@@ -2,7 +2,8 @@
 //! PLAIN, wrong passwords), LIST with special-use attributes, SELECT and
 //! EXAMINE, FETCH of flags, sizes, dates and bodies (whole, header,
 //! partial), STORE, EXPUNGE, APPEND with a literal, the literal limit, and
-//! changes made elsewhere reaching a selected session.
+//! changes made elsewhere reaching a selected session; CREATE, RENAME,
+//! DELETE, SUBSCRIBE with LSUB, STATUS, NAMESPACE, COPY and MOVE.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
@@ -377,4 +378,82 @@ async fn authenticate_plain_and_literal_limits() {
     let (mut e, _) = Client::connect(server.addr).await;
     let (_, tagged) = e.command(&format!("AUTHENTICATE PLAIN {wrong}")).await;
     assert!(tagged.starts_with("NO [AUTHENTICATIONFAILED]"), "{tagged}");
+}
+
+#[tokio::test]
+async fn mailboxes_status_copy_and_move() {
+    let server = server(1024 * 1024).await;
+    let mail = server.store.tenant(server.tenant);
+    for raw in [FIRST, SECOND] {
+        mail.deliver(&[(anna(), Role::Inbox)], raw.to_vec().into())
+            .await
+            .unwrap();
+    }
+    let (mut c, _) = Client::connect(server.addr).await;
+    c.ok("LOGIN anna@example.test pw").await;
+    assert_eq!(
+        c.ok("NAMESPACE").await,
+        "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n"
+    );
+
+    c.ok("CREATE Akten/").await;
+    c.ok("CREATE Akten/2026").await;
+    let (_, tagged) = c.command("CREATE Akten").await;
+    assert!(tagged.starts_with("NO [ALREADYEXISTS]"), "{tagged}");
+    let list = c.ok("LIST \"\" \"Akten*\"").await;
+    assert_eq!(
+        list,
+        "* LIST (\\HasChildren) \"/\" \"Akten\"\r\n* LIST (\\HasNoChildren) \"/\" \"Akten/2026\"\r\n"
+    );
+    c.ok("RENAME Akten/2026 Akten/Mandat").await;
+    let (_, tagged) = c.command("RENAME INBOX Posteingang").await;
+    assert!(tagged.starts_with("NO"), "{tagged}");
+    c.ok("UNSUBSCRIBE Akten").await;
+    let lsub = c.ok("LSUB \"\" \"Akten*\"").await;
+    assert_eq!(lsub, "* LSUB (\\HasNoChildren) \"/\" \"Akten/Mandat\"\r\n");
+
+    let status = c
+        .ok("STATUS INBOX (MESSAGES UNSEEN UIDNEXT UIDVALIDITY DELETED)")
+        .await;
+    let inbox = mail.mailbox_by_role(&anna(), Role::Inbox).await.unwrap();
+    assert_eq!(
+        status,
+        format!(
+            "* STATUS \"INBOX\" (MESSAGES 2 UNSEEN 2 UIDNEXT 3 UIDVALIDITY {} DELETED 0)\r\n",
+            inbox.uid_validity
+        )
+    );
+
+    c.ok("SELECT INBOX").await;
+    let target = c.ok("STATUS Akten/Mandat (UIDVALIDITY)").await;
+    let validity = target
+        .split_whitespace()
+        .nth(4)
+        .unwrap()
+        .trim_end_matches(')');
+    let (_, tagged) = c.command("COPY 1:2 Akten/Mandat").await;
+    assert_eq!(
+        tagged,
+        format!("OK [COPYUID {validity} 1,2 1,2] COPY completed")
+    );
+    let (_, tagged) = c.command("COPY 1 Nirgends").await;
+    assert!(tagged.starts_with("NO [TRYCREATE]"), "{tagged}");
+
+    let (untagged, tagged) = c.command("UID MOVE 2 Akten/Mandat").await;
+    assert_eq!(
+        untagged,
+        format!("* OK [COPYUID {validity} 2 3] Moved\r\n* 2 EXPUNGE\r\n")
+    );
+    assert_eq!(tagged, "OK MOVE completed");
+    let status = c.ok("STATUS Akten/Mandat (MESSAGES)").await;
+    assert!(status.ends_with("(MESSAGES 3)\r\n"), "{status}");
+
+    c.ok("SELECT Akten/Mandat").await;
+    c.ok("DELETE Akten/Mandat").await;
+    let (_, tagged) = c.command("FETCH 1 UID").await;
+    assert!(tagged.starts_with("BAD"), "{tagged}");
+    let (_, tagged) = c.command("DELETE Sent").await;
+    assert!(tagged.starts_with("NO"), "{tagged}");
+    let list = c.ok("LIST \"\" \"Akten*\"").await;
+    assert_eq!(list, "* LIST (\\HasNoChildren) \"/\" \"Akten\"\r\n");
 }

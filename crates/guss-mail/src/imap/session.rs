@@ -18,6 +18,7 @@ use imap_types::fetch::MacroOrMessageDataItemNames;
 use imap_types::flag::{Flag, StoreResponse, StoreType};
 use imap_types::mailbox::{ListMailbox, Mailbox};
 use imap_types::sequence::SequenceSet;
+use imap_types::status::StatusDataItemName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -226,7 +227,7 @@ impl Session {
                 caps.push("LOGINDISABLED");
             }
         } else {
-            caps.extend(["UIDPLUS", "UNSELECT", "SPECIAL-USE"]);
+            caps.extend(["UIDPLUS", "UNSELECT", "SPECIAL-USE", "MOVE", "NAMESPACE"]);
         }
         caps.join(" ")
     }
@@ -519,7 +520,181 @@ impl Session {
                 self.store(&sequence_set, kind, response, &flags, uid)
                     .await?
             }
+            CommandBody::Create { mailbox } => self.create(&mailbox).await?,
+            CommandBody::Delete { mailbox } => {
+                let Some(info) = self.find_mailbox(&mailbox).await? else {
+                    return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
+                };
+                if self
+                    .selected
+                    .as_ref()
+                    .is_some_and(|s| s.mailbox.id == info.id)
+                {
+                    self.selected = None;
+                }
+                self.mail()?.delete_mailbox(info.id).await?;
+                Reply::ok("DELETE completed")
+            }
+            CommandBody::Rename { from, to } => {
+                let Some(info) = self.find_mailbox(&from).await? else {
+                    return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
+                };
+                let Some(name) = name_of(&to) else {
+                    return Ok(Reply::bad("Invalid mailbox name"));
+                };
+                if self.find_mailbox(&to).await?.is_some() {
+                    return Ok(Reply::no("[ALREADYEXISTS] Mailbox exists"));
+                }
+                self.mail()?.rename_mailbox(info.id, &name).await?;
+                Reply::ok("RENAME completed")
+            }
+            CommandBody::Subscribe { mailbox } => self.subscribe(&mailbox, true).await?,
+            CommandBody::Unsubscribe { mailbox } => self.subscribe(&mailbox, false).await?,
+            CommandBody::Status {
+                mailbox,
+                item_names,
+            } => self.status(&mailbox, &item_names).await?,
+            CommandBody::Namespace => {
+                // RFC 2342: one personal namespace, no others.
+                self.line(&format!("* NAMESPACE ((\"\" \"{DELIMITER}\")) NIL NIL"));
+                Reply::ok("NAMESPACE completed")
+            }
+            CommandBody::Copy {
+                sequence_set,
+                mailbox,
+                uid,
+            } => self.copy(&sequence_set, &mailbox, uid, false).await?,
+            CommandBody::Move {
+                sequence_set,
+                mailbox,
+                uid,
+            } => self.copy(&sequence_set, &mailbox, uid, true).await?,
             _ => Reply::bad("Command not supported yet"),
+        })
+    }
+
+    async fn create(&mut self, mailbox: &Mailbox<'_>) -> Result<Reply> {
+        let Some(name) = name_of(mailbox) else {
+            return Ok(Reply::bad("Invalid mailbox name"));
+        };
+        if self.find_mailbox(mailbox).await?.is_some() {
+            return Ok(Reply::no("[ALREADYEXISTS] Mailbox exists"));
+        }
+        let Some(user) = &self.user else {
+            return Ok(Reply::bad("Log in first"));
+        };
+        user.mail.create_mailbox(&user.account, &name).await?;
+        Ok(Reply::ok("CREATE completed"))
+    }
+
+    async fn subscribe(&mut self, mailbox: &Mailbox<'_>, on: bool) -> Result<Reply> {
+        let Some(info) = self.find_mailbox(mailbox).await? else {
+            return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
+        };
+        self.mail()?.subscribe(info.id, on).await?;
+        Ok(Reply::ok(if on {
+            "SUBSCRIBE completed"
+        } else {
+            "UNSUBSCRIBE completed"
+        }))
+    }
+
+    async fn status(
+        &mut self,
+        mailbox: &Mailbox<'_>,
+        items: &[StatusDataItemName],
+    ) -> Result<Reply> {
+        let Some(info) = self.find_mailbox(mailbox).await? else {
+            return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
+        };
+        let mail = self.mail()?;
+        let (total, unseen) = mail.counts(info.id).await?;
+        let mut values = Vec::new();
+        for item in items {
+            let value = match item {
+                StatusDataItemName::Messages => format!("MESSAGES {total}"),
+                StatusDataItemName::Recent => "RECENT 0".to_owned(),
+                StatusDataItemName::UidNext => format!("UIDNEXT {}", info.uid_next),
+                StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", info.uid_validity),
+                StatusDataItemName::Unseen => format!("UNSEEN {unseen}"),
+                StatusDataItemName::Deleted => {
+                    let deleted = mail
+                        .messages(info.id, 1..=u32::MAX)
+                        .await?
+                        .iter()
+                        .filter(|m| m.flags.contains("\\Deleted"))
+                        .count();
+                    format!("DELETED {deleted}")
+                }
+                StatusDataItemName::HighestModSeq => {
+                    format!("HIGHESTMODSEQ {}", info.highest_modseq.max(1))
+                }
+                other => return Ok(Reply::bad(format!("STATUS {other:?} is not served"))),
+            };
+            values.push(value);
+        }
+        let mut out = b"* STATUS ".to_vec();
+        let name = if info.role == Some(Role::Inbox) {
+            "INBOX"
+        } else {
+            info.name.as_str()
+        };
+        fetch::string(&mut out, name);
+        out.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
+        self.output.extend_from_slice(&out);
+        Ok(Reply::ok("STATUS completed"))
+    }
+
+    /// COPY, and MOVE (RFC 6851) with `remove`.
+    async fn copy(
+        &mut self,
+        set: &SequenceSet,
+        mailbox: &Mailbox<'_>,
+        uid: bool,
+        remove: bool,
+    ) -> Result<Reply> {
+        let verb = if remove { "MOVE" } else { "COPY" };
+        if remove && self.selected.as_ref().is_some_and(|s| s.read_only) {
+            return Ok(Reply::no("[READ-ONLY] Mailbox is read-only"));
+        }
+        let targets = match self.targets(set, uid).await? {
+            Ok(targets) => targets,
+            Err(reply) => return Ok(reply),
+        };
+        let Some(to) = self.find_mailbox(mailbox).await? else {
+            return Ok(Reply::no("[TRYCREATE] No such mailbox"));
+        };
+        let Some(from) = targets.first().map(|(_, m)| m.mailbox) else {
+            return Ok(Reply::ok(format!("{verb} completed")));
+        };
+        let uids: Vec<u32> = targets.iter().map(|(_, m)| m.uid).collect();
+        let mail = self.mail()?;
+        let pairs = if remove {
+            mail.move_messages(from, &uids, to.id).await?
+        } else {
+            mail.copy(from, &uids, to.id).await?
+        };
+        let join = |f: fn(&(u32, u32)) -> u32| {
+            pairs
+                .iter()
+                .map(|p| f(p).to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        // RFC 4315 §3: COPYUID; for MOVE untagged, before the expunges.
+        let code = format!(
+            "[COPYUID {} {} {}]",
+            to.uid_validity,
+            join(|p| p.0),
+            join(|p| p.1)
+        );
+        Ok(if pairs.is_empty() {
+            Reply::ok(format!("{verb} completed"))
+        } else if remove {
+            self.line(&format!("* OK {code} Moved"));
+            Reply::ok("MOVE completed")
+        } else {
+            Reply::ok(format!("{code} COPY completed"))
         })
     }
 
@@ -608,9 +783,9 @@ impl Session {
         let boxes = user.mail.mailboxes(&user.account).await?;
         Ok(match mailbox {
             Mailbox::Inbox => boxes.into_iter().find(|b| b.role == Some(Role::Inbox)),
-            Mailbox::Other(other) => match std::str::from_utf8(other.as_ref()) {
-                Ok(name) => boxes.into_iter().find(|b| b.name == name),
-                Err(_) => None,
+            Mailbox::Other(_) => match name_of(mailbox) {
+                Some(name) => boxes.into_iter().find(|b| b.name == name),
+                None => None,
             },
         })
     }
@@ -979,6 +1154,17 @@ impl Session {
         selected.mailbox = info;
         self.output.extend_from_slice(&out);
         Ok(())
+    }
+}
+
+/// The name a command gives a mailbox, without a trailing delimiter.
+fn name_of(mailbox: &Mailbox<'_>) -> Option<String> {
+    match mailbox {
+        Mailbox::Inbox => Some("INBOX".to_owned()),
+        Mailbox::Other(other) => std::str::from_utf8(other.as_ref())
+            .ok()
+            .map(|n| n.trim_end_matches(DELIMITER).to_owned())
+            .filter(|n| !n.is_empty()),
     }
 }
 
