@@ -254,6 +254,14 @@ async fn a_session_from_login_to_logout() {
     );
     assert!(header.contains("BODY[]<0> {4}\r\nFrom)"), "{header}");
 
+    let fields = c
+        .ok("FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject DATE)])")
+        .await;
+    assert_eq!(
+        fields,
+        "* 1 FETCH (BODY[HEADER.FIELDS (Subject DATE)] {19}\r\nSubject: Termin\r\n\r\n)\r\n"
+    );
+
     // BODY[] without PEEK sets \Seen, and the client hears of it.
     let read = c.ok("FETCH 1 BODY[TEXT]").await;
     assert!(read.contains("FLAGS (\\Seen)"), "{read}");

@@ -1,12 +1,13 @@
 //! FETCH: which data items a command asks for, and their rendering
 //! (RFC 9051 §6.4.5, §7.5.2).
 
+use imap_types::core::AString;
 use imap_types::fetch::{MacroOrMessageDataItemNames, MessageDataItemName, Section};
 
 use crate::store::MessageMeta;
 
 /// Which bytes of a message a body item names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Part {
     /// All of it.
     Full,
@@ -14,6 +15,14 @@ enum Part {
     Header,
     /// What follows the header.
     Text,
+    /// The header fields named (`HEADER.FIELDS`), or all others
+    /// (`HEADER.FIELDS.NOT`), with the empty line.
+    Fields {
+        /// The names, lowercase.
+        names: Vec<String>,
+        /// Whether the named ones are left out.
+        not: bool,
+    },
 }
 
 /// One data item to render.
@@ -26,7 +35,7 @@ enum Item {
     ModSeq,
     Body {
         /// The name in the response, without the origin (`BODY[HEADER]`).
-        label: &'static str,
+        label: String,
         part: Part,
         /// `<offset.length>`.
         partial: Option<(u32, u32)>,
@@ -81,9 +90,11 @@ impl Plan {
                     peek,
                 } => {
                     let (label, part) = match section {
-                        None => ("BODY[]", Part::Full),
-                        Some(Section::Header(None)) => ("BODY[HEADER]", Part::Header),
-                        Some(Section::Text(None)) => ("BODY[TEXT]", Part::Text),
+                        None => ("BODY[]".to_owned(), Part::Full),
+                        Some(Section::Header(None)) => ("BODY[HEADER]".to_owned(), Part::Header),
+                        Some(Section::Text(None)) => ("BODY[TEXT]".to_owned(), Part::Text),
+                        Some(Section::HeaderFields(None, names)) => fields(names.as_ref(), false),
+                        Some(Section::HeaderFieldsNot(None, names)) => fields(names.as_ref(), true),
                         Some(_) => {
                             return Err(
                                 "body sections other than HEADER and TEXT are not served yet"
@@ -95,7 +106,7 @@ impl Plan {
                         plan.sets_seen = true;
                     }
                     body(
-                        label,
+                        &label,
                         part,
                         partial.map(|(offset, length)| (offset, length.get())),
                     )
@@ -141,7 +152,8 @@ impl Plan {
                     partial,
                 } => {
                     out.extend_from_slice(label.as_bytes());
-                    let bytes = select(raw, *part);
+                    let selected = select(raw, part);
+                    let bytes: &[u8] = &selected;
                     let bytes = match partial {
                         Some((offset, length)) => {
                             out.extend_from_slice(format!("<{offset}>").as_bytes());
@@ -164,18 +176,34 @@ impl Plan {
     }
 }
 
-fn body(label: &'static str, part: Part, partial: Option<(u32, u32)>) -> Item {
+/// The label and part of `HEADER.FIELDS (…)` or `HEADER.FIELDS.NOT (…)`.
+fn fields(names: &[AString<'_>], not: bool) -> (String, Part) {
+    let names: Vec<String> = names
+        .iter()
+        .map(|n| String::from_utf8_lossy(n.as_ref()).into_owned())
+        .collect();
+    let label = format!(
+        "BODY[HEADER.FIELDS{} ({})]",
+        if not { ".NOT" } else { "" },
+        names.join(" ")
+    );
+    let names = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+    (label, Part::Fields { names, not })
+}
+
+fn body(label: &str, part: Part, partial: Option<(u32, u32)>) -> Item {
     Item::Body {
-        label,
+        label: label.to_owned(),
         part,
         partial,
     }
 }
 
 /// The bytes of `part` of a message.
-fn select(raw: &[u8], part: Part) -> &[u8] {
-    if part == Part::Full {
-        return raw;
+fn select<'a>(raw: &'a [u8], part: &Part) -> std::borrow::Cow<'a, [u8]> {
+    use std::borrow::Cow;
+    if *part == Part::Full {
+        return Cow::Borrowed(raw);
     }
     // The header ends with the first empty line (CRLF CRLF; bare LF tolerated).
     let end = raw
@@ -186,8 +214,29 @@ fn select(raw: &[u8], part: Part) -> &[u8] {
         .unwrap_or(raw.len());
     let (header, text) = raw.split_at(end.min(raw.len()));
     match part {
-        Part::Header => header,
-        _ => text,
+        Part::Header => Cow::Borrowed(header),
+        Part::Fields { names, not } => {
+            // A field runs from a line that does not start with white
+            // space up to the next such line (RFC 5322 §2.2.3).
+            let mut out = Vec::new();
+            let mut keep = false;
+            for line in header.split_inclusive(|&b| b == b'\n') {
+                if line == b"\r\n" || line == b"\n" {
+                    break;
+                }
+                if !line.starts_with(b" ") && !line.starts_with(b"\t") {
+                    let name = line.split(|&b| b == b':').next().unwrap_or_default();
+                    let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
+                    keep = names.contains(&name) != *not;
+                }
+                if keep {
+                    out.extend_from_slice(line);
+                }
+            }
+            out.extend_from_slice(b"\r\n");
+            Cow::Owned(out)
+        }
+        _ => Cow::Borrowed(text),
     }
 }
 
@@ -243,9 +292,24 @@ mod tests {
     #[test]
     fn header_and_text() {
         let raw = b"Subject: x\r\n\r\nbody\r\n";
-        assert_eq!(select(raw, Part::Header), b"Subject: x\r\n\r\n");
-        assert_eq!(select(raw, Part::Text), b"body\r\n");
-        assert_eq!(select(b"Subject: x\r\n", Part::Text), b"");
+        assert_eq!(&*select(raw, &Part::Header), b"Subject: x\r\n\r\n");
+        assert_eq!(&*select(raw, &Part::Text), b"body\r\n");
+        assert_eq!(&*select(b"Subject: x\r\n", &Part::Text), b"");
+    }
+
+    #[test]
+    fn header_fields() {
+        let raw = b"From: a@b\r\nSubject: one\r\n two\r\nTo: c@d\r\n\r\nSubject: not a header\r\n";
+        let subject = Part::Fields {
+            names: vec!["subject".to_owned()],
+            not: false,
+        };
+        assert_eq!(&*select(raw, &subject), b"Subject: one\r\n two\r\n\r\n");
+        let others = Part::Fields {
+            names: vec!["subject".to_owned()],
+            not: true,
+        };
+        assert_eq!(&*select(raw, &others), b"From: a@b\r\nTo: c@d\r\n\r\n");
     }
 
     #[test]

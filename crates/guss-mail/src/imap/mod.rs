@@ -20,8 +20,9 @@
 //! - SELECT and EXAMINE (FLAGS, EXISTS, RECENT, PERMANENTFLAGS, UIDVALIDITY,
 //!   UIDNEXT, HIGHESTMODSEQ, UNSEEN)
 //! - FETCH and UID FETCH of FLAGS, UID, INTERNALDATE, RFC822.SIZE, RFC822,
-//!   RFC822.HEADER, RFC822.TEXT, BODY[]/BODY.PEEK[] with `HEADER` and
-//!   `TEXT` of the whole message and partials (`<offset.length>`), MODSEQ;
+//!   RFC822.HEADER, RFC822.TEXT, BODY[]/BODY.PEEK[] with `HEADER`,
+//!   `HEADER.FIELDS`, `HEADER.FIELDS.NOT` and `TEXT` of the whole message
+//!   and partials (`<offset.length>`), MODSEQ;
 //!   BODY[] without PEEK sets `\Seen`
 //! - STORE and UID STORE (FLAGS, +FLAGS, -FLAGS, .SILENT)
 //! - EXPUNGE, UID EXPUNGE (UIDPLUS), CLOSE, UNSELECT, CHECK
@@ -42,7 +43,7 @@
 //! - LIST-EXTENDED and LIST-STATUS (RFC 5258, RFC 5819), `\NonExistent`
 //!   parents of deeper names, STATUS SIZE
 //! - FETCH of ENVELOPE, BODYSTRUCTURE, BODY, body sections by part number,
-//!   `HEADER.FIELDS`, `MIME`, BINARY
+//!   `MIME`, BINARY
 //! - SEARCH and UID SEARCH (common keys, text and header search)
 //! - IDLE with changes pushed from other sessions, IDLE timeouts
 //! - CONDSTORE and QRESYNC (CHANGEDSINCE, UNCHANGEDSINCE, VANISHED)
