@@ -3,7 +3,8 @@
 //! EXAMINE, FETCH of flags, sizes, dates and bodies (whole, header,
 //! partial), STORE, EXPUNGE, APPEND with a literal, the literal limit, and
 //! changes made elsewhere reaching a selected session; CREATE, RENAME,
-//! DELETE, SUBSCRIBE with LSUB, STATUS, NAMESPACE, COPY and MOVE.
+//! DELETE, SUBSCRIBE with LSUB, STATUS, NAMESPACE, COPY and MOVE; IDLE
+//! pushing what other sessions and deliveries change.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
@@ -76,6 +77,7 @@ async fn server(max_literal: u32) -> Server {
     let mut config = ImapConfig::new(&format!("mail.{DOMAIN}"));
     config.allow_plain_auth_on_loopback = true;
     config.max_literal_size = max_literal;
+    config.idle_poll = std::time::Duration::from_millis(50);
     let imap = Imap::new(ImapParts {
         config,
         store: store.clone(),
@@ -464,4 +466,37 @@ async fn mailboxes_status_copy_and_move() {
     assert!(tagged.starts_with("NO"), "{tagged}");
     let list = c.ok("LIST \"\" \"Akten*\"").await;
     assert_eq!(list, "* LIST (\\HasNoChildren) \"/\" \"Akten\"\r\n");
+}
+
+#[tokio::test]
+async fn idle_pushes_changes() {
+    let server = server(1024 * 1024).await;
+    let mail = server.store.tenant(server.tenant);
+    mail.deliver(&[(anna(), Role::Inbox)], FIRST.to_vec().into())
+        .await
+        .unwrap();
+    let (mut c, _) = Client::connect(server.addr).await;
+    c.ok("LOGIN anna@example.test pw").await;
+    c.ok("SELECT INBOX").await;
+    let (mut other, _) = Client::connect(server.addr).await;
+    other.ok("LOGIN anna@example.test pw").await;
+    other.ok("SELECT INBOX").await;
+
+    c.send(b"i1 IDLE\r\n").await;
+    assert_eq!(c.line().await, "+ idling\r\n");
+    mail.deliver(&[(anna(), Role::Inbox)], SECOND.to_vec().into())
+        .await
+        .unwrap();
+    let pushed = tokio::time::timeout(std::time::Duration::from_secs(5), c.line())
+        .await
+        .expect("a delivery is pushed while idling");
+    assert_eq!(pushed, "* 2 EXISTS\r\n");
+    other.ok("STORE 1 +FLAGS (\\Deleted)").await;
+    assert_eq!(c.line().await, "* 1 FETCH (FLAGS (\\Deleted) UID 1)\r\n");
+    other.ok("EXPUNGE").await;
+    assert_eq!(c.line().await, "* 1 EXPUNGE\r\n");
+    c.send(b"DONE\r\n").await;
+    let (rest, tagged) = c.until("i1").await;
+    assert_eq!((rest.as_str(), tagged.as_str()), ("", "OK IDLE terminated"));
+    c.ok("NOOP").await;
 }

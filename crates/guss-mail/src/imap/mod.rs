@@ -31,6 +31,9 @@
 //!   RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, DELETED, HIGHESTMODSEQ),
 //!   NAMESPACE (RFC 2342)
 //! - COPY and MOVE (RFC 6851) with `COPYUID`
+//! - IDLE (RFC 2177): changes are looked for every
+//!   [`ImapConfig::idle_poll`] and pushed, for up to
+//!   [`ImapConfig::command_timeout`]
 //! - changes made by other sessions (new messages, flags, expunges) are
 //!   reported after each command, expunges only where RFC 9051 §7.5.1
 //!   allows them
@@ -45,7 +48,8 @@
 //! - FETCH of ENVELOPE, BODYSTRUCTURE, BODY, body sections by part number,
 //!   `MIME`, BINARY
 //! - SEARCH and UID SEARCH (common keys, text and header search)
-//! - IDLE with changes pushed from other sessions, IDLE timeouts
+//! - IDLE woken by changes at once (in process, and through PostgreSQL
+//!   `LISTEN/NOTIFY` across processes) instead of polling
 //! - CONDSTORE and QRESYNC (CHANGEDSINCE, UNCHANGEDSINCE, VANISHED)
 //! - QUOTA
 //! - a limit on sessions per person
@@ -92,6 +96,8 @@ pub struct ImapConfig {
     /// How long a session may stay silent (RFC 9051 §5.4: at least 30
     /// minutes once logged in).
     pub command_timeout: Duration,
+    /// How often an idling session looks for changes to push.
+    pub idle_poll: Duration,
     /// How long a client may take to log in.
     pub login_timeout: Duration,
     /// Bad commands before the connection is closed.
@@ -120,6 +126,7 @@ impl ImapConfig {
             max_command_size: max_literal_size.saturating_add(64 * 1024),
             command_timeout: Duration::from_secs(30 * 60),
             login_timeout: Duration::from_secs(60),
+            idle_poll: Duration::from_secs(2),
             max_errors: 10,
             max_auth_failures: 3,
             max_sessions: 512,

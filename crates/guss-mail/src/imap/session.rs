@@ -9,7 +9,7 @@ use guss_core::{Credentials, EmailAddress, Principal};
 use imap_codec::fragmentizer::{
     DecodeMessageError, FragmentInfo, Fragmentizer, LiteralAnnouncement,
 };
-use imap_codec::{AuthenticateDataCodec, CommandCodec};
+use imap_codec::{AuthenticateDataCodec, CommandCodec, IdleDoneCodec};
 use imap_types::auth::{AuthMechanism, AuthenticateData};
 use imap_types::command::{Command, CommandBody};
 use imap_types::core::LiteralMode;
@@ -106,6 +106,11 @@ enum Mode {
     Command,
     /// The client's response to AUTHENTICATE PLAIN, for the command `tag`.
     Authenticate(String),
+    /// IDLE (RFC 2177) of the command `tag` since `since`, until DONE.
+    Idle {
+        tag: String,
+        since: tokio::time::Instant,
+    },
 }
 
 /// What the loop does after a command.
@@ -227,7 +232,14 @@ impl Session {
                 caps.push("LOGINDISABLED");
             }
         } else {
-            caps.extend(["UIDPLUS", "UNSELECT", "SPECIAL-USE", "MOVE", "NAMESPACE"]);
+            caps.extend([
+                "UIDPLUS",
+                "UNSELECT",
+                "SPECIAL-USE",
+                "MOVE",
+                "NAMESPACE",
+                "IDLE",
+            ]);
         }
         caps.join(" ")
     }
@@ -252,12 +264,30 @@ impl Session {
             }
             let Some(fragment) = fragments.progress() else {
                 self.flush(&mut stream).await?;
-                let timeout = if self.user.is_some() {
+                let idle_since = match &self.mode {
+                    Mode::Idle { since, .. } => Some(*since),
+                    _ => None,
+                };
+                let timeout = if idle_since.is_some() {
+                    self.config().idle_poll
+                } else if self.user.is_some() {
                     self.config().command_timeout
                 } else {
                     self.config().login_timeout
                 };
                 let n = match tokio::time::timeout(timeout, stream.read(&mut chunk)).await {
+                    // While idling, changes are looked for every `idle_poll`
+                    // and pushed to the client, for up to `command_timeout`.
+                    Err(_)
+                        if idle_since.is_some_and(|since| {
+                            since.elapsed() < self.config().command_timeout
+                        }) =>
+                    {
+                        if let Err(e) = self.sync(true).await {
+                            tracing::warn!(error = %e, "IMAP mailbox update failed");
+                        }
+                        continue;
+                    }
                     Err(_) => {
                         self.line("* BYE Autologout: idle for too long");
                         self.flush(&mut stream).await?;
@@ -301,6 +331,18 @@ impl Session {
                             self.tagged(&tag, &Reply::bad("Authentication cancelled"));
                         }
                         Err(_) => self.tagged(&tag, &Reply::bad("Not base64")),
+                    }
+                    Step::Continue
+                }
+                Mode::Idle { tag, .. } => {
+                    match fragments.decode_message(&IdleDoneCodec::default()) {
+                        Ok(_) => {
+                            if let Err(e) = self.sync(true).await {
+                                tracing::warn!(error = %e, "IMAP mailbox update failed");
+                            }
+                            self.tagged(&tag, &Reply::ok("IDLE terminated"));
+                        }
+                        Err(_) => self.tagged(&tag, &Reply::bad("Expected DONE")),
                     }
                     Step::Continue
                 }
@@ -412,6 +454,18 @@ impl Session {
                     self.mode = Mode::Authenticate(tag);
                     return Ok(Step::Continue);
                 }
+            }
+            CommandBody::Idle if self.user.is_some() => {
+                // RFC 2177: what changes is pushed until the client says DONE.
+                self.line("+ idling");
+                if let Err(e) = self.sync(true).await {
+                    tracing::warn!(error = %e, "IMAP mailbox update failed");
+                }
+                self.mode = Mode::Idle {
+                    tag,
+                    since: tokio::time::Instant::now(),
+                };
+                return Ok(Step::Continue);
             }
             body => {
                 if self.user.is_none() {
