@@ -4,7 +4,7 @@
 //! partial), STORE, EXPUNGE, APPEND with a literal, the literal limit, and
 //! changes made elsewhere reaching a selected session; CREATE, RENAME,
 //! DELETE, SUBSCRIBE with LSUB, STATUS, NAMESPACE, COPY and MOVE; IDLE
-//! pushing what other sessions and deliveries change.
+//! pushing what other sessions and deliveries change; SEARCH.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
@@ -499,4 +499,45 @@ async fn idle_pushes_changes() {
     let (rest, tagged) = c.until("i1").await;
     assert_eq!((rest.as_str(), tagged.as_str()), ("", "OK IDLE terminated"));
     c.ok("NOOP").await;
+}
+
+#[tokio::test]
+async fn search_by_flags_headers_text_and_numbers() {
+    let server = server(1024 * 1024).await;
+    let mail = server.store.tenant(server.tenant);
+    let third = b"From: =?utf-8?q?J=C3=BCrgen?= <j@example.test>\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nDate: Mon, 2 Mar 2026 10:00:00 +0100\r\n\r\nViele Gruesse\r\n";
+    for raw in [FIRST, SECOND, &third[..]] {
+        mail.deliver(&[(anna(), Role::Inbox)], raw.to_vec().into())
+            .await
+            .unwrap();
+    }
+    let (mut c, _) = Client::connect(server.addr).await;
+    c.ok("LOGIN anna@example.test pw").await;
+    c.ok("SELECT INBOX").await;
+    c.ok("STORE 2 +FLAGS (\\Flagged $Akte)").await;
+
+    let mut search = async |criteria: &str| c.ok(&format!("SEARCH {criteria}")).await;
+    assert_eq!(search("ALL").await, "* SEARCH 1 2 3\r\n");
+    assert_eq!(search("FLAGGED").await, "* SEARCH 2\r\n");
+    assert_eq!(search("UNFLAGGED KEYWORD $Akte").await, "* SEARCH\r\n");
+    assert_eq!(
+        search("OR KEYWORD $Akte SUBJECT termin").await,
+        "* SEARCH 1 2\r\n"
+    );
+    assert_eq!(search("NOT FROM ben@").await, "* SEARCH 2 3\r\n");
+    assert_eq!(search("HEADER To anna").await, "* SEARCH 1\r\n");
+    assert_eq!(search("BODY pruefen").await, "* SEARCH 2\r\n");
+    assert_eq!(search("TEXT \"chef@example\"").await, "* SEARCH 2\r\n");
+    assert_eq!(
+        search("CHARSET UTF-8 SUBJECT {7+}\r\nGR\u{dc}\u{df}E").await,
+        "* SEARCH 3\r\n"
+    );
+    assert_eq!(search("SENTON 2-Mar-2026").await, "* SEARCH 3\r\n");
+    assert_eq!(search("SENTBEFORE 1-Jan-2026").await, "* SEARCH\r\n");
+    assert_eq!(search("2:* SINCE 1-Jan-2000").await, "* SEARCH 2 3\r\n");
+    assert_eq!(search("UID 3 LARGER 10").await, "* SEARCH 3\r\n");
+    let uids = c.ok("UID SEARCH UID 2:*").await;
+    assert_eq!(uids, "* SEARCH 2 3\r\n");
+    let (_, tagged) = c.command("SEARCH CHARSET KOI8-R ALL").await;
+    assert!(tagged.starts_with("NO [BADCHARSET"), "{tagged}");
 }

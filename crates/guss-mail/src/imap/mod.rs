@@ -31,6 +31,10 @@
 //!   RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, DELETED, HIGHESTMODSEQ),
 //!   NAMESPACE (RFC 2342)
 //! - COPY and MOVE (RFC 6851) with `COPYUID`
+//! - SEARCH and UID SEARCH with the keys of RFC 3501 and MODSEQ: flags,
+//!   sizes, dates (internal and `Date:`), sequence and UID sets, `NOT`,
+//!   `OR`, header fields (unfolded; SUBJECT also decoded), BODY and TEXT
+//!   (case-insensitive, over the raw bytes)
 //! - IDLE (RFC 2177): changes are looked for every
 //!   [`ImapConfig::idle_poll`] and pushed, for up to
 //!   [`ImapConfig::command_timeout`]
@@ -47,7 +51,8 @@
 //!   parents of deeper names, STATUS SIZE
 //! - FETCH of ENVELOPE, BODYSTRUCTURE, BODY, body sections by part number,
 //!   `MIME`, BINARY
-//! - SEARCH and UID SEARCH (common keys, text and header search)
+//! - SEARCH: BODY and TEXT inside base64 and quoted-printable parts and
+//!   encoded words in address fields; ESEARCH (RFC 4731) for IMAP4rev2
 //! - IDLE woken by changes at once (in process, and through PostgreSQL
 //!   `LISTEN/NOTIFY` across processes) instead of polling
 //! - CONDSTORE and QRESYNC (CHANGEDSINCE, UNCHANGEDSINCE, VANISHED)
@@ -60,6 +65,7 @@
 //!   (`select.rs`, `store.rs`, …) is still to do
 
 mod fetch;
+mod search;
 mod sequence;
 mod session;
 

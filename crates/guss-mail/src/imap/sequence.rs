@@ -55,6 +55,21 @@ pub(super) fn resolve(
         .collect())
 }
 
+/// Whether `set` names `n`, `*` being `largest` (SEARCH).
+pub(super) fn contains(set: &SequenceSet, n: u32, largest: u32) -> bool {
+    let value = |v: &SeqOrUid| match v {
+        SeqOrUid::Value(v) => v.get(),
+        SeqOrUid::Asterisk => largest,
+    };
+    set.0.as_ref().iter().any(|sequence| match sequence {
+        Sequence::Single(v) => value(v) == n,
+        Sequence::Range(a, b) => {
+            let (a, b) = (value(a), value(b));
+            a.min(b) <= n && n <= a.max(b)
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

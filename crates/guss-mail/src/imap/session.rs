@@ -17,14 +17,15 @@ use imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_types::fetch::MacroOrMessageDataItemNames;
 use imap_types::flag::{Flag, StoreResponse, StoreType};
 use imap_types::mailbox::{ListMailbox, Mailbox};
+use imap_types::search::SearchKey;
 use imap_types::sequence::SequenceSet;
 use imap_types::status::StatusDataItemName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::fetch::{self, Plan};
-use super::sequence;
 use super::{Imap, ImapListener};
+use super::{search, sequence};
 use crate::store::{Account, FlagChange, Flags, MailboxInfo, MessageMeta, Role, TenantMail};
 use crate::{Error, Result};
 
@@ -574,6 +575,21 @@ impl Session {
                 self.store(&sequence_set, kind, response, &flags, uid)
                     .await?
             }
+            CommandBody::Search {
+                charset,
+                criteria,
+                uid,
+            } => {
+                *expunges_allowed = uid;
+                if let Some(charset) = charset
+                    && !["UTF-8", "US-ASCII"]
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(charset.as_ref()))
+                {
+                    return Ok(Reply::no("[BADCHARSET (UTF-8 US-ASCII)] Unknown charset"));
+                }
+                self.search(criteria.as_ref(), uid).await?
+            }
             CommandBody::Create { mailbox } => self.create(&mailbox).await?,
             CommandBody::Delete { mailbox } => {
                 let Some(info) = self.find_mailbox(&mailbox).await? else {
@@ -625,6 +641,53 @@ impl Session {
             } => self.copy(&sequence_set, &mailbox, uid, true).await?,
             _ => Reply::bad("Command not supported yet"),
         })
+    }
+
+    async fn search(&mut self, keys: &[SearchKey<'_>], uid: bool) -> Result<Reply> {
+        if let Err(why) = keys.iter().try_for_each(search::check) {
+            return Ok(Reply::bad(why));
+        }
+        let Some(selected) = &self.selected else {
+            return Ok(Reply::bad("No mailbox selected"));
+        };
+        let mail = self.mail()?;
+        let stored: HashMap<u32, MessageMeta> = mail
+            .messages(selected.mailbox.id, 1..=u32::MAX)
+            .await?
+            .into_iter()
+            .map(|m| (m.uid, m))
+            .collect();
+        let needs_body = keys.iter().any(search::needs_body);
+        let largest = (
+            u32::try_from(selected.uids.len()).unwrap_or(u32::MAX),
+            selected.uids.last().copied().unwrap_or(0),
+        );
+        let mut found = Vec::new();
+        for (&message_uid, seq) in selected.uids.iter().zip(1u32..) {
+            let Some(meta) = stored.get(&message_uid) else {
+                continue;
+            };
+            let raw = if needs_body {
+                mail.raw(meta).await.ok()
+            } else {
+                None
+            };
+            let candidate = search::Candidate {
+                seq,
+                meta,
+                raw: raw.as_deref(),
+                largest,
+            };
+            if keys.iter().all(|k| search::matches(k, &candidate)) {
+                found.push(if uid { message_uid } else { seq });
+            }
+        }
+        let mut line = "* SEARCH".to_owned();
+        for n in found {
+            line.push_str(&format!(" {n}"));
+        }
+        self.line(&line);
+        Ok(Reply::ok("SEARCH completed"))
     }
 
     async fn create(&mut self, mailbox: &Mailbox<'_>) -> Result<Reply> {

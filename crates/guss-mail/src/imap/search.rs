@@ -1,0 +1,219 @@
+//! SEARCH: which messages match a list of search keys (RFC 9051 §6.4.4).
+
+use chrono::NaiveDate;
+use imap_types::search::SearchKey;
+use mail_parser::MessageParser;
+
+use super::sequence;
+use crate::store::MessageMeta;
+
+/// A message as SEARCH looks at it.
+pub(super) struct Candidate<'a> {
+    /// Its sequence number.
+    pub(super) seq: u32,
+    /// What the store keeps of it.
+    pub(super) meta: &'a MessageMeta,
+    /// Its bytes, when a key needs them.
+    pub(super) raw: Option<&'a [u8]>,
+    /// The number of messages and the largest UID (for `*`).
+    pub(super) largest: (u32, u32),
+}
+
+/// Fails with a reason for a key not served yet.
+pub(super) fn check(key: &SearchKey<'_>) -> Result<(), String> {
+    match key {
+        SearchKey::And(keys) => keys.as_ref().iter().try_for_each(check),
+        SearchKey::Not(key) => check(key),
+        SearchKey::Or(a, b) => check(a).and_then(|()| check(b)),
+        SearchKey::All
+        | SearchKey::Answered
+        | SearchKey::Bcc(_)
+        | SearchKey::Before(_)
+        | SearchKey::Body(_)
+        | SearchKey::Cc(_)
+        | SearchKey::Deleted
+        | SearchKey::Draft
+        | SearchKey::Flagged
+        | SearchKey::From(_)
+        | SearchKey::Header(..)
+        | SearchKey::Keyword(_)
+        | SearchKey::Larger(_)
+        | SearchKey::New
+        | SearchKey::Old
+        | SearchKey::On(_)
+        | SearchKey::Recent
+        | SearchKey::Seen
+        | SearchKey::SentBefore(_)
+        | SearchKey::SentOn(_)
+        | SearchKey::SentSince(_)
+        | SearchKey::SequenceSet(_)
+        | SearchKey::Since(_)
+        | SearchKey::Smaller(_)
+        | SearchKey::Subject(_)
+        | SearchKey::Text(_)
+        | SearchKey::To(_)
+        | SearchKey::Uid(_)
+        | SearchKey::Unanswered
+        | SearchKey::Undeleted
+        | SearchKey::Undraft
+        | SearchKey::Unflagged
+        | SearchKey::Unkeyword(_)
+        | SearchKey::Unseen
+        | SearchKey::ModSequence { .. } => Ok(()),
+        #[allow(unreachable_patterns)]
+        other => Err(format!("{other:?} is not served")),
+    }
+}
+
+/// Whether a key reads the message's bytes.
+pub(super) fn needs_body(key: &SearchKey<'_>) -> bool {
+    match key {
+        SearchKey::And(keys) => keys.as_ref().iter().any(needs_body),
+        SearchKey::Not(key) => needs_body(key),
+        SearchKey::Or(a, b) => needs_body(a) || needs_body(b),
+        SearchKey::Bcc(_)
+        | SearchKey::Body(_)
+        | SearchKey::Cc(_)
+        | SearchKey::From(_)
+        | SearchKey::Header(..)
+        | SearchKey::SentBefore(_)
+        | SearchKey::SentOn(_)
+        | SearchKey::SentSince(_)
+        | SearchKey::Subject(_)
+        | SearchKey::Text(_)
+        | SearchKey::To(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether `c` matches `key`.
+pub(super) fn matches(key: &SearchKey<'_>, c: &Candidate<'_>) -> bool {
+    let flag = |name: &str| c.meta.flags.contains(name);
+    let date = c.meta.internal_date.date_naive();
+    let raw = c.raw.unwrap_or_default();
+    match key {
+        SearchKey::And(keys) => keys.as_ref().iter().all(|k| matches(k, c)),
+        SearchKey::Not(key) => !matches(key, c),
+        SearchKey::Or(a, b) => matches(a, c) || matches(b, c),
+        SearchKey::All => true,
+        SearchKey::Answered => flag("\\Answered"),
+        SearchKey::Deleted => flag("\\Deleted"),
+        SearchKey::Draft => flag("\\Draft"),
+        SearchKey::Flagged => flag("\\Flagged"),
+        SearchKey::Seen => flag("\\Seen"),
+        SearchKey::Unanswered => !flag("\\Answered"),
+        SearchKey::Undeleted => !flag("\\Deleted"),
+        SearchKey::Undraft => !flag("\\Draft"),
+        SearchKey::Unflagged => !flag("\\Flagged"),
+        SearchKey::Unseen => !flag("\\Seen"),
+        // No message is \Recent here (RFC 9051 removed it).
+        SearchKey::New | SearchKey::Recent => false,
+        SearchKey::Old => true,
+        SearchKey::Keyword(atom) => flag(atom.as_ref()),
+        SearchKey::Unkeyword(atom) => !flag(atom.as_ref()),
+        SearchKey::Larger(n) => c.meta.size > u64::from(*n),
+        SearchKey::Smaller(n) => c.meta.size < u64::from(*n),
+        SearchKey::Before(d) => date < *d.as_ref(),
+        SearchKey::On(d) => date == *d.as_ref(),
+        SearchKey::Since(d) => date >= *d.as_ref(),
+        SearchKey::SentBefore(d) => sent(raw).is_some_and(|s| s < *d.as_ref()),
+        SearchKey::SentOn(d) => sent(raw).is_some_and(|s| s == *d.as_ref()),
+        SearchKey::SentSince(d) => sent(raw).is_some_and(|s| s >= *d.as_ref()),
+        SearchKey::SequenceSet(set) => sequence::contains(set, c.seq, c.largest.0),
+        SearchKey::Uid(set) => sequence::contains(set, c.meta.uid, c.largest.1),
+        SearchKey::ModSequence { modseq, .. } => c.meta.modseq >= *modseq,
+        SearchKey::Bcc(s) => header(raw, "bcc", s.as_ref()),
+        SearchKey::Cc(s) => header(raw, "cc", s.as_ref()),
+        SearchKey::From(s) => header(raw, "from", s.as_ref()),
+        SearchKey::To(s) => header(raw, "to", s.as_ref()),
+        SearchKey::Subject(s) => {
+            header(raw, "subject", s.as_ref())
+                || MessageParser::default()
+                    .parse_headers(raw)
+                    .and_then(|m| m.subject().map(|s| s.to_lowercase()))
+                    .is_some_and(|subject| subject.contains(&lower(s.as_ref())))
+        }
+        SearchKey::Header(name, value) => header(raw, &lower(name.as_ref()), value.as_ref()),
+        SearchKey::Body(s) => contains(body(raw), s.as_ref()),
+        SearchKey::Text(s) => contains(raw, s.as_ref()),
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
+fn lower(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_lowercase()
+}
+
+/// Case-insensitive substring search (RFC 9051 §6.4.4).
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    lower(haystack).contains(&lower(needle))
+}
+
+/// What follows the header.
+fn body(raw: &[u8]) -> &[u8] {
+    raw.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .and_then(|i| raw.get(i + 4..))
+        .unwrap_or_default()
+}
+
+/// Whether a header field `name` (lowercase) contains `value`; an empty
+/// value asks only that the field be there. Folded lines are joined.
+fn header(raw: &[u8], name: &str, value: &[u8]) -> bool {
+    let mut field: Option<Vec<u8>> = None;
+    let mut found = false;
+    let mut finish = |field: &mut Option<Vec<u8>>| {
+        if let Some(text) = field.take() {
+            found |= value.is_empty() || contains(&text, value);
+        }
+    };
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        if line == b"\r\n" || line == b"\n" {
+            break;
+        }
+        if line.starts_with(b" ") || line.starts_with(b"\t") {
+            if let Some(text) = &mut field {
+                text.extend_from_slice(line.trim_ascii_end());
+            }
+            continue;
+        }
+        finish(&mut field);
+        let mut parts = line.splitn(2, |&b| b == b':');
+        let (Some(n), Some(v)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if lower(n).trim() == name {
+            field = Some(v.trim_ascii().to_vec());
+        }
+    }
+    finish(&mut field);
+    found
+}
+
+/// The day of the `Date` header field, in its own time zone.
+fn sent(raw: &[u8]) -> Option<NaiveDate> {
+    let message = MessageParser::default().parse_headers(raw)?;
+    let date = message.date()?;
+    NaiveDate::from_ymd_opt(
+        i32::from(date.year),
+        u32::from(date.month),
+        u32::from(date.day),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields_are_searched_unfolded_and_case_insensitively() {
+        let raw = b"From: Ben <ben@example.test>\r\nSubject: Termin\r\n am Montag\r\n\r\nText\r\n";
+        assert!(header(raw, "subject", b"MONTAG"));
+        assert!(header(raw, "from", b"ben@"));
+        assert!(!header(raw, "to", b""));
+        assert!(header(raw, "subject", b""));
+        assert!(!header(raw, "subject", b"Text"));
+        assert!(contains(body(raw), b"text"));
+    }
+}
