@@ -33,6 +33,7 @@ enum Item {
     InternalDate,
     Size,
     ModSeq,
+    Envelope,
     Body {
         /// The name in the response, without the origin (`BODY[HEADER]`).
         label: String,
@@ -75,6 +76,7 @@ impl Plan {
                 MessageDataItemName::InternalDate => Item::InternalDate,
                 MessageDataItemName::Rfc822Size => Item::Size,
                 MessageDataItemName::ModSeq => Item::ModSeq,
+                MessageDataItemName::Envelope => Item::Envelope,
                 MessageDataItemName::Rfc822 => {
                     plan.sets_seen = true;
                     body("RFC822", Part::Full, None)
@@ -113,7 +115,7 @@ impl Plan {
                 }
                 other => return Err(format!("{other:?} is not served yet")),
             };
-            if matches!(item, Item::Body { .. }) {
+            if matches!(item, Item::Body { .. } | Item::Envelope) {
                 plan.needs_body = true;
             }
             if !plan.items.contains(&item) {
@@ -145,6 +147,10 @@ impl Plan {
                 }
                 Item::ModSeq => {
                     out.extend_from_slice(format!("MODSEQ ({})", meta.modseq.max(1)).as_bytes());
+                }
+                Item::Envelope => {
+                    out.extend_from_slice(b"ENVELOPE ");
+                    envelope(out, raw);
                 }
                 Item::Body {
                     label,
@@ -240,6 +246,122 @@ fn select<'a>(raw: &'a [u8], part: &Part) -> std::borrow::Cow<'a, [u8]> {
     }
 }
 
+/// The unfolded value of the first header field `name` (lowercase).
+fn header_value(raw: &[u8], name: &str) -> Option<String> {
+    let mut value: Option<Vec<u8>> = None;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        if line == b"\r\n" || line == b"\n" {
+            break;
+        }
+        let continued = line.starts_with(b" ") || line.starts_with(b"\t");
+        match &mut value {
+            Some(v) if continued => v.extend_from_slice(line.trim_ascii_end()),
+            Some(_) => break,
+            None if continued => {}
+            None => {
+                let mut parts = line.splitn(2, |&b| b == b':');
+                if let (Some(n), Some(v)) = (parts.next(), parts.next())
+                    && String::from_utf8_lossy(n).trim().eq_ignore_ascii_case(name)
+                {
+                    value = Some(v.trim_ascii().to_vec());
+                }
+            }
+        }
+    }
+    value.map(|v| String::from_utf8_lossy(&v).into_owned())
+}
+
+/// A string, or NIL.
+fn nstring(out: &mut Vec<u8>, text: Option<&str>) {
+    match text {
+        Some(text) => string(out, text),
+        None => out.extend_from_slice(b"NIL"),
+    }
+}
+
+/// ENVELOPE (RFC 9051 §7.5.2): date, subject, from, sender, reply-to, to,
+/// cc, bcc, in-reply-to and message-id; sender and reply-to default to
+/// from. Strings are the header fields as they are; addresses come from
+/// mail-parser.
+fn envelope(out: &mut Vec<u8>, raw: &[u8]) {
+    let parsed = mail_parser::MessageParser::default().parse_headers(raw);
+    let parsed = parsed.as_ref();
+    out.push(b'(');
+    nstring(out, header_value(raw, "date").as_deref());
+    out.push(b' ');
+    nstring(out, header_value(raw, "subject").as_deref());
+    let from = parsed.and_then(|m| m.from());
+    let lists = [
+        from,
+        parsed.and_then(|m| m.sender()).or(from),
+        parsed.and_then(|m| m.reply_to()).or(from),
+        parsed.and_then(|m| m.to()),
+        parsed.and_then(|m| m.cc()),
+        parsed.and_then(|m| m.bcc()),
+    ];
+    for list in lists {
+        out.push(b' ');
+        addresses(out, list);
+    }
+    out.push(b' ');
+    nstring(out, header_value(raw, "in-reply-to").as_deref());
+    out.push(b' ');
+    nstring(out, header_value(raw, "message-id").as_deref());
+    out.push(b')');
+}
+
+/// An address list: `((name NIL mailbox host) …)`, groups between
+/// `(NIL NIL group NIL)` and `(NIL NIL NIL NIL)`; NIL when empty.
+fn addresses(out: &mut Vec<u8>, list: Option<&mail_parser::Address<'_>>) {
+    let mut items = Vec::new();
+    let one = |items: &mut Vec<u8>, addr: &mail_parser::Addr<'_>| {
+        let address = addr.address.as_deref().unwrap_or_default();
+        let (mailbox, host) = address.rsplit_once('@').unwrap_or((address, ""));
+        items.push(b'(');
+        nstring(items, addr.name.as_deref());
+        items.extend_from_slice(b" NIL ");
+        string(items, mailbox);
+        items.push(b' ');
+        string(items, host);
+        items.push(b')');
+    };
+    match list {
+        Some(mail_parser::Address::List(list)) => {
+            for addr in list {
+                one(&mut items, addr);
+            }
+        }
+        Some(mail_parser::Address::Group(groups)) => {
+            for group in groups {
+                match &group.name {
+                    Some(name) => {
+                        items.extend_from_slice(b"(NIL NIL ");
+                        string(&mut items, name);
+                        items.extend_from_slice(b" NIL)");
+                        for addr in &group.addresses {
+                            one(&mut items, addr);
+                        }
+                        items.extend_from_slice(b"(NIL NIL NIL NIL)");
+                    }
+                    None => {
+                        for addr in &group.addresses {
+                            one(&mut items, addr);
+                        }
+                    }
+                }
+            }
+        }
+        None => {}
+    }
+    if items.is_empty() {
+        out.extend_from_slice(b"NIL");
+    } else {
+        out.push(b'(');
+        out.extend_from_slice(&items);
+        out.push(b')');
+    }
+}
+
 /// `(\Seen $Forwarded)`.
 pub(super) fn flag_list(out: &mut Vec<u8>, meta: &MessageMeta) {
     out.push(b'(');
@@ -295,6 +417,22 @@ mod tests {
         assert_eq!(&*select(raw, &Part::Header), b"Subject: x\r\n\r\n");
         assert_eq!(&*select(raw, &Part::Text), b"body\r\n");
         assert_eq!(&*select(b"Subject: x\r\n", &Part::Text), b"");
+    }
+
+    #[test]
+    fn envelope_of_a_message() {
+        let raw = b"Date: Mon, 2 Mar 2026 10:00:00 +0100\r\nFrom: Ben Berg <ben@example.test>\r\nTo: anna@example.test, \"Chef, Kanzlei\" <chef@example.test>\r\nSubject: Termin\r\n morgen\r\nMessage-ID: <1@example.test>\r\n\r\nx\r\n";
+        let mut out = Vec::new();
+        envelope(&mut out, raw);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "(\"Mon, 2 Mar 2026 10:00:00 +0100\" \"Termin morgen\" \
+             ((\"Ben Berg\" NIL \"ben\" \"example.test\")) \
+             ((\"Ben Berg\" NIL \"ben\" \"example.test\")) \
+             ((\"Ben Berg\" NIL \"ben\" \"example.test\")) \
+             ((NIL NIL \"anna\" \"example.test\")(\"Chef, Kanzlei\" NIL \"chef\" \"example.test\")) \
+             NIL NIL NIL \"<1@example.test>\")"
+        );
     }
 
     #[test]

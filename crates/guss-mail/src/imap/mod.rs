@@ -22,7 +22,7 @@
 //! - FETCH and UID FETCH of FLAGS, UID, INTERNALDATE, RFC822.SIZE, RFC822,
 //!   RFC822.HEADER, RFC822.TEXT, BODY[]/BODY.PEEK[] with `HEADER`,
 //!   `HEADER.FIELDS`, `HEADER.FIELDS.NOT` and `TEXT` of the whole message
-//!   and partials (`<offset.length>`), MODSEQ;
+//!   and partials (`<offset.length>`), MODSEQ, ENVELOPE;
 //!   BODY[] without PEEK sets `\Seen`
 //! - STORE and UID STORE (FLAGS, +FLAGS, -FLAGS, .SILENT)
 //! - EXPUNGE, UID EXPUNGE (UIDPLUS), CLOSE, UNSELECT, CHECK
@@ -49,7 +49,7 @@
 //!   (modified UTF-7 for IMAP4rev1 clients)
 //! - LIST-EXTENDED and LIST-STATUS (RFC 5258, RFC 5819), `\NonExistent`
 //!   parents of deeper names, STATUS SIZE
-//! - FETCH of ENVELOPE, BODYSTRUCTURE, BODY, body sections by part number,
+//! - FETCH of BODYSTRUCTURE, BODY, body sections by part number,
 //!   `MIME`, BINARY
 //! - SEARCH: BODY and TEXT inside base64 and quoted-printable parts and
 //!   encoded words in address fields; ESEARCH (RFC 4731) for IMAP4rev2
