@@ -78,6 +78,7 @@ async fn server(max_literal: u32) -> Server {
     config.allow_plain_auth_on_loopback = true;
     config.max_literal_size = max_literal;
     config.idle_poll = std::time::Duration::from_millis(50);
+    config.max_sessions_per_person = 3;
     let imap = Imap::new(ImapParts {
         config,
         store: store.clone(),
@@ -380,7 +381,7 @@ async fn authenticate_plain_and_literal_limits() {
     // The session goes on.
     c.ok("NOOP").await;
 
-    // SASL-IR, in a session of its own.
+    // SASL-IR, in a session of its own (anna's second).
     let (mut d, _) = Client::connect(server.addr).await;
     let (_, tagged) = d.command(&format!("AUTHENTICATE PLAIN {answer}")).await;
     assert!(tagged.starts_with("OK"), "{tagged}");
@@ -540,4 +541,29 @@ async fn search_by_flags_headers_text_and_numbers() {
     assert_eq!(uids, "* SEARCH 2 3\r\n");
     let (_, tagged) = c.command("SEARCH CHARSET KOI8-R ALL").await;
     assert!(tagged.starts_with("NO [BADCHARSET"), "{tagged}");
+}
+
+#[tokio::test]
+async fn sessions_per_person_are_limited() {
+    let server = server(1024).await;
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        let (mut c, _) = Client::connect(server.addr).await;
+        c.ok("LOGIN anna@example.test pw").await;
+        sessions.push(c);
+    }
+    let (mut fourth, _) = Client::connect(server.addr).await;
+    let (_, tagged) = fourth.command("LOGIN anna@example.test pw").await;
+    assert!(tagged.starts_with("NO [LIMIT]"), "{tagged}");
+    sessions[0].ok("LOGOUT").await;
+    let mut tries = 0;
+    loop {
+        let (_, tagged) = fourth.command("LOGIN anna@example.test pw").await;
+        if tagged.starts_with("OK") {
+            break;
+        }
+        tries += 1;
+        assert!(tries < 50, "the slot of a closed session comes back");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

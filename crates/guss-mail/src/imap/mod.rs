@@ -38,6 +38,8 @@
 //! - IDLE (RFC 2177): changes are looked for every
 //!   [`ImapConfig::idle_poll`] and pushed, for up to
 //!   [`ImapConfig::command_timeout`]
+//! - at most [`ImapConfig::max_sessions_per_person`] logged-in sessions
+//!   of one person at once (`NO [LIMIT]` beyond)
 //! - changes made by other sessions (new messages, flags, expunges) are
 //!   reported after each command, expunges only where RFC 9051 §7.5.1
 //!   allows them
@@ -57,7 +59,8 @@
 //!   `LISTEN/NOTIFY` across processes) instead of polling
 //! - CONDSTORE and QRESYNC (CHANGEDSINCE, UNCHANGEDSINCE, VANISHED)
 //! - QUOTA
-//! - a limit on sessions per person
+//! - the limit on sessions per person counts per process; across
+//!   processes on PostgreSQL it is still to do
 //! - a Python imaplib/imapclient scenario in `scripts/interop` (the
 //!   `mail-server` example already has `--imap` and `--imaps`)
 //! - responses are written by hand (`session.rs`, `fetch.rs`); moving them
@@ -69,11 +72,12 @@ mod search;
 mod sequence;
 mod session;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use guss_core::{Authenticator, Scope};
+use guss_core::{Authenticator, PersonId, Scope, TenantId};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
@@ -112,6 +116,8 @@ pub struct ImapConfig {
     pub max_auth_failures: u32,
     /// Concurrent sessions per listener.
     pub max_sessions: usize,
+    /// Concurrent logged-in sessions of one person (all devices).
+    pub max_sessions_per_person: usize,
     /// Whether LOGIN and AUTHENTICATE are allowed without TLS to clients on
     /// loopback (tests).
     pub allow_plain_auth_on_loopback: bool,
@@ -136,6 +142,7 @@ impl ImapConfig {
             max_errors: 10,
             max_auth_failures: 3,
             max_sessions: 512,
+            max_sessions_per_person: 20,
             allow_plain_auth_on_loopback: false,
         }
     }
@@ -153,6 +160,32 @@ struct Inner {
     router: Router,
     authenticator: Arc<dyn Authenticator>,
     tls: Option<TlsAcceptor>,
+    /// Logged-in sessions per person, in this process.
+    sessions: Mutex<HashMap<(TenantId, PersonId), usize>>,
+}
+
+/// A person's claim on one of their [`ImapConfig::max_sessions_per_person`]
+/// sessions; given back when dropped.
+struct PersonSlot {
+    imap: Imap,
+    key: (TenantId, PersonId),
+}
+
+impl Drop for PersonSlot {
+    fn drop(&mut self) {
+        let mut sessions = self
+            .imap
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = sessions.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                sessions.remove(&self.key);
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Imap {
@@ -187,8 +220,27 @@ impl Imap {
                 router: parts.router,
                 authenticator: parts.authenticator,
                 tls: parts.tls,
+                sessions: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// One more session for `person`, unless they have all they may.
+    fn claim(&self, tenant: TenantId, person: PersonId) -> Option<PersonSlot> {
+        let mut sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = sessions.entry((tenant, person)).or_insert(0);
+        if *count >= self.inner.config.max_sessions_per_person {
+            return None;
+        }
+        *count += 1;
+        Some(PersonSlot {
+            imap: self.clone(),
+            key: (tenant, person),
+        })
     }
 
     /// The scope app passwords must have to be used here.

@@ -85,6 +85,8 @@ fn io(e: std::io::Error) -> Error {
 struct User {
     mail: TenantMail,
     account: Account,
+    /// Counts this session among the person's.
+    _slot: super::PersonSlot,
 }
 
 /// The selected mailbox as this session has told the client about it.
@@ -831,6 +833,7 @@ impl Session {
         }
         let inner = &self.imap.inner;
         let mut found = None;
+        let mut over_limit = false;
         if let Ok(address) = user.parse::<EmailAddress>()
             && let Some(tenant) = inner.router.tenant_for_domain(address.domain()).await?
             && let Ok(principal) = inner
@@ -843,10 +846,21 @@ impl Session {
                 .await
             && let Principal::Person { person, .. } = principal
         {
-            found = Some(User {
-                mail: inner.store.tenant(tenant),
-                account: Account::Person(person),
-            });
+            match self.imap.claim(tenant, person) {
+                Some(slot) => {
+                    found = Some(User {
+                        mail: inner.store.tenant(tenant),
+                        account: Account::Person(person),
+                        _slot: slot,
+                    });
+                }
+                None => over_limit = true,
+            }
+        }
+        if over_limit {
+            return Ok(Reply::no(
+                "[LIMIT] Too many sessions; log out elsewhere first",
+            ));
         }
         match found {
             Some(found) => {
