@@ -56,12 +56,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def build_example(release=False):
-    """Builds the mail-server example; returns the path of the binary."""
+def build_example(release=False, features=()):
+    """Builds the mail-server example (with the crate `features` given);
+    returns the path of the binary."""
     cmd = ["cargo", "build", "-p", "guss-mail", "--example", EXAMPLE, "--locked",
            "--message-format=json-render-diagnostics"]
     if release:
         cmd.append("--release")
+    if features:
+        cmd += ["--features", ",".join(features)]
     out = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, check=False)
     if out.returncode != 0:
         raise SystemExit(f"building the {EXAMPLE} example failed: {' '.join(cmd)}")
