@@ -40,6 +40,8 @@
 //!   [`ImapConfig::command_timeout`]
 //! - at most [`ImapConfig::max_sessions_per_person`] logged-in sessions
 //!   of one person at once (`NO [LIMIT]` beyond)
+//! - the `mail-server` example serves `--imap` (STARTTLS) and `--imaps`;
+//!   `scripts/interop/mail-imap.py` drives it with Python's imaplib
 //! - changes made by other sessions (new messages, flags, expunges) are
 //!   reported after each command, expunges only where RFC 9051 §7.5.1
 //!   allows them
@@ -61,11 +63,12 @@
 //! - QUOTA
 //! - the limit on sessions per person counts per process; across
 //!   processes on PostgreSQL it is still to do
-//! - a Python imaplib/imapclient scenario in `scripts/interop` (the
-//!   `mail-server` example already has `--imap` and `--imaps`)
 //! - responses are written by hand (`session.rs`, `fetch.rs`); moving them
 //!   to imap-codec's `ResponseCodec` and one file per command
 //!   (`select.rs`, `store.rs`, …) is still to do
+//! - a fuzz target for the command path; rows in `docs/rfc.md` and
+//!   client quirks in `docs/compatibility.md` (Thunderbird, Apple Mail,
+//!   iOS, Outlook)
 
 mod fetch;
 mod search;
