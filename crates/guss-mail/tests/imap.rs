@@ -265,6 +265,18 @@ async fn a_session_from_login_to_logout() {
         "* 1 FETCH (BODY[HEADER.FIELDS (Subject DATE)] {19}\r\nSubject: Termin\r\n\r\n)\r\n"
     );
 
+    let structure = c.ok("FETCH 1 (BODYSTRUCTURE BODY)").await;
+    assert_eq!(
+        structure,
+        "* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 17 1 NIL NIL NIL NIL) \
+         BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 17 1))\r\n"
+    );
+    let full = c.ok("FETCH 1 FULL").await;
+    assert!(
+        full.contains("ENVELOPE (NIL \"Termin\" ((NIL NIL \"ben\" \"example.test\"))"),
+        "{full}"
+    );
+
     // BODY[] without PEEK sets \Seen, and the client hears of it.
     let read = c.ok("FETCH 1 BODY[TEXT]").await;
     assert!(read.contains("FLAGS (\\Seen)"), "{read}");

@@ -34,6 +34,8 @@ enum Item {
     Size,
     ModSeq,
     Envelope,
+    /// BODYSTRUCTURE (`true`) or BODY (`false`).
+    Structure(bool),
     Body {
         /// The name in the response, without the origin (`BODY[HEADER]`).
         label: String,
@@ -77,6 +79,8 @@ impl Plan {
                 MessageDataItemName::Rfc822Size => Item::Size,
                 MessageDataItemName::ModSeq => Item::ModSeq,
                 MessageDataItemName::Envelope => Item::Envelope,
+                MessageDataItemName::BodyStructure => Item::Structure(true),
+                MessageDataItemName::Body => Item::Structure(false),
                 MessageDataItemName::Rfc822 => {
                     plan.sets_seen = true;
                     body("RFC822", Part::Full, None)
@@ -115,7 +119,10 @@ impl Plan {
                 }
                 other => return Err(format!("{other:?} is not served yet")),
             };
-            if matches!(item, Item::Body { .. } | Item::Envelope) {
+            if matches!(
+                item,
+                Item::Body { .. } | Item::Envelope | Item::Structure(_)
+            ) {
                 plan.needs_body = true;
             }
             if !plan.items.contains(&item) {
@@ -147,6 +154,14 @@ impl Plan {
                 }
                 Item::ModSeq => {
                     out.extend_from_slice(format!("MODSEQ ({})", meta.modseq.max(1)).as_bytes());
+                }
+                Item::Structure(extended) => {
+                    out.extend_from_slice(if *extended {
+                        b"BODYSTRUCTURE "
+                    } else {
+                        b"BODY "
+                    });
+                    super::body::structure(out, raw, *extended);
                 }
                 Item::Envelope => {
                     out.extend_from_slice(b"ENVELOPE ");
@@ -283,7 +298,7 @@ fn nstring(out: &mut Vec<u8>, text: Option<&str>) {
 /// cc, bcc, in-reply-to and message-id; sender and reply-to default to
 /// from. Strings are the header fields as they are; addresses come from
 /// mail-parser.
-fn envelope(out: &mut Vec<u8>, raw: &[u8]) {
+pub(super) fn envelope(out: &mut Vec<u8>, raw: &[u8]) {
     let parsed = mail_parser::MessageParser::default().parse_headers(raw);
     let parsed = parsed.as_ref();
     out.push(b'(');

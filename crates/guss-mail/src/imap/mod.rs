@@ -22,7 +22,8 @@
 //! - FETCH and UID FETCH of FLAGS, UID, INTERNALDATE, RFC822.SIZE, RFC822,
 //!   RFC822.HEADER, RFC822.TEXT, BODY[]/BODY.PEEK[] with `HEADER`,
 //!   `HEADER.FIELDS`, `HEADER.FIELDS.NOT` and `TEXT` of the whole message
-//!   and partials (`<offset.length>`), MODSEQ, ENVELOPE;
+//!   and partials (`<offset.length>`), MODSEQ, ENVELOPE, BODYSTRUCTURE and
+//!   BODY (MIME tree from mail-parser; Content-Language not yet given);
 //!   BODY[] without PEEK sets `\Seen`
 //! - STORE and UID STORE (FLAGS, +FLAGS, -FLAGS, .SILENT)
 //! - EXPUNGE, UID EXPUNGE (UIDPLUS), CLOSE, UNSELECT, CHECK
@@ -53,7 +54,7 @@
 //!   (modified UTF-7 for IMAP4rev1 clients)
 //! - LIST-EXTENDED and LIST-STATUS (RFC 5258, RFC 5819), `\NonExistent`
 //!   parents of deeper names, STATUS SIZE
-//! - FETCH of BODYSTRUCTURE, BODY, body sections by part number,
+//! - FETCH of body sections by part number,
 //!   `MIME`, BINARY
 //! - SEARCH: BODY and TEXT inside base64 and quoted-printable parts and
 //!   encoded words in address fields; ESEARCH (RFC 4731) for IMAP4rev2
@@ -70,6 +71,7 @@
 //!   client quirks in `docs/compatibility.md` (Thunderbird, Apple Mail,
 //!   iOS, Outlook)
 
+mod body;
 mod fetch;
 mod search;
 mod sequence;
