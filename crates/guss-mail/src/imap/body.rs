@@ -3,7 +3,7 @@
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
-use super::fetch::{envelope, string};
+use super::fetch::{Part, envelope, select, string};
 
 /// Deepest MIME nesting described; deeper parts are shown as plain text.
 const MAX_DEPTH: usize = 32;
@@ -133,7 +133,7 @@ fn part(out: &mut Vec<u8>, message: &Message<'_>, id: usize, extended: bool, dep
     match &p.body {
         PartType::Message(inner) if kind == "MESSAGE" && depth < MAX_DEPTH => {
             out.push(b' ');
-            envelope(out, &inner.raw_message);
+            envelope(out, inner.raw_message());
             out.push(b' ');
             part(out, inner, 0, extended, depth + 1);
             out.extend_from_slice(format!(" {lines}").as_bytes());
@@ -148,6 +148,58 @@ fn part(out: &mut Vec<u8>, message: &Message<'_>, id: usize, extended: bool, dep
     out.push(b')');
 }
 
+/// The bytes of body part `path` (`[1, 2]` for `1.2`), or of its
+/// `HEADER`, `TEXT`, `HEADER.FIELDS` (when it is a message/rfc822 part) or
+/// `MIME`; `None` when there is no such part (RFC 9051 §6.4.5).
+pub(super) fn section(raw: &[u8], path: &[u32], part: &Part) -> Option<Vec<u8>> {
+    let message = MessageParser::default().parse(raw)?;
+    locate(&message, 0, path, part, 0)
+}
+
+fn locate(
+    message: &Message<'_>,
+    id: usize,
+    path: &[u32],
+    part: &Part,
+    depth: usize,
+) -> Option<Vec<u8>> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let p = message.parts.get(id)?;
+    let raw: &[u8] = &message.raw_message;
+    let Some((&n, rest)) = path.split_first() else {
+        let offset = |o: u32| usize::try_from(o).ok();
+        let (header, body, end) = (
+            offset(p.offset_header)?,
+            offset(p.offset_body)?,
+            offset(p.offset_end)?,
+        );
+        return match (part, &p.body) {
+            (Part::Full, _) => raw.get(body..end).map(<[u8]>::to_vec),
+            (Part::Mime, _) => raw.get(header..body).map(<[u8]>::to_vec),
+            (_, PartType::Message(inner)) => Some(select(inner.raw_message(), part).into_owned()),
+            _ => None,
+        };
+    };
+    match &p.body {
+        PartType::Multipart(children) => {
+            let index = usize::try_from(n).ok()?.checked_sub(1)?;
+            let child = usize::try_from(*children.get(index)?).ok()?;
+            locate(message, child, rest, part, depth + 1)
+        }
+        // The parts of an attached message are numbered inside it.
+        PartType::Message(inner) if id != 0 => locate(inner, 0, path, part, depth + 1),
+        // A message that is not multipart has one part: its body.
+        body if id == 0 && n == 1 => match (rest.is_empty(), body) {
+            (true, _) => locate(message, 0, rest, part, depth + 1),
+            (false, PartType::Message(inner)) => locate(inner, 0, rest, part, depth + 1),
+            (false, _) => None,
+        },
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +208,45 @@ mod tests {
         let mut out = Vec::new();
         structure(&mut out, raw, extended);
         String::from_utf8(out).unwrap()
+    }
+
+    const MIXED: &[u8] =
+        b"Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nHallo\r\n\
+--b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nInnen\r\n\
+--b--\r\n";
+
+    #[test]
+    fn sections_by_part_number() {
+        let text = |path: &[u32], part: Part| {
+            section(MIXED, path, &part).map(|b| String::from_utf8(b).unwrap())
+        };
+        assert_eq!(text(&[1], Part::Full).as_deref(), Some("Hallo"));
+        assert_eq!(
+            text(&[1], Part::Mime).as_deref(),
+            Some("Content-Type: text/plain\r\n\r\n")
+        );
+        assert_eq!(text(&[2, 1], Part::Full).as_deref(), Some("Innen"));
+        assert_eq!(
+            text(&[2], Part::Header).as_deref(),
+            Some("Subject: inner\r\n\r\n")
+        );
+        assert_eq!(text(&[3], Part::Full), None);
+        let single = b"Subject: x\r\n\r\nHallo\r\n";
+        assert_eq!(
+            section(single, &[1], &Part::Full).as_deref(),
+            Some(&b"Hallo\r\n"[..])
+        );
+        assert_eq!(section(single, &[2], &Part::Full), None);
+    }
+
+    #[test]
+    fn an_attached_message() {
+        let text = of(MIXED, false);
+        assert!(
+            text.contains("(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 23 (NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\""),
+            "{text}"
+        );
     }
 
     #[test]

@@ -8,13 +8,15 @@ use crate::store::MessageMeta;
 
 /// Which bytes of a message a body item names.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Part {
+pub(super) enum Part {
     /// All of it.
     Full,
     /// The header, with the empty line that ends it.
     Header,
     /// What follows the header.
     Text,
+    /// A body part's own MIME header fields.
+    Mime,
     /// The header fields named (`HEADER.FIELDS`), or all others
     /// (`HEADER.FIELDS.NOT`), with the empty line.
     Fields {
@@ -39,6 +41,8 @@ enum Item {
     Body {
         /// The name in the response, without the origin (`BODY[HEADER]`).
         label: String,
+        /// The body part (`1.2`); empty for the whole message.
+        path: Vec<u32>,
         part: Part,
         /// `<offset.length>`.
         partial: Option<(u32, u32)>,
@@ -95,27 +99,50 @@ impl Plan {
                     partial,
                     peek,
                 } => {
-                    let (label, part) = match section {
-                        None => ("BODY[]".to_owned(), Part::Full),
-                        Some(Section::Header(None)) => ("BODY[HEADER]".to_owned(), Part::Header),
-                        Some(Section::Text(None)) => ("BODY[TEXT]".to_owned(), Part::Text),
-                        Some(Section::HeaderFields(None, names)) => fields(names.as_ref(), false),
-                        Some(Section::HeaderFieldsNot(None, names)) => fields(names.as_ref(), true),
-                        Some(_) => {
-                            return Err(
-                                "body sections other than HEADER and TEXT are not served yet"
-                                    .to_owned(),
-                            );
+                    let numbers = |p: &Option<imap_types::fetch::Part>| -> Vec<u32> {
+                        p.as_ref()
+                            .map(|p| p.0.as_ref().iter().map(|n| n.get()).collect())
+                            .unwrap_or_default()
+                    };
+                    let (path, spec, part) = match section {
+                        None => (Vec::new(), String::new(), Part::Full),
+                        Some(Section::Part(p)) => {
+                            (numbers(&Some(p.clone())), String::new(), Part::Full)
+                        }
+                        Some(Section::Header(p)) => (numbers(p), "HEADER".to_owned(), Part::Header),
+                        Some(Section::Text(p)) => (numbers(p), "TEXT".to_owned(), Part::Text),
+                        Some(Section::Mime(p)) => {
+                            (numbers(&Some(p.clone())), "MIME".to_owned(), Part::Mime)
+                        }
+                        Some(Section::HeaderFields(p, names)) => {
+                            let (spec, part) = fields(names.as_ref(), false);
+                            (numbers(p), spec, part)
+                        }
+                        Some(Section::HeaderFieldsNot(p, names)) => {
+                            let (spec, part) = fields(names.as_ref(), true);
+                            (numbers(p), spec, part)
                         }
                     };
+                    let numbered = path
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(".");
+                    let dot = if numbered.is_empty() || spec.is_empty() {
+                        ""
+                    } else {
+                        "."
+                    };
+                    let label = format!("BODY[{numbered}{dot}{spec}]");
                     if !peek {
                         plan.sets_seen = true;
                     }
-                    body(
-                        &label,
+                    Item::Body {
+                        label,
+                        path,
                         part,
-                        partial.map(|(offset, length)| (offset, length.get())),
-                    )
+                        partial: partial.map(|(offset, length)| (offset, length.get())),
+                    }
                 }
                 other => return Err(format!("{other:?} is not served yet")),
             };
@@ -169,11 +196,18 @@ impl Plan {
                 }
                 Item::Body {
                     label,
+                    path,
                     part,
                     partial,
                 } => {
                     out.extend_from_slice(label.as_bytes());
-                    let selected = select(raw, part);
+                    let selected = if path.is_empty() {
+                        select(raw, part)
+                    } else {
+                        std::borrow::Cow::Owned(
+                            super::body::section(raw, path, part).unwrap_or_default(),
+                        )
+                    };
                     let bytes: &[u8] = &selected;
                     let bytes = match partial {
                         Some((offset, length)) => {
@@ -197,14 +231,14 @@ impl Plan {
     }
 }
 
-/// The label and part of `HEADER.FIELDS (…)` or `HEADER.FIELDS.NOT (…)`.
+/// The name and part of `HEADER.FIELDS (…)` or `HEADER.FIELDS.NOT (…)`.
 fn fields(names: &[AString<'_>], not: bool) -> (String, Part) {
     let names: Vec<String> = names
         .iter()
         .map(|n| String::from_utf8_lossy(n.as_ref()).into_owned())
         .collect();
     let label = format!(
-        "BODY[HEADER.FIELDS{} ({})]",
+        "HEADER.FIELDS{} ({})",
         if not { ".NOT" } else { "" },
         names.join(" ")
     );
@@ -215,13 +249,14 @@ fn fields(names: &[AString<'_>], not: bool) -> (String, Part) {
 fn body(label: &str, part: Part, partial: Option<(u32, u32)>) -> Item {
     Item::Body {
         label: label.to_owned(),
+        path: Vec::new(),
         part,
         partial,
     }
 }
 
 /// The bytes of `part` of a message.
-fn select<'a>(raw: &'a [u8], part: &Part) -> std::borrow::Cow<'a, [u8]> {
+pub(super) fn select<'a>(raw: &'a [u8], part: &Part) -> std::borrow::Cow<'a, [u8]> {
     use std::borrow::Cow;
     if *part == Part::Full {
         return Cow::Borrowed(raw);

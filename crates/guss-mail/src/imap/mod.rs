@@ -22,7 +22,9 @@
 //! - FETCH and UID FETCH of FLAGS, UID, INTERNALDATE, RFC822.SIZE, RFC822,
 //!   RFC822.HEADER, RFC822.TEXT, BODY[]/BODY.PEEK[] with `HEADER`,
 //!   `HEADER.FIELDS`, `HEADER.FIELDS.NOT` and `TEXT` of the whole message
-//!   and partials (`<offset.length>`), MODSEQ, ENVELOPE, BODYSTRUCTURE and
+//!   and partials (`<offset.length>`), body parts by number (`BODY[1.2]`,
+//!   `BODY[2.MIME]`, `BODY[2.HEADER]` of an attached message), MODSEQ,
+//!   ENVELOPE, BODYSTRUCTURE and
 //!   BODY (MIME tree from mail-parser; Content-Language not yet given);
 //!   BODY[] without PEEK sets `\Seen`
 //! - STORE and UID STORE (FLAGS, +FLAGS, -FLAGS, .SILENT)
@@ -54,8 +56,8 @@
 //!   (modified UTF-7 for IMAP4rev1 clients)
 //! - LIST-EXTENDED and LIST-STATUS (RFC 5258, RFC 5819), `\NonExistent`
 //!   parents of deeper names, STATUS SIZE
-//! - FETCH of body sections by part number,
-//!   `MIME`, BINARY
+//! - FETCH BINARY, BINARY.SIZE (RFC 3516) and Content-Language in
+//!   BODYSTRUCTURE
 //! - SEARCH: BODY and TEXT inside base64 and quoted-printable parts and
 //!   encoded words in address fields; ESEARCH (RFC 4731) for IMAP4rev2
 //! - IDLE woken by changes at once (in process, and through PostgreSQL
