@@ -579,3 +579,68 @@ async fn sessions_per_person_are_limited() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// The number after `word (` in `text`: `MODSEQ (12)`.
+fn number_after(text: &str, word: &str) -> u64 {
+    let rest = &text[text.find(word).unwrap() + word.len()..];
+    rest.trim_start_matches([' ', '(', '['])
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn condstore_basics() {
+    let server = server(1024 * 1024).await;
+    let mail = server.store.tenant(server.tenant);
+    for raw in [FIRST, SECOND] {
+        mail.deliver(&[(anna(), Role::Inbox)], raw.to_vec().into())
+            .await
+            .unwrap();
+    }
+    let (mut c, _) = Client::connect(server.addr).await;
+    let (_, tagged) = c.command("LOGIN anna@example.test pw").await;
+    assert!(
+        tagged.contains("CONDSTORE") && tagged.contains("ENABLE"),
+        "{tagged}"
+    );
+    assert_eq!(c.ok("ENABLE CONDSTORE").await, "* ENABLED CONDSTORE\r\n");
+    let select = c.ok("SELECT INBOX (CONDSTORE)").await;
+    let highest = number_after(&select, "HIGHESTMODSEQ");
+
+    let flags = c.ok("FETCH 1:* (FLAGS)").await;
+    assert_eq!(flags.matches("MODSEQ (").count(), 2, "{flags}");
+    let stored = c.ok("STORE 1 +FLAGS (\\Seen)").await;
+    let modseq = number_after(&stored, "MODSEQ");
+    assert!(modseq > highest, "{stored}");
+
+    let changed = c
+        .ok(&format!("FETCH 1:* (FLAGS) (CHANGEDSINCE {highest})"))
+        .await;
+    assert_eq!(
+        changed,
+        format!("* 1 FETCH (FLAGS (\\Seen) MODSEQ ({modseq}))\r\n")
+    );
+
+    let (untagged, tagged) = c
+        .command(&format!(
+            "STORE 1 (UNCHANGEDSINCE {}) +FLAGS (\\Flagged)",
+            modseq - 1
+        ))
+        .await;
+    assert_eq!(tagged, "OK [MODIFIED 1] Conditional STORE failed for some");
+    assert!(!untagged.contains("Flagged"), "{untagged}");
+    let stored = c
+        .ok(&format!(
+            "UID STORE 1 (UNCHANGEDSINCE {modseq}) +FLAGS (\\Flagged)"
+        ))
+        .await;
+    assert!(
+        stored.contains("FLAGS (\\Flagged \\Seen) UID 1 MODSEQ ("),
+        "{stored}"
+    );
+    let (_, tagged) = c.command("SELECT INBOX (QRESYNC (1 1))").await;
+    assert!(tagged.starts_with("BAD"), "{tagged}");
+}

@@ -159,6 +159,13 @@ impl Plan {
         Ok(plan)
     }
 
+    /// Adds MODSEQ (CONDSTORE is on).
+    pub(super) fn with_modseq(&mut self) {
+        if !self.items.contains(&Item::ModSeq) {
+            self.items.push(Item::ModSeq);
+        }
+    }
+
     /// `* SEQ FETCH (...)` for one message; `raw` is there when
     /// [`Plan::needs_body`].
     pub(super) fn render(&self, out: &mut Vec<u8>, seq: u32, meta: &MessageMeta, raw: &[u8]) {

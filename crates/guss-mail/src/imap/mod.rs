@@ -38,6 +38,10 @@
 //!   sizes, dates (internal and `Date:`), sequence and UID sets, `NOT`,
 //!   `OR`, header fields (unfolded; SUBJECT also decoded), BODY and TEXT
 //!   (case-insensitive, over the raw bytes)
+//! - ENABLE (RFC 5161) and CONDSTORE basics (RFC 7162): `SELECT (CONDSTORE)`,
+//!   MODSEQ in every FETCH once on, `FETCH (CHANGEDSINCE)`,
+//!   `STORE (UNCHANGEDSINCE)` with `[MODIFIED]`, `SEARCH MODSEQ`,
+//!   `STATUS HIGHESTMODSEQ`
 //! - IDLE (RFC 2177): changes are looked for every
 //!   [`ImapConfig::idle_poll`] and pushed, for up to
 //!   [`ImapConfig::command_timeout`]
@@ -62,7 +66,8 @@
 //!   encoded words in address fields; ESEARCH (RFC 4731) for IMAP4rev2
 //! - IDLE woken by changes at once (in process, and through PostgreSQL
 //!   `LISTEN/NOTIFY` across processes) instead of polling
-//! - CONDSTORE and QRESYNC (CHANGEDSINCE, UNCHANGEDSINCE, VANISHED)
+//! - QRESYNC (`SELECT (QRESYNC …)`, VANISHED, `FETCH (VANISHED)`); the
+//!   store's `changes_since` already gives what it needs
 //! - QUOTA
 //! - the limit on sessions per person counts per process; across
 //!   processes on PostgreSQL it is still to do

@@ -11,9 +11,10 @@ use imap_codec::fragmentizer::{
 };
 use imap_codec::{AuthenticateDataCodec, CommandCodec, IdleDoneCodec};
 use imap_types::auth::{AuthMechanism, AuthenticateData};
-use imap_types::command::{Command, CommandBody};
+use imap_types::command::{Command, CommandBody, FetchModifier, SelectParameter, StoreModifier};
 use imap_types::core::LiteralMode;
 use imap_types::extensions::binary::LiteralOrLiteral8;
+use imap_types::extensions::enable::CapabilityEnable;
 use imap_types::fetch::MacroOrMessageDataItemNames;
 use imap_types::flag::{Flag, StoreResponse, StoreType};
 use imap_types::mailbox::{ListMailbox, Mailbox};
@@ -163,6 +164,8 @@ struct Session {
     auth_failures: u32,
     /// Set when a non-synchronizing literal was too big.
     too_big: bool,
+    /// CONDSTORE (RFC 7162) is on: MODSEQ goes with every FETCH.
+    condstore: bool,
     logout: bool,
 }
 
@@ -179,6 +182,7 @@ impl Session {
             errors: 0,
             auth_failures: 0,
             too_big: false,
+            condstore: false,
             logout: false,
         }
     }
@@ -242,6 +246,8 @@ impl Session {
                 "MOVE",
                 "NAMESPACE",
                 "IDLE",
+                "ENABLE",
+                "CONDSTORE",
             ]);
         }
         caps.join(" ")
@@ -516,8 +522,26 @@ impl Session {
         expunges_allowed: &mut bool,
     ) -> Result<Reply> {
         Ok(match body {
-            CommandBody::Select { mailbox, .. } => self.select(&mailbox, false).await?,
-            CommandBody::Examine { mailbox, .. } => self.select(&mailbox, true).await?,
+            CommandBody::Select {
+                mailbox,
+                parameters,
+            } => self.select_with(&mailbox, false, &parameters).await?,
+            CommandBody::Examine {
+                mailbox,
+                parameters,
+            } => self.select_with(&mailbox, true, &parameters).await?,
+            CommandBody::Enable { capabilities } => {
+                // RFC 5161; only CONDSTORE can be enabled so far.
+                let mut enabled = Vec::new();
+                for capability in capabilities.as_ref() {
+                    if *capability == CapabilityEnable::CondStore {
+                        self.condstore = true;
+                        enabled.push(" CONDSTORE");
+                    }
+                }
+                self.line(&format!("* ENABLED{}", enabled.concat()));
+                Reply::ok("ENABLE completed")
+            }
             CommandBody::List {
                 reference,
                 mailbox_wildcard,
@@ -559,11 +583,26 @@ impl Session {
                 sequence_set,
                 macro_or_item_names,
                 uid,
-                ..
+                modifiers,
             } => {
                 *expunges_allowed = uid;
-                self.fetch(stream, &sequence_set, &macro_or_item_names, uid)
-                    .await?
+                let mut changed_since = None;
+                for modifier in &modifiers {
+                    match modifier {
+                        FetchModifier::ChangedSince(since) => changed_since = Some(since.get()),
+                        FetchModifier::Vanished => {
+                            return Ok(Reply::bad("QRESYNC is not offered yet"));
+                        }
+                    }
+                }
+                self.fetch(
+                    stream,
+                    &sequence_set,
+                    &macro_or_item_names,
+                    uid,
+                    changed_since,
+                )
+                .await?
             }
             CommandBody::Store {
                 sequence_set,
@@ -571,10 +610,14 @@ impl Session {
                 response,
                 flags,
                 uid,
-                ..
+                modifiers,
             } => {
                 *expunges_allowed = uid;
-                self.store(&sequence_set, kind, response, &flags, uid)
+                let unchanged_since = modifiers
+                    .iter()
+                    .map(|StoreModifier::UnchangedSince(since)| *since)
+                    .next();
+                self.store(&sequence_set, kind, response, &flags, uid, unchanged_since)
                     .await?
             }
             CommandBody::Search {
@@ -921,6 +964,23 @@ impl Session {
         })
     }
 
+    async fn select_with(
+        &mut self,
+        mailbox: &Mailbox<'_>,
+        read_only: bool,
+        parameters: &[SelectParameter],
+    ) -> Result<Reply> {
+        for parameter in parameters {
+            match parameter {
+                SelectParameter::CondStore => self.condstore = true,
+                SelectParameter::QResync { .. } => {
+                    return Ok(Reply::bad("QRESYNC is not offered yet"));
+                }
+            }
+        }
+        self.select(mailbox, read_only).await
+    }
+
     async fn select(&mut self, mailbox: &Mailbox<'_>, read_only: bool) -> Result<Reply> {
         if self.selected.take().is_some() {
             // RFC 9051 §6.3.2: the old mailbox is closed first.
@@ -1125,15 +1185,24 @@ impl Session {
         set: &SequenceSet,
         names: &MacroOrMessageDataItemNames<'_>,
         uid: bool,
+        changed_since: Option<u64>,
     ) -> Result<Reply> {
-        let plan = match Plan::new(names, uid) {
+        let mut plan = match Plan::new(names, uid) {
             Ok(plan) => plan,
             Err(why) => return Ok(Reply::bad(why)),
         };
+        // RFC 7162 §3.1.4.1: CHANGEDSINCE turns CONDSTORE on.
+        self.condstore |= changed_since.is_some();
+        if self.condstore {
+            plan.with_modseq();
+        }
         let mut targets = match self.targets(set, uid).await? {
             Ok(targets) => targets,
             Err(reply) => return Ok(reply),
         };
+        if let Some(since) = changed_since {
+            targets.retain(|(_, m)| m.modseq > since);
+        }
         let read_only = self.selected.as_ref().is_none_or(|s| s.read_only);
         if plan.sets_seen && !read_only {
             let unseen: Vec<u32> = targets
@@ -1182,7 +1251,9 @@ impl Session {
         response: StoreResponse,
         flags: &[Flag<'_>],
         uid: bool,
+        unchanged_since: Option<u64>,
     ) -> Result<Reply> {
+        self.condstore |= unchanged_since.is_some();
         if self.selected.as_ref().is_some_and(|s| s.read_only) {
             return Ok(Reply::no("[READ-ONLY] Mailbox is read-only"));
         }
@@ -1204,11 +1275,21 @@ impl Session {
         let uids: Vec<u32> = targets.iter().map(|(_, m)| m.uid).collect();
         let changed = self
             .mail()?
-            .store_flags(mailbox, &uids, change, &flags, None)
+            .store_flags(mailbox, &uids, change, &flags, unchanged_since)
             .await?;
+        // RFC 7162 §3.1.3: those changed since UNCHANGEDSINCE are left alone.
+        let modified: Vec<String> = targets
+            .iter()
+            .filter(|(_, m)| unchanged_since.is_some_and(|since| m.modseq > since))
+            .map(|(seq, m)| if uid { m.uid } else { *seq }.to_string())
+            .collect();
         let mut changed: HashMap<u32, MessageMeta> =
             changed.into_iter().map(|m| (m.uid, m)).collect();
+        let condstore = self.condstore;
         for (seq, meta) in targets {
+            if unchanged_since.is_some_and(|since| meta.modseq > since) {
+                continue;
+            }
             let meta = changed.remove(&meta.uid).unwrap_or(meta);
             if let Some(selected) = &mut self.selected {
                 selected.reported.insert(meta.uid, meta.modseq);
@@ -1219,17 +1300,28 @@ impl Session {
                 if uid {
                     line.extend_from_slice(format!(" UID {}", meta.uid).as_bytes());
                 }
+                if condstore {
+                    line.extend_from_slice(format!(" MODSEQ ({})", meta.modseq.max(1)).as_bytes());
+                }
                 line.extend_from_slice(b")\r\n");
                 self.output.extend_from_slice(&line);
             }
         }
-        Ok(Reply::ok("STORE completed"))
+        if modified.is_empty() {
+            Ok(Reply::ok("STORE completed"))
+        } else {
+            Ok(Reply::ok(format!(
+                "[MODIFIED {}] Conditional STORE failed for some",
+                modified.join(",")
+            )))
+        }
     }
 
     /// Tells the client what changed in the selected mailbox since it
     /// last heard: new messages (EXISTS), flags (FETCH) and, where
     /// allowed, expunges (EXPUNGE).
     async fn sync(&mut self, expunges_allowed: bool) -> Result<()> {
+        let condstore = self.condstore;
         let (Some(selected), Some(user)) = (&mut self.selected, &self.user) else {
             return Ok(());
         };
@@ -1265,7 +1357,13 @@ impl Session {
                 if let Ok(index) = selected.uids.binary_search(&meta.uid) {
                     out.extend_from_slice(format!("* {} FETCH (FLAGS ", index + 1).as_bytes());
                     fetch::flag_list(&mut out, meta);
-                    out.extend_from_slice(format!(" UID {})\r\n", meta.uid).as_bytes());
+                    out.extend_from_slice(format!(" UID {}", meta.uid).as_bytes());
+                    if condstore {
+                        out.extend_from_slice(
+                            format!(" MODSEQ ({})", meta.modseq.max(1)).as_bytes(),
+                        );
+                    }
+                    out.extend_from_slice(b")\r\n");
                 }
             }
             if !new.is_empty() {
