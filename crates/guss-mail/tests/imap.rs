@@ -4,7 +4,8 @@
 //! partial), STORE, EXPUNGE, APPEND with a literal, the literal limit, and
 //! changes made elsewhere reaching a selected session; CREATE, RENAME,
 //! DELETE, SUBSCRIBE with LSUB, STATUS, NAMESPACE, COPY and MOVE; IDLE
-//! pushing what other sessions and deliveries change; SEARCH.
+//! pushing what other sessions and deliveries change; SEARCH; CONDSTORE;
+//! the session limit per person; STARTTLS command injection.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
@@ -84,7 +85,7 @@ async fn server(max_literal: u32) -> Server {
         store: store.clone(),
         router,
         authenticator: Arc::new(MailLogin(Accounts::parse(["anna:pw"]).unwrap())),
-        tls: None,
+        tls: Some(guss_mail::smtp::tls::self_signed(&format!("mail.{DOMAIN}")).unwrap()),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -643,4 +644,25 @@ async fn condstore_basics() {
     );
     let (_, tagged) = c.command("SELECT INBOX (QRESYNC (1 1))").await;
     assert!(tagged.starts_with("BAD"), "{tagged}");
+}
+
+#[tokio::test]
+async fn starttls_drops_what_was_sent_with_it_in_clear() {
+    let server = server(1024).await;
+    let (mut c, greeting) = Client::connect(server.addr).await;
+    assert!(greeting.contains("STARTTLS"), "{greeting}");
+    // RFC 9051 §6.2.1: a command sent in clear after STARTTLS must not be
+    // taken as sent inside TLS; the server hangs up instead.
+    c.send(b"a1 STARTTLS\r\na2 LOGIN anna@example.test pw\r\n")
+        .await;
+    assert_eq!(c.line().await, "a1 OK Begin TLS negotiation now\r\n");
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        c.reader.read_to_end(&mut rest),
+    )
+    .await
+    .unwrap()
+    .unwrap_or(0);
+    assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&rest));
 }
