@@ -393,6 +393,18 @@ async fn authenticate_plain_and_literal_limits() {
     assert!(tagged.starts_with("BAD [TOOBIG]"), "{tagged}");
     // The session goes on.
     c.ok("NOOP").await;
+    // A literal within the limit is fine, also a big one split over reads.
+    c.send(b"t3 APPEND INBOX {90}\r\n").await;
+    assert!(c.line().await.starts_with("+ "));
+    c.send(&[b'y'; 90]).await;
+    c.send(b"\r\n").await;
+    let (_, tagged) = c.until("t3").await;
+    assert!(tagged.starts_with("OK [APPENDUID"), "{tagged}");
+    // A line without an end is cut off.
+    let (mut f, _) = Client::connect(server.addr).await;
+    let long = vec![b'z'; 70 * 1024];
+    let _ = f.writer.write_all(&long).await;
+    assert_eq!(f.line().await, "* BYE Line too long\r\n");
 
     // SASL-IR, in a session of its own (anna's second).
     let (mut d, _) = Client::connect(server.addr).await;

@@ -7,7 +7,8 @@
 //! grow beyond [`ImapConfig::max_command_size`]; a synchronizing literal
 //! over [`ImapConfig::max_literal_size`] is refused before the client sends
 //! it (`BAD [TOOBIG]`), and non-synchronizing ones are limited to 4096
-//! bytes (LITERAL-, RFC 7888). People log in with `NAME@DOMAIN` and an app
+//! bytes (LITERAL-, RFC 7888); a line longer than
+//! [`ImapConfig::max_line_length`] ends the session. People log in with `NAME@DOMAIN` and an app
 //! password: the domain names the tenant through the [`Router`], the
 //! password is checked by [`Authenticator`] with [`Scope::Mail`].
 //!
@@ -115,6 +116,9 @@ pub struct ImapConfig {
     pub max_literal_size: u32,
     /// Largest command, its literals included, in bytes.
     pub max_command_size: u32,
+    /// Longest line of a command (without its literals); a longer one
+    /// ends the session (RFC 9051 §4 asks for at least 8192).
+    pub max_line_length: usize,
     /// How long a session may stay silent (RFC 9051 §5.4: at least 30
     /// minutes once logged in).
     pub command_timeout: Duration,
@@ -148,6 +152,7 @@ impl ImapConfig {
             hostname: hostname.to_owned(),
             max_literal_size,
             max_command_size: max_literal_size.saturating_add(64 * 1024),
+            max_line_length: 64 * 1024,
             command_timeout: Duration::from_secs(30 * 60),
             login_timeout: Duration::from_secs(60),
             idle_poll: Duration::from_secs(2),

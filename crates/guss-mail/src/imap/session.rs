@@ -261,6 +261,11 @@ impl Session {
     ) -> Result<Option<S>> {
         let mut fragments = Fragmentizer::new(self.config().max_command_size);
         let mut chunk = vec![0u8; READ_CHUNK];
+        // Bytes read since the last whole line or literal, while a line is
+        // expected: bounds a line without an end (a literal is bounded by
+        // its announced size instead).
+        let mut line_bytes = 0usize;
+        let mut in_literal = false;
         loop {
             if self.logout {
                 self.flush(&mut stream).await?;
@@ -306,15 +311,25 @@ impl Session {
                     Ok(Ok(0)) => return Ok(None),
                     Ok(Ok(n)) => n,
                 };
+                if !in_literal {
+                    line_bytes = line_bytes.saturating_add(n);
+                    if line_bytes > self.config().max_line_length {
+                        self.line("* BYE Line too long");
+                        self.flush(&mut stream).await?;
+                        return Ok(None);
+                    }
+                }
                 fragments.enqueue_bytes(chunk.get(..n).unwrap_or_default());
                 continue;
             };
+            line_bytes = 0;
+            in_literal = false;
             if let FragmentInfo::Line {
                 announcement: Some(LiteralAnnouncement { mode, length }),
                 ..
             } = fragment
             {
-                self.literal_announced(&mut fragments, mode, length);
+                in_literal = self.literal_announced(&mut fragments, mode, length);
                 self.flush(&mut stream).await?;
                 continue;
             }
@@ -369,8 +384,14 @@ impl Session {
         }
     }
 
-    /// A line ended with `{N}` or `{N+}`: agree to the literal, or refuse it.
-    fn literal_announced(&mut self, fragments: &mut Fragmentizer, mode: LiteralMode, length: u32) {
+    /// A line ended with `{N}` or `{N+}`: agree to the literal, or refuse
+    /// it; whether the literal's bytes come next.
+    fn literal_announced(
+        &mut self,
+        fragments: &mut Fragmentizer,
+        mode: LiteralMode,
+        length: u32,
+    ) -> bool {
         match mode {
             LiteralMode::Sync if length > self.config().max_literal_size => {
                 match fragments.decode_tag() {
@@ -378,16 +399,25 @@ impl Session {
                         let tag = tag.as_ref().to_owned();
                         self.tagged(&tag, &Reply::bad("[TOOBIG] Literal too big"));
                         fragments.skip_message();
+                        false
                     }
-                    None => fragments.poison_message(),
+                    None => {
+                        fragments.poison_message();
+                        true
+                    }
                 }
             }
-            LiteralMode::Sync => self.line("+ Ready for literal data"),
-            LiteralMode::NonSync if length > MAX_NON_SYNC_LITERAL => {
-                self.too_big = true;
-                fragments.poison_message();
+            LiteralMode::Sync => {
+                self.line("+ Ready for literal data");
+                true
             }
-            LiteralMode::NonSync => {}
+            LiteralMode::NonSync => {
+                if length > MAX_NON_SYNC_LITERAL {
+                    self.too_big = true;
+                    fragments.poison_message();
+                }
+                true
+            }
         }
     }
 
