@@ -272,6 +272,11 @@ async fn a_session_from_login_to_logout() {
         "* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 17 1 NIL NIL NIL NIL) \
          BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 17 1))\r\n"
     );
+    let binary = c.ok("FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])").await;
+    assert_eq!(
+        binary,
+        "* 1 FETCH (BINARY[1] {17}\r\nMorgen um neun?\r\n BINARY.SIZE[1] 17)\r\n"
+    );
     let full = c.ok("FETCH 1 FULL").await;
     assert!(
         full.contains("ENVELOPE (NIL \"Termin\" ((NIL NIL \"ben\" \"example.test\"))"),

@@ -163,41 +163,123 @@ fn locate(
     part: &Part,
     depth: usize,
 ) -> Option<Vec<u8>> {
+    let (message, id) = part_at(message, id, path, depth)?;
+    let p = message.parts.get(id)?;
+    let raw: &[u8] = &message.raw_message;
+    let offset = |o: u32| usize::try_from(o).ok();
+    let (header, body, end) = (
+        offset(p.offset_header)?,
+        offset(p.offset_body)?,
+        offset(p.offset_end)?,
+    );
+    match (part, &p.body) {
+        (Part::Full, _) => raw.get(body..end).map(<[u8]>::to_vec),
+        (Part::Mime, _) => raw.get(header..body).map(<[u8]>::to_vec),
+        (_, PartType::Message(inner)) => Some(select(inner.raw_message(), part).into_owned()),
+        _ => None,
+    }
+}
+
+/// The message and part id that `path` names.
+fn part_at<'a, 'x>(
+    message: &'a Message<'x>,
+    id: usize,
+    path: &[u32],
+    depth: usize,
+) -> Option<(&'a Message<'x>, usize)> {
     if depth > MAX_DEPTH {
         return None;
     }
     let p = message.parts.get(id)?;
-    let raw: &[u8] = &message.raw_message;
     let Some((&n, rest)) = path.split_first() else {
-        let offset = |o: u32| usize::try_from(o).ok();
-        let (header, body, end) = (
-            offset(p.offset_header)?,
-            offset(p.offset_body)?,
-            offset(p.offset_end)?,
-        );
-        return match (part, &p.body) {
-            (Part::Full, _) => raw.get(body..end).map(<[u8]>::to_vec),
-            (Part::Mime, _) => raw.get(header..body).map(<[u8]>::to_vec),
-            (_, PartType::Message(inner)) => Some(select(inner.raw_message(), part).into_owned()),
-            _ => None,
-        };
+        return Some((message, id));
     };
     match &p.body {
         PartType::Multipart(children) => {
             let index = usize::try_from(n).ok()?.checked_sub(1)?;
             let child = usize::try_from(*children.get(index)?).ok()?;
-            locate(message, child, rest, part, depth + 1)
+            part_at(message, child, rest, depth + 1)
         }
         // The parts of an attached message are numbered inside it.
-        PartType::Message(inner) if id != 0 => locate(inner, 0, path, part, depth + 1),
+        PartType::Message(inner) if id != 0 => part_at(inner, 0, path, depth + 1),
         // A message that is not multipart has one part: its body.
         body if id == 0 && n == 1 => match (rest.is_empty(), body) {
-            (true, _) => locate(message, 0, rest, part, depth + 1),
-            (false, PartType::Message(inner)) => locate(inner, 0, rest, part, depth + 1),
+            (true, _) => Some((message, 0)),
+            (false, PartType::Message(inner)) => part_at(inner, 0, rest, depth + 1),
             (false, _) => None,
         },
         _ => None,
     }
+}
+
+/// BINARY (RFC 3516): body part `path` with its content transfer encoding
+/// (base64, quoted-printable) undone; the charset is left as it is.
+pub(super) fn binary(raw: &[u8], path: &[u32]) -> Option<Vec<u8>> {
+    if path.is_empty() {
+        return Some(raw.to_vec());
+    }
+    let message = MessageParser::default().parse(raw)?;
+    let (message, id) = part_at(&message, 0, path, 0)?;
+    let p = message.parts.get(id)?;
+    if matches!(p.body, PartType::Multipart(_)) {
+        return None;
+    }
+    let start = usize::try_from(p.offset_body).ok()?;
+    let end = usize::try_from(p.offset_end).ok()?;
+    let body = message.raw_message.get(start..end)?;
+    let encoding = p
+        .content_transfer_encoding()
+        .unwrap_or("7bit")
+        .to_ascii_lowercase();
+    Some(match encoding.as_str() {
+        "base64" => {
+            use base64::Engine as _;
+            let text: Vec<u8> = body
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(&text)
+                .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&text))
+                .ok()?
+        }
+        "quoted-printable" => quoted_printable(body),
+        _ => body.to_vec(),
+    })
+}
+
+/// Undoes quoted-printable (RFC 2045 §6.7): `=XX` and soft line breaks.
+fn quoted_printable(text: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(&b) = text.get(i) {
+        if b != b'=' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match (text.get(i + 1), text.get(i + 2)) {
+            (Some(b'\r'), Some(b'\n')) => i += 3,
+            (Some(b'\n'), _) => i += 2,
+            (Some(&h), Some(&l)) => match (hex(h), hex(l)) {
+                (Some(h), Some(l)) => {
+                    out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                    i += 3;
+                }
+                _ => {
+                    out.push(b);
+                    i += 1;
+                }
+            },
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -238,6 +320,17 @@ mod tests {
             Some(&b"Hallo\r\n"[..])
         );
         assert_eq!(section(single, &[2], &Part::Full), None);
+    }
+
+    #[test]
+    fn binary_undoes_the_transfer_encoding() {
+        let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+--b\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=\r\nsse\r\n\
+--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n/w==\r\n\
+--b--\r\n";
+        assert_eq!(binary(raw, &[1]).unwrap(), "Gr\u{fc}sse".as_bytes());
+        assert_eq!(binary(raw, &[2]).unwrap(), [0, 1, 2, 255]);
+        assert_eq!(binary(raw, &[3]), None);
     }
 
     #[test]

@@ -38,6 +38,12 @@ enum Item {
     Envelope,
     /// BODYSTRUCTURE (`true`) or BODY (`false`).
     Structure(bool),
+    /// BINARY[path] (RFC 3516), or only its size.
+    Binary {
+        path: Vec<u32>,
+        partial: Option<(u32, u32)>,
+        size_only: bool,
+    },
     Body {
         /// The name in the response, without the origin (`BODY[HEADER]`).
         label: String,
@@ -85,6 +91,25 @@ impl Plan {
                 MessageDataItemName::Envelope => Item::Envelope,
                 MessageDataItemName::BodyStructure => Item::Structure(true),
                 MessageDataItemName::Body => Item::Structure(false),
+                MessageDataItemName::Binary {
+                    section,
+                    partial,
+                    peek,
+                } => {
+                    if !peek {
+                        plan.sets_seen = true;
+                    }
+                    Item::Binary {
+                        path: section.iter().map(|n| n.get()).collect(),
+                        partial: partial.map(|(offset, length)| (offset, length.get())),
+                        size_only: false,
+                    }
+                }
+                MessageDataItemName::BinarySize { section } => Item::Binary {
+                    path: section.iter().map(|n| n.get()).collect(),
+                    partial: None,
+                    size_only: true,
+                },
                 MessageDataItemName::Rfc822 => {
                     plan.sets_seen = true;
                     body("RFC822", Part::Full, None)
@@ -144,11 +169,10 @@ impl Plan {
                         partial: partial.map(|(offset, length)| (offset, length.get())),
                     }
                 }
-                other => return Err(format!("{other:?} is not served yet")),
             };
             if matches!(
                 item,
-                Item::Body { .. } | Item::Envelope | Item::Structure(_)
+                Item::Body { .. } | Item::Envelope | Item::Structure(_) | Item::Binary { .. }
             ) {
                 plan.needs_body = true;
             }
@@ -196,6 +220,38 @@ impl Plan {
                         b"BODY "
                     });
                     super::body::structure(out, raw, *extended);
+                }
+                Item::Binary {
+                    path,
+                    partial,
+                    size_only,
+                } => {
+                    let numbered = path
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(".");
+                    let decoded = super::body::binary(raw, path);
+                    if *size_only {
+                        let size = decoded.as_ref().map_or(0, Vec::len);
+                        out.extend_from_slice(format!("BINARY.SIZE[{numbered}] {size}").as_bytes());
+                    } else {
+                        out.extend_from_slice(format!("BINARY[{numbered}]").as_bytes());
+                        let bytes = decoded.unwrap_or_default();
+                        let bytes = match partial {
+                            Some((offset, length)) => {
+                                out.extend_from_slice(format!("<{offset}>").as_bytes());
+                                slice(&bytes, *offset, *length)
+                            }
+                            None => &bytes,
+                        };
+                        out.push(b' ');
+                        // RFC 3516 §4.2: binary data as a literal8 when it holds NULs.
+                        if bytes.contains(&0) {
+                            out.push(b'~');
+                        }
+                        literal(out, bytes);
+                    }
                 }
                 Item::Envelope => {
                     out.extend_from_slice(b"ENVELOPE ");
@@ -260,6 +316,17 @@ fn body(label: &str, part: Part, partial: Option<(u32, u32)>) -> Item {
         part,
         partial,
     }
+}
+
+/// `<offset.length>` of `bytes`.
+fn slice(bytes: &[u8], offset: u32, length: u32) -> &[u8] {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let end = start
+        .saturating_add(usize::try_from(length).unwrap_or(usize::MAX))
+        .min(bytes.len());
+    bytes.get(start..end).unwrap_or_default()
 }
 
 /// The bytes of `part` of a message.

@@ -25,7 +25,8 @@
 //!   `HEADER.FIELDS`, `HEADER.FIELDS.NOT` and `TEXT` of the whole message
 //!   and partials (`<offset.length>`), body parts by number (`BODY[1.2]`,
 //!   `BODY[2.MIME]`, `BODY[2.HEADER]` of an attached message), MODSEQ,
-//!   ENVELOPE, BODYSTRUCTURE and
+//!   ENVELOPE, BINARY and BINARY.SIZE (RFC 3516: base64 and
+//!   quoted-printable undone), BODYSTRUCTURE and
 //!   BODY (MIME tree from mail-parser; Content-Language not yet given);
 //!   BODY[] without PEEK sets `\Seen`
 //! - STORE and UID STORE (FLAGS, +FLAGS, -FLAGS, .SILENT)
@@ -61,8 +62,8 @@
 //!   (modified UTF-7 for IMAP4rev1 clients)
 //! - LIST-EXTENDED and LIST-STATUS (RFC 5258, RFC 5819), `\NonExistent`
 //!   parents of deeper names, STATUS SIZE
-//! - FETCH BINARY, BINARY.SIZE (RFC 3516) and Content-Language in
-//!   BODYSTRUCTURE
+//! - Content-Language in BODYSTRUCTURE; `~{n}` literal8 in APPEND is
+//!   accepted by the codec but BINARY is not announced yet
 //! - SEARCH: BODY and TEXT inside base64 and quoted-printable parts and
 //!   encoded words in address fields; ESEARCH (RFC 4731) for IMAP4rev2
 //! - IDLE woken by changes at once (in process, and through PostgreSQL
