@@ -28,11 +28,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use async_trait::async_trait;
 use clap::Parser;
 use guss_core::{
-    Authenticator, Credentials, DenyAll, Error, MemoryDirectory, MemoryEventSink, PersonEntry,
-    Principal, Scope, SystemClock, TenantId,
+    Authenticator, DenyAll, MemoryDirectory, MemoryEventSink, PersonEntry, SystemClock, TenantId,
 };
 use guss_mail::authenticity::Verifier;
 use guss_mail::dns::{MailDomain, records};
@@ -42,7 +40,7 @@ use guss_mail::routing::Router;
 use guss_mail::sending::Sending;
 use guss_mail::smtp::{Listener, Smtp, SmtpConfig, SmtpParts};
 use guss_mail::store::{Account, MailStore};
-use guss_testkit::accounts::{Accounts, person_id};
+use guss_testkit::accounts::{Accounts, MailAccounts, person_id};
 use tokio::net::TcpListener;
 
 #[derive(Parser, Debug)]
@@ -103,33 +101,6 @@ struct Args {
     /// Write the messages of ADDRESS to OUTDIR/MAILBOX/UID.eml and exit.
     #[arg(long, num_args = 2, value_names = ["ADDRESS", "OUTDIR"])]
     export: Option<Vec<String>>,
-}
-
-/// Checks `NAME@DOMAIN` and the password against the `--user` accounts.
-struct MailAccounts {
-    accounts: Accounts,
-    domain: String,
-}
-
-#[async_trait]
-impl Authenticator for MailAccounts {
-    async fn authenticate(
-        &self,
-        tenant: TenantId,
-        credentials: &Credentials,
-        scope: Scope,
-    ) -> Result<Principal, Error> {
-        let Credentials::Basic { username, .. } = credentials else {
-            return Err(Error::Unauthenticated);
-        };
-        let name = username
-            .rsplit_once('@')
-            .filter(|(_, domain)| domain.eq_ignore_ascii_case(&self.domain))
-            .map(|(name, _)| name)
-            .ok_or(Error::Unauthenticated)?;
-        let plain = Credentials::basic(name, credentials.secret());
-        self.accounts.authenticate(tenant, &plain, scope).await
-    }
 }
 
 #[tokio::main]
@@ -216,10 +187,7 @@ async fn main() -> anyhow::Result<()> {
         &hostname,
         queue_config,
     );
-    let authenticator: Arc<dyn Authenticator> = Arc::new(MailAccounts {
-        accounts,
-        domain: domain.clone(),
-    });
+    let authenticator: Arc<dyn Authenticator> = Arc::new(MailAccounts::new(accounts, &domain));
     let tls = guss_mail::smtp::tls::self_signed(&hostname)?;
     let mut config = SmtpConfig::new(&hostname);
     config.allow_plain_auth_on_loopback = true;

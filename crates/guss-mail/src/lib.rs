@@ -11,6 +11,7 @@ mod error;
 #[cfg(feature = "imap")]
 pub mod imap;
 pub mod inbound;
+mod listen;
 pub mod message;
 pub mod queue;
 pub mod routing;

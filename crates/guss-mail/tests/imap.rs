@@ -15,7 +15,7 @@ use guss_core::{MemoryDirectory, MemoryEventSink, PersonEntry, SystemClock, Tena
 use guss_mail::imap::{Imap, ImapConfig, ImapListener, ImapParts};
 use guss_mail::routing::Router;
 use guss_mail::store::{Account, MailStore, Role};
-use guss_testkit::accounts::{Accounts, person_id};
+use guss_testkit::accounts::{Accounts, MailAccounts, person_id};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -28,28 +28,6 @@ struct Server {
     store: MailStore,
     tenant: TenantId,
     _dir: tempfile::TempDir,
-}
-
-/// `anna@…` logs in as `anna`.
-struct MailLogin(Accounts);
-
-#[async_trait::async_trait]
-impl guss_core::Authenticator for MailLogin {
-    async fn authenticate(
-        &self,
-        tenant: TenantId,
-        c: &guss_core::Credentials,
-        s: guss_core::Scope,
-    ) -> Result<guss_core::Principal, guss_core::Error> {
-        assert_eq!(s, guss_core::Scope::Mail);
-        let guss_core::Credentials::Basic { username, .. } = c else {
-            return Err(guss_core::Error::Unauthenticated);
-        };
-        let name = username.split('@').next().unwrap_or_default();
-        self.0
-            .authenticate(tenant, &guss_core::Credentials::basic(name, c.secret()), s)
-            .await
-    }
 }
 
 async fn server(max_literal: u32) -> Server {
@@ -84,7 +62,10 @@ async fn server(max_literal: u32) -> Server {
         config,
         store: store.clone(),
         router,
-        authenticator: Arc::new(MailLogin(Accounts::parse(["anna:pw"]).unwrap())),
+        authenticator: Arc::new(MailAccounts::new(
+            Accounts::parse(["anna:pw"]).unwrap(),
+            DOMAIN,
+        )),
         tls: Some(guss_mail::smtp::tls::self_signed(&format!("mail.{DOMAIN}")).unwrap()),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -16,7 +16,7 @@ use guss_mail::routing::Router;
 use guss_mail::sending::Sending;
 use guss_mail::smtp::{Listener, Smtp, SmtpConfig, SmtpParts};
 use guss_mail::store::{Account, MailStore, Role};
-use guss_testkit::accounts::{Accounts, person_id};
+use guss_testkit::accounts::{Accounts, MailAccounts, person_id};
 use hickory_resolver::proto::rr::rdata::MX;
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
 use support::dns::{Answer, serve};
@@ -120,7 +120,10 @@ async fn server_with_dns(
         config: smtp_config,
         store: store.clone(),
         router,
-        authenticator: Arc::new(MailLogin(Accounts::parse(["anna:pw"]).unwrap())),
+        authenticator: Arc::new(MailAccounts::new(
+            Accounts::parse(["anna:pw"]).unwrap(),
+            domain,
+        )),
         authorizer: Arc::new(DeputyForChef),
         tls: Some(guss_mail::smtp::tls::self_signed(&hostname).unwrap()),
         sending: Sending::new(store.clone(), &hostname),
@@ -142,27 +145,6 @@ async fn server_with_dns(
         queue,
         events,
         _dir: dir,
-    }
-}
-
-/// `anna@…` logs in as `anna`.
-struct MailLogin(Accounts);
-
-#[async_trait::async_trait]
-impl guss_core::Authenticator for MailLogin {
-    async fn authenticate(
-        &self,
-        tenant: TenantId,
-        c: &guss_core::Credentials,
-        s: guss_core::Scope,
-    ) -> Result<guss_core::Principal, guss_core::Error> {
-        let guss_core::Credentials::Basic { username, .. } = c else {
-            return Err(guss_core::Error::Unauthenticated);
-        };
-        let name = username.split('@').next().unwrap_or_default();
-        self.0
-            .authenticate(tenant, &guss_core::Credentials::basic(name, c.secret()), s)
-            .await
     }
 }
 
@@ -238,6 +220,16 @@ async fn inbox_of(server: &Server, name: &str) -> Vec<bytes::Bytes> {
         out.push(mail.raw(&m).await.unwrap());
     }
     out
+}
+
+/// The types of the events `server` emitted so far.
+fn event_kinds(server: &Server) -> Vec<String> {
+    server
+        .events
+        .events()
+        .iter()
+        .map(|e| e.kind().to_string())
+        .collect()
 }
 
 /// The inbox of `name` once something has arrived (within ten seconds).
@@ -506,12 +498,7 @@ async fn a_deputy_sends_as_the_boss_and_a_refused_recipient_bounces() {
     // Anna at the praxis gets it; the invitation is announced there.
     let delivered = arrived(&receiver, "anna").await;
     assert_eq!(delivered.len(), 1);
-    let kinds: Vec<String> = receiver
-        .events
-        .events()
-        .iter()
-        .map(|e| e.kind().to_string())
-        .collect();
+    let kinds = event_kinds(&receiver);
     assert!(
         kinds.contains(&"guss.mail.message.received".to_owned()),
         "{kinds:?}"
@@ -534,12 +521,7 @@ async fn a_deputy_sends_as_the_boss_and_a_refused_recipient_bounces() {
         !bounce.contains("anna@praxis.example>:"),
         "only the failed recipient is listed"
     );
-    let kinds: Vec<String> = sender
-        .events
-        .events()
-        .iter()
-        .map(|e| e.kind().to_string())
-        .collect();
+    let kinds = event_kinds(&sender);
     assert!(
         kinds.contains(&"guss.mail.message.sent".to_owned()),
         "{kinds:?}"

@@ -99,3 +99,64 @@ impl Authenticator for Accounts {
         })
     }
 }
+
+/// The same accounts for mail clients: the user name is `NAME@DOMAIN`, and
+/// only the mail scope is accepted (as an app password for mail would be).
+#[derive(Clone, Debug)]
+pub struct MailAccounts {
+    accounts: Accounts,
+    domain: String,
+}
+
+impl MailAccounts {
+    /// `accounts`, logging in as `NAME@domain`.
+    ///
+    /// ```
+    /// use guss_core::{Authenticator, Credentials, Scope, TenantId};
+    /// use guss_testkit::accounts::{Accounts, MailAccounts};
+    ///
+    /// let mail = MailAccounts::new(Accounts::parse(["anna:geheim"])?, "kanzlei.example");
+    /// let tenant = TenantId::new();
+    /// let login = |user: &str, scope| {
+    ///     let mail = mail.clone();
+    ///     let credentials = Credentials::basic(user, "geheim");
+    ///     async move { mail.authenticate(tenant, &credentials, scope).await.is_ok() }
+    /// };
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// assert!(login("anna@Kanzlei.example", Scope::Mail).await);
+    /// assert!(!login("anna", Scope::Mail).await);
+    /// assert!(!login("anna@kanzlei.example", Scope::Files).await);
+    /// # });
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn new(accounts: Accounts, domain: &str) -> Self {
+        MailAccounts {
+            accounts,
+            domain: domain.to_owned(),
+        }
+    }
+}
+
+#[async_trait]
+impl Authenticator for MailAccounts {
+    async fn authenticate(
+        &self,
+        tenant: TenantId,
+        credentials: &Credentials,
+        scope: Scope,
+    ) -> Result<Principal, Error> {
+        let Credentials::Basic { username, .. } = credentials else {
+            return Err(Error::Unauthenticated);
+        };
+        let name = username
+            .rsplit_once('@')
+            .filter(|(_, domain)| domain.eq_ignore_ascii_case(&self.domain))
+            .map(|(name, _)| name)
+            .ok_or(Error::Unauthenticated)?;
+        if scope != Scope::Mail {
+            return Err(Error::Unauthenticated);
+        }
+        let plain = Credentials::basic(name, credentials.secret());
+        self.accounts.authenticate(tenant, &plain, scope).await
+    }
+}

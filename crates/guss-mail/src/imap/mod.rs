@@ -93,7 +93,6 @@ use std::time::Duration;
 
 use guss_core::{Authenticator, PersonId, Scope, TenantId};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::routing::Router;
@@ -266,27 +265,17 @@ impl Imap {
 
     /// Accepts connections on `listener` until the task is dropped.
     pub async fn serve(self, listener: TcpListener, kind: ImapListener) {
-        let slots = Arc::new(Semaphore::new(self.inner.config.max_sessions.max(1)));
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let Ok(slot) = slots.clone().try_acquire_owned() else {
-                tokio::spawn(session::refuse_busy(stream));
-                continue;
-            };
-            let imap = self.clone();
-            tokio::spawn(async move {
-                let _slot = slot;
-                let _ = stream.set_nodelay(true);
-                imap.handle_stream(stream, peer, kind).await;
-            });
-        }
+        let max_sessions = self.inner.config.max_sessions;
+        crate::listen::accept_loop(
+            listener,
+            max_sessions,
+            move |stream, peer| {
+                let imap = self.clone();
+                async move { imap.handle_stream(stream, peer, kind).await }
+            },
+            session::refuse_busy,
+        )
+        .await;
     }
 
     /// Runs one session on any byte stream (a TCP connection, a proxied

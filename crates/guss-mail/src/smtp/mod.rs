@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use guss_core::{Authenticator, Authorizer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 
 use crate::queue::Queue;
@@ -153,30 +152,19 @@ impl Smtp {
 
     /// Accepts connections on `listener` until the task is dropped.
     pub async fn serve(self, listener: TcpListener, kind: Listener) {
-        let slots = Arc::new(Semaphore::new(self.inner.config.max_sessions.max(1)));
-        loop {
-            let (stream, peer) = match listener.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let Ok(slot) = slots.clone().try_acquire_owned() else {
-                // Busy: tell the client to come back (RFC 5321 421).
-                tokio::spawn(session::refuse_busy(
-                    stream,
-                    self.inner.config.hostname.clone(),
-                ));
-                continue;
-            };
-            let smtp = self.clone();
-            tokio::spawn(async move {
-                let _slot = slot;
-                smtp.handle(stream, peer, kind).await;
-            });
-        }
+        let hostname = self.inner.config.hostname.clone();
+        let max_sessions = self.inner.config.max_sessions;
+        crate::listen::accept_loop(
+            listener,
+            max_sessions,
+            move |stream, peer| {
+                let smtp = self.clone();
+                async move { smtp.handle_stream(stream, peer, kind).await }
+            },
+            // Busy: tell the client to come back (RFC 5321 421).
+            move |stream| session::refuse_busy(stream, hostname.clone()),
+        )
+        .await;
     }
 
     /// Runs one session on an accepted connection.
