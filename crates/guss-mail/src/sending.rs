@@ -39,6 +39,9 @@ impl Sending {
         received: String,
         body: Vec<u8>,
     ) -> Result<String> {
+        if recipients.is_empty() {
+            return Err(Error::invalid("recipients", "none"));
+        }
         let tenant = principal.tenant();
         let id = uuid::Uuid::now_v7();
         let mut head = String::new();
@@ -87,9 +90,6 @@ impl Sending {
                 .tenant(to_tenant)
                 .deliver(&to, raw.clone())
                 .await?;
-        }
-        if recipients.is_empty() {
-            return Err(Error::invalid("recipients", "none"));
         }
         Ok(id.simple().to_string())
     }
