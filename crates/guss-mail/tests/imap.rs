@@ -56,7 +56,8 @@ async fn server(max_literal: u32) -> Server {
     let mut config = ImapConfig::new(&format!("mail.{DOMAIN}"));
     config.allow_plain_auth_on_loopback = true;
     config.max_literal_size = max_literal;
-    config.idle_poll = std::time::Duration::from_millis(50);
+    // Idling sessions must be woken by the store's notices, not by polling.
+    config.idle_poll = std::time::Duration::from_secs(3600);
     config.max_sessions_per_person = 3;
     let imap = Imap::new(ImapParts {
         config,

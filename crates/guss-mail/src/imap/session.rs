@@ -23,11 +23,14 @@ use imap_types::sequence::SequenceSet;
 use imap_types::status::StatusDataItemName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::broadcast;
 
 use super::fetch::{self, Plan};
 use super::{Imap, ImapListener};
 use super::{search, sequence};
-use crate::store::{Account, FlagChange, Flags, MailboxInfo, MessageMeta, Role, TenantMail};
+use crate::store::{
+    Account, FlagChange, Flags, MailboxChanged, MailboxInfo, MessageMeta, Role, TenantMail,
+};
 use crate::{Error, Result};
 
 /// Largest read from the socket at once.
@@ -166,6 +169,8 @@ struct Session {
     too_big: bool,
     /// CONDSTORE (RFC 7162) is on: MODSEQ goes with every FETCH.
     condstore: bool,
+    /// Changes made in this process, while idling.
+    watch: Option<broadcast::Receiver<MailboxChanged>>,
     logout: bool,
 }
 
@@ -183,6 +188,7 @@ impl Session {
             auth_failures: 0,
             too_big: false,
             condstore: false,
+            watch: None,
             logout: false,
         }
     }
@@ -283,15 +289,31 @@ impl Session {
                     _ => None,
                 };
                 let timeout = if idle_since.is_some() {
-                    self.config().idle_poll
+                    self.config().idle_poll.min(self.config().command_timeout)
                 } else if self.user.is_some() {
                     self.config().command_timeout
                 } else {
                     self.config().login_timeout
                 };
-                let n = match tokio::time::timeout(timeout, stream.read(&mut chunk)).await {
-                    // While idling, changes are looked for every `idle_poll`
-                    // and pushed to the client, for up to `command_timeout`.
+                let read = tokio::time::timeout(timeout, stream.read(&mut chunk));
+                let read = match (&mut self.watch, &self.selected) {
+                    // While idling, changes made in this process are pushed
+                    // at once; `read` is cancel-safe.
+                    (Some(watch), Some(selected)) => tokio::select! {
+                        read = read => read,
+                        () = changed(watch, selected.mailbox.id) => {
+                            if let Err(e) = self.sync(true).await {
+                                tracing::warn!(error = %e, "IMAP mailbox update failed");
+                            }
+                            continue;
+                        }
+                    },
+                    _ => read.await,
+                };
+                let n = match read {
+                    // Changes made elsewhere (another process on the same
+                    // PostgreSQL) are looked for every `idle_poll`, for up
+                    // to `command_timeout`.
                     Err(_)
                         if idle_since.is_some_and(|since| {
                             since.elapsed() < self.config().command_timeout
@@ -359,6 +381,7 @@ impl Session {
                     Step::Continue
                 }
                 Mode::Idle { tag, .. } => {
+                    self.watch = None;
                     match fragments.decode_message(&IdleDoneCodec::default()) {
                         Ok(_) => {
                             if let Err(e) = self.sync(true).await {
@@ -497,6 +520,7 @@ impl Session {
             CommandBody::Idle if self.user.is_some() => {
                 // RFC 2177: what changes is pushed until the client says DONE.
                 self.line("+ idling");
+                self.watch = Some(self.imap.inner.store.watch());
                 if let Err(e) = self.sync(true).await {
                     tracing::warn!(error = %e, "IMAP mailbox update failed");
                 }
@@ -1413,6 +1437,19 @@ impl Session {
         selected.mailbox = info;
         self.output.extend_from_slice(&out);
         Ok(())
+    }
+}
+
+/// Waits until `mailbox` changes (or changes were missed); never returns
+/// once the store is gone.
+async fn changed(watch: &mut broadcast::Receiver<MailboxChanged>, mailbox: uuid::Uuid) {
+    loop {
+        match watch.recv().await {
+            Ok(change) if change.mailbox == mailbox => return,
+            Ok(_) => {}
+            Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        }
     }
 }
 

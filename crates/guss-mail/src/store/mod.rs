@@ -318,7 +318,21 @@ struct Inner {
     blobs: Arc<dyn BlobStore>,
     clock: Arc<dyn Clock>,
     events: Arc<dyn EventSink>,
+    changes: tokio::sync::broadcast::Sender<MailboxChanged>,
 }
+
+/// The contents of a mailbox changed: a message arrived or left, or flags
+/// changed. Sent by [`MailStore::watch`] to wake idling IMAP sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MailboxChanged {
+    /// The mailbox's tenant.
+    pub tenant: TenantId,
+    /// The mailbox.
+    pub mailbox: Uuid,
+}
+
+/// Notices kept for a slow watcher before it is told it lagged.
+const WATCH_BACKLOG: usize = 1024;
 
 impl fmt::Debug for MailStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -342,8 +356,21 @@ impl MailStore {
                 blobs,
                 clock,
                 events,
+                changes: tokio::sync::broadcast::channel(WATCH_BACKLOG).0,
             }),
         })
+    }
+
+    /// Notices of changes made through this store (this process), from now
+    /// on. A receiver that falls 1024 notices behind gets
+    /// `Lagged` and should look at everything it watches.
+    pub fn watch(&self) -> tokio::sync::broadcast::Receiver<MailboxChanged> {
+        self.inner.changes.subscribe()
+    }
+
+    fn changed(&self, tenant: TenantId, mailbox: Uuid) {
+        // Nobody watching is not an error.
+        let _ = self.inner.changes.send(MailboxChanged { tenant, mailbox });
     }
 
     /// One tenant's mail.
@@ -549,6 +576,7 @@ impl TenantMail {
             placed
         });
         for (mailbox, account, uid) in &placed {
+            self.store.changed(self.tenant, *mailbox);
             let event = Event::builder(self.tenant, SOURCE, RECEIVED)
                 .subject_if_valid(&format!("mailbox/{mailbox}/{uid}"))
                 .data(serde_json::json!({
@@ -620,6 +648,7 @@ impl TenantMail {
             )
             .await?
         });
+        self.store.changed(self.tenant, mailbox);
         Ok(uid)
     }
 
@@ -694,13 +723,20 @@ impl TenantMail {
             }
             changed
         });
+        if !rows.is_empty() {
+            self.store.changed(self.tenant, mailbox);
+        }
         Ok(rows.into_iter().map(meta).collect())
     }
 
     /// Copies messages to another mailbox of the tenant (the bytes are
     /// shared); the new UIDs in the order of `uids`.
     pub async fn copy(&self, from: Uuid, uids: &[u32], to: Uuid) -> Result<Vec<(u32, u32)>> {
-        mail_tx!(self, |sql| copy_rows(&mut sql, from, uids, to).await)
+        let copied = mail_tx!(self, |sql| copy_rows(&mut sql, from, uids, to).await)?;
+        if !copied.is_empty() {
+            self.store.changed(self.tenant, to);
+        }
+        Ok(copied)
     }
 
     /// Moves messages (IMAP MOVE): copied and expunged in one transaction.
@@ -710,7 +746,7 @@ impl TenantMail {
         uids: &[u32],
         to: Uuid,
     ) -> Result<Vec<(u32, u32)>> {
-        mail_tx!(self, |sql| {
+        let moved = mail_tx!(self, |sql| {
             let moved = copy_rows(&mut sql, from, uids, to).await?;
             if !moved.is_empty() {
                 let (_, modseq) = sql.reserve(from, 0).await?;
@@ -719,7 +755,12 @@ impl TenantMail {
                 }
             }
             Ok::<_, Error>(moved)
-        })
+        })?;
+        if !moved.is_empty() {
+            self.store.changed(self.tenant, from);
+            self.store.changed(self.tenant, to);
+        }
+        Ok(moved)
     }
 
     /// Removes the messages flagged `\Deleted` (of `only`, if given); the
@@ -747,6 +788,9 @@ impl TenantMail {
             (removed, unused_blobs(&mut sql, keys).await?)
         });
         self.store.delete_blobs(keys).await;
+        if !removed.is_empty() {
+            self.store.changed(self.tenant, mailbox);
+        }
         Ok(removed)
     }
 
