@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""IMAP interop for the mail-server example: Python's imaplib as a real
-client on --imap (STARTTLS) and --imaps (implicit TLS).
+"""IMAP interop for the mail-server example: Python's imaplib and
+imapclient as real clients on --imap (STARTTLS) and --imaps (implicit TLS).
 
-What runs (DOMAIN guss.test, one person anna@guss.test):
+What runs (DOMAIN guss.test; anna, chef and ben, with anna as chef's
+deputy under the guss-policy engine, `--deputy anna:chef`):
 
  (a) a message delivered over SMTP to the MX shows up in INBOX;
  (b) STARTTLS (certificate not verified), then a wrong password is
@@ -15,18 +16,29 @@ What runs (DOMAIN guss.test, one person anna@guss.test):
      EXPUNGE, CREATE/RENAME/DELETE, STATUS;
  (e) a second connection over implicit TLS IDLEs and is told of a new
      message appended by the first;
- (f) the mailboxes, read back with --export, hold what the client saw.
+ (f) with imapclient: a message submitted over SMTP (submission, as
+     anna) to chef is fetched by chef byte for byte behind the trace
+     fields, and the copy she appends to Sent comes back unchanged; SEARCH by sender, subject and text; flags set and cleared;
+     a draft appended, moved to Archive and expunged;
+ (g) chef IDLEs on INBOX and is told at once of a message delivered over
+     SMTP to the MX (the time it took is printed);
+ (h) anna, as chef's deputy, sees "Other Users/chef/..." in LIST, opens
+     chef's INBOX and flags a message; ben, without a grant, is refused;
+     every step of the deputy is in the events (actor: the deputy);
+ (i) the mailboxes, read back with --export, hold what the client saw.
 
 Run:
 
-    python3 scripts/interop/mail-imap.py [--bin PATH] [--keep]
+    python3 scripts/interop/mail-imap.py [--backend sqlite|postgres-s3|...] [--bin PATH] [--keep]
 
 Without --bin the example is built with cargo and the `imap` feature.
 """
 
 import argparse
+import contextlib
 import imaplib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -55,6 +67,15 @@ MESSAGE = (b"From: Ben Berg <ben@remote.test>\r\nTo: anna@guss.test\r\n"
            b"Subject: Termin am Montag\r\nMessage-ID: <imap-1@remote.test>\r\n"
            b"Date: Mon, 2 Mar 2026 10:00:00 +0100\r\n\r\nMorgen um neun?\r\n")
 DRAFT = b"From: anna@guss.test\r\nSubject: Entwurf\r\n\r\nNoch nicht fertig.\r\n"
+CHEF, CHEF_PASSWORD = "chef", "chef-mail-password"
+BEN, BEN_PASSWORD = "ben", "ben-mail-password"
+SUBMITTED = (b"From: Anna <anna@guss.test>\r\nTo: chef@guss.test\r\n"
+             b"Subject: Akte Meyer ./. Bau GmbH\r\nMessage-ID: <imap-2@guss.test>\r\n"
+             b"Date: Tue, 3 Mar 2026 09:30:00 +0100\r\nMIME-Version: 1.0\r\n"
+             b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+             + "Die Klageschrift ist fertig. Grüße, Anna\r\n".encode())
+LATE = (b"From: Gericht <post@gericht.test>\r\nTo: chef@guss.test\r\nSubject: Ladung\r\n"
+        b"Message-ID: <imap-3@gericht.test>\r\n\r\nTermin am 12. Maerz.\r\n")
 
 
 def check(condition, what):
@@ -166,35 +187,156 @@ def scenario(server, imap_port, imaps_port):
     m.logout()
 
 
+def with_imapclient(server, imaps_port, events_path):
+    from imapclient import IMAPClient
+
+    def client(user, password):
+        c = IMAPClient("127.0.0.1", port=imaps_port, ssl=True, ssl_context=unverified(), timeout=30)
+        c.login(f"{user}@{DOMAIN}", password)
+        # imapclient sends literals by what it learnt here (LITERAL+).
+        check(b"IDLE" in c.capabilities(), f"imapclient: {user} logged in, IDLE offered")
+        return c
+
+    # (f) submitted over SMTP, fetched over IMAP
+    with smtplib.SMTP("127.0.0.1", server.submission_port) as smtp:
+        smtp.starttls(context=unverified())
+        smtp.login(ADDRESS, PASSWORD)
+        smtp.sendmail(ADDRESS, [f"{CHEF}@{DOMAIN}"], SUBMITTED)
+    chef = client(CHEF, CHEF_PASSWORD)
+    chef.select_folder("INBOX")
+    uids = chef.search(["SUBJECT", "Meyer"])
+    check(len(uids) == 1, "imapclient: SEARCH SUBJECT finds the submitted message")
+    fetched = chef.fetch(uids, ["BODY.PEEK[]", "ENVELOPE", "FLAGS"])[uids[0]]
+    body = fetched[b"BODY[]"]
+    check(body.endswith(SUBMITTED) and len(body) > len(SUBMITTED),
+          "imapclient: the message submitted over SMTP comes back byte for byte behind the trace fields")
+    envelope = fetched[b"ENVELOPE"]
+    check(envelope.subject == b"Akte Meyer ./. Bau GmbH" and envelope.from_[0].mailbox == b"anna"
+          and envelope.message_id == b"<imap-2@guss.test>", "imapclient: ENVELOPE parsed")
+    check(chef.search(["FROM", "anna@guss.test"]) == uids, "imapclient: SEARCH FROM")
+    check(chef.search(["TEXT", "Klageschrift"]) == uids, "imapclient: SEARCH TEXT")
+    check(chef.search(["BODY", "grüße", "UNSEEN"], charset="UTF-8") == uids,
+          "imapclient: SEARCH BODY with UTF-8 (case-insensitive) and UNSEEN")
+    check(chef.search(["SUBJECT", "nirgends"]) == [], "imapclient: SEARCH for what is not there")
+    chef.add_flags(uids, [b"\\Seen", b"\\Flagged", b"$Wichtig"])
+    flags = set(chef.get_flags(uids)[uids[0]])
+    check({b"\\Seen", b"\\Flagged", b"$Wichtig"} <= flags, "imapclient: flags and a keyword set")
+    chef.remove_flags(uids, [b"\\Flagged"])
+    flags = set(chef.get_flags(uids)[uids[0]])
+    check(b"\\Flagged" not in flags and b"\\Seen" in flags, "imapclient: a flag cleared, the others kept")
+    check(chef.search(["KEYWORD", "$Wichtig"]) == uids, "imapclient: SEARCH KEYWORD")
+    anna = client(USER, PASSWORD)
+    # Mail clients keep their own copy of what they sent (the server does
+    # not, or every client would find two).
+    anna.append("Sent", SUBMITTED, flags=[b"\\Seen"])
+    sent = anna.select_folder("Sent")
+    sent_uids = anna.search(["HEADER", "Message-ID", "<imap-2@guss.test>"])
+    check(len(sent_uids) == 1 and sent[b"EXISTS"] == 1, "imapclient: the client's copy is in Sent")
+    copy = anna.fetch(sent_uids, ["BODY.PEEK[]"])[sent_uids[0]][b"BODY[]"]
+    check(copy == SUBMITTED, "imapclient: APPEND keeps the message byte for byte")
+    special = {name: flags for flags, _, name in anna.list_folders()}
+    check(b"\\Drafts" in special.get("Drafts", ()), "imapclient: LIST with special use")
+    result = anna.append("Drafts", DRAFT, flags=[b"\\Draft"])
+    check(b"APPENDUID" in result, "imapclient: APPEND a draft")
+    anna.select_folder("Drafts")
+    drafts = anna.search(["SUBJECT", "Entwurf"])
+    check(len(drafts) == 3, "imapclient: three drafts")
+    check(anna.search(["DRAFT"]) == [drafts[0], drafts[2]], "imapclient: SEARCH DRAFT finds the two with \\Draft")
+    anna.move(drafts[-1:], "Archive")
+    check(len(anna.search(["ALL"])) == 2, "imapclient: MOVE to Archive")
+    anna.select_folder("Archive")
+    archived = anna.search(["SUBJECT", "Entwurf"])
+    anna.set_flags(archived, [b"\\Deleted"])
+    anna.uid_expunge(archived)
+    check(anna.search(["SUBJECT", "Entwurf"]) == [], "imapclient: UID EXPUNGE removes it from Archive")
+
+    # (g) IDLE told at once of mail delivered over SMTP
+    chef.idle()
+    started = time.monotonic()
+    with smtplib.SMTP("127.0.0.1", server.smtp_port) as smtp:
+        smtp.sendmail("post@gericht.test", [f"{CHEF}@{DOMAIN}"], LATE)
+    responses = []
+    while time.monotonic() - started < 10 and not any(r[1:] == (b"EXISTS",) for r in responses):
+        responses += chef.idle_check(timeout=1)
+    took = time.monotonic() - started
+    chef.idle_done()
+    check(any(r[1:] == (b"EXISTS",) and r[0] == 2 for r in responses),
+          f"imapclient: IDLE pushes the delivery over SMTP ({took * 1000:.0f} ms after the SMTP dialogue began)")
+    check(took < 1.5, "imapclient: ... sooner than the poll interval of other processes (2 s)")
+
+    # (h) the deputy, and someone without a grant
+    namespaces = anna.namespace()
+    check(namespaces.other and namespaces.other[0][0] == "Other Users/", "imapclient: NAMESPACE names Other Users")
+    folders = [name for _, _, name in anna.list_folders()]
+    check("Other Users/chef/INBOX" in folders, "deputy: chef's INBOX is listed for anna")
+    opened = anna.select_folder("Other Users/chef/INBOX")
+    check(opened[b"EXISTS"] == 2 and opened.get(b"READ-WRITE") is True,
+          "deputy: anna opens chef's INBOX")
+    theirs = anna.search(["FROM", "gericht.test"])
+    late = anna.fetch(theirs, ["BODY.PEEK[]"])[theirs[0]][b"BODY[]"]
+    check(late.endswith(LATE), "deputy: the message delivered to chef, byte for byte")
+    anna.add_flags(theirs, [b"\\Flagged"])
+    check(b"\\Flagged" in chef.get_flags(theirs)[theirs[0]], "deputy: chef sees the flag anna set")
+    ben = client(BEN, BEN_PASSWORD)
+    check(not any(name.startswith("Other Users") for _, _, name in ben.list_folders()),
+          "without a grant: ben sees nothing of chef's")
+    try:
+        ben.select_folder("Other Users/chef/INBOX")
+        check(False, "without a grant: ben cannot open chef's INBOX")
+    except IMAPClient.Error as e:
+        check("NONEXISTENT" in str(e), f"without a grant: ben cannot open chef's INBOX ({e})")
+    for c in (ben, anna, chef):
+        c.logout()
+    with open(events_path, "rb") as f:
+        events = [json.loads(line) for line in f if b"guss.mail.delegated.access" in line]
+    actions = [e["data"]["action"] for e in events]
+    check(actions == ["select", "read", "flags"], f"deputy: every step is an event ({actions})")
+    # The actor reads "person:DEPUTY for person:REPRESENTED".
+    check(all(e.get("actor", "").endswith(" for " + e["data"]["account"]) for e in events),
+          "deputy: the events name anna as acting for chef")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", help="the mail-server example, built with the imap feature")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--backend", default="sqlite", choices=lib.BACKENDS)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
+    lib.exit_on_sigterm()
+    lib.ensure_python_modules("imapclient")
     binary = args.bin or lib.build_example(features=["imap"])
     work = tempfile.mkdtemp(prefix="guss-mail-imap.")
+    stack = contextlib.ExitStack()
     imap_port, imaps_port = lib.free_port(), lib.free_port()
-    extra = lib.dns_server_args(binary) + ["--imap", f"127.0.0.1:{imap_port}", "--imaps", f"127.0.0.1:{imaps_port}"]
+    extra = lib.backend_args(args.backend, stack) + lib.dns_server_args(binary) + [
+        "--imap", f"127.0.0.1:{imap_port}", "--imaps", f"127.0.0.1:{imaps_port}",
+        "--user", f"{CHEF}:{CHEF_PASSWORD}", "--user", f"{BEN}:{BEN_PASSWORD}", "--deputy", f"{USER}:{CHEF}"]
     server = lib.MailServer(binary, work, DOMAIN, USER, PASSWORD, extra=extra)
     try:
         server.start()
         wait_port(imap_port)
         wait_port(imaps_port)
         scenario(server, imap_port, imaps_port)
+        with_imapclient(server, imaps_port, os.path.join(server.data, "events.jsonl"))
         server.stop()
         # (f) what the store holds
         mail = server.export(os.path.join(work, "export"))
         archived = list(mail.get("Archive", {}).values())
         check(len(archived) == 1 and archived[0].endswith(MESSAGE), "--export: the moved message is in Archive")
         drafts = list(mail.get("Drafts", {}).values())
-        check(drafts == [DRAFT, DRAFT], "--export: both drafts are in Drafts, byte for byte")
-        print("mail-imap: all checks passed")
+        check(drafts == [DRAFT, DRAFT], "--export: two drafts are in Drafts, byte for byte")
+        chef_mail = server.export(os.path.join(work, "export-chef"), f"{CHEF}@{DOMAIN}")
+        inbox = sorted(chef_mail.get("INBOX", {}).items())
+        check(len(inbox) == 2 and inbox[0][1].endswith(SUBMITTED) and inbox[1][1].endswith(LATE),
+              "--export: chef's INBOX holds both messages")
+        print(f"mail-imap ({args.backend}): all checks passed")
     except BaseException:
         print(server.log_tail(), file=sys.stderr)
         raise
     finally:
         server.stop()
+        stack.close()
         if args.keep:
             print(f"kept {work}")
         else:

@@ -616,7 +616,7 @@ def dns_server_args(binary):
 # ---------------------------------------------------------------- backends
 
 PIP_PINS = {"aiosmtpd": "aiosmtpd==1.4.6", "dkim": "dkimpy==1.1.8", "nacl": "PyNaCl==1.6.2",
-            "moto": "moto[server]"}
+            "moto": "moto[server]", "imapclient": "imapclient==3.0.1"}
 
 
 def ensure_python_modules(*modules):

@@ -19,6 +19,11 @@
 //! `--database postgres://…` keeps metadata in PostgreSQL, `--s3
 //! http://KEY:SECRET@HOST:PORT/BUCKET` message bytes in S3.
 //!
+//! `--deputy DEPUTY:REPRESENTED` lets DEPUTY stand in for REPRESENTED (mail,
+//! read and write; `DEPUTY:REPRESENTED:read` to read only), decided by the
+//! guss-policy engine: over IMAP the deputy finds the represented person's
+//! mailboxes under `Other Users/REPRESENTED/`.
+//!
 //! `--export NAME@DOMAIN OUTDIR` writes every stored message of that
 //! person to `OUTDIR/MAILBOX/UID.eml`, byte for byte, and exits.
 
@@ -30,7 +35,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use guss_core::{
-    Authenticator, DenyAll, MemoryDirectory, MemoryEventSink, PersonEntry, SystemClock, TenantId,
+    Authenticator, Event, EventSink, MemoryDirectory, PersonEntry, SystemClock, TenantId,
 };
 use guss_mail::authenticity::Verifier;
 use guss_mail::dns::{MailDomain, records};
@@ -98,6 +103,10 @@ struct Args {
     /// The host name of the web front (CalDAV, autoconfig; default: DOMAIN).
     #[arg(long)]
     web_host: Option<String>,
+    /// DEPUTY:REPRESENTED[:read]: a deputy grant for mail (read and write,
+    /// or read only); repeat for more.
+    #[arg(long = "deputy")]
+    deputies: Vec<String>,
     /// Write the messages of ADDRESS to OUTDIR/MAILBOX/UID.eml and exit.
     #[arg(long, num_args = 2, value_names = ["ADDRESS", "OUTDIR"])]
     export: Option<Vec<String>>,
@@ -121,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("create {}", args.data.display()))?;
     let accounts =
         Accounts::parse(args.users.iter().map(String::as_str)).map_err(anyhow::Error::msg)?;
+    let names: Vec<String> = accounts.names().map(str::to_owned).collect();
     // One organisation, its id derived from the domain so that restarts find it.
     let tenant = TenantId::from_uuid(*person_id(&format!("@{domain}")).as_uuid());
 
@@ -136,8 +146,8 @@ async fn main() -> anyhow::Result<()> {
         Some(url) => url.clone(),
         None => args.data.join("db").display().to_string(),
     };
-    let events = Arc::new(MemoryEventSink::new());
-    let store = MailStore::open(&location, blobs, Arc::new(SystemClock), events).await?;
+    let events: Arc<dyn EventSink> = Arc::new(EventFile::open(&args.data.join("events.jsonl"))?);
+    let store = MailStore::open(&location, blobs, Arc::new(SystemClock), events.clone()).await?;
 
     if let Some(export) = &args.export {
         let [address, out] = export.as_slice() else {
@@ -188,6 +198,18 @@ async fn main() -> anyhow::Result<()> {
         queue_config,
     );
     let authenticator: Arc<dyn Authenticator> = Arc::new(MailAccounts::new(accounts, &domain));
+    let policy_location = match &args.database {
+        Some(url) => url.clone(),
+        None => args.data.join("policy").display().to_string(),
+    };
+    let authorizer = office::authorizer(
+        tenant,
+        &policy_location,
+        events.clone(),
+        &names,
+        &args.deputies,
+    )
+    .await?;
     let tls = guss_mail::smtp::tls::self_signed(&hostname)?;
     let mut config = SmtpConfig::new(&hostname);
     config.allow_plain_auth_on_loopback = true;
@@ -197,7 +219,7 @@ async fn main() -> anyhow::Result<()> {
         store: store.clone(),
         router: router.clone(),
         authenticator: authenticator.clone(),
-        authorizer: Arc::new(DenyAll),
+        authorizer: authorizer.clone(),
         tls: Some(tls.clone()),
         sending: Sending::new(store.clone(), &hostname),
         queue: queue.clone(),
@@ -243,6 +265,7 @@ async fn main() -> anyhow::Result<()> {
             store: store.clone(),
             router: router.clone(),
             authenticator: authenticator.clone(),
+            authorizer: authorizer.clone(),
             tls: Some(tls.clone()),
         });
         for (address, kind) in [
@@ -267,6 +290,148 @@ async fn main() -> anyhow::Result<()> {
         _ = tasks.join_next() => bail!("a listener stopped"),
     }
     Ok(())
+}
+
+/// Events as JSON lines in a file (the bundle sends them to the audit log).
+struct EventFile(std::sync::Mutex<std::fs::File>);
+
+impl EventFile {
+    fn open(path: &std::path::Path) -> anyhow::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("open {}", path.display()))?;
+        Ok(EventFile(std::sync::Mutex::new(file)))
+    }
+}
+
+#[async_trait::async_trait]
+impl EventSink for EventFile {
+    async fn emit(&self, event: Event) -> guss_core::Result<()> {
+        use std::io::Write as _;
+        let mut line =
+            serde_json::to_vec(&event).map_err(|e| guss_core::Error::Backend(Box::new(e)))?;
+        line.push(b'\n');
+        let mut file = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        file.write_all(&line)
+            .map_err(|e| guss_core::Error::Backend(Box::new(e)))
+    }
+}
+
+/// The office's people and deputy grants, for the policy engine.
+mod office {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    use anyhow::{Context as _, bail};
+    use async_trait::async_trait;
+    use chrono::{TimeDelta, Utc};
+    use guss_core::{
+        Authorizer, EventSink, PersonId, Principal, Resource, Scope, ShareLinkId, SystemClock,
+        TenantId,
+    };
+    use guss_mail::store::Account;
+    use guss_policy::delegation::Delegations;
+    use guss_policy::store::SqlPolicyStore;
+    use guss_policy::{
+        EntityLoader, PolicyAuthorizer, PolicyEngine, ResourceFacts, ShareLinkFacts, Subject,
+    };
+    use guss_testkit::accounts::person_id;
+
+    /// Who works here: every `--user`, a member; a person's mail account
+    /// is theirs.
+    struct Office(HashSet<PersonId>);
+
+    #[async_trait]
+    impl EntityLoader for Office {
+        async fn subject(
+            &self,
+            _: TenantId,
+            person: PersonId,
+        ) -> guss_core::Result<Option<Subject>> {
+            Ok(self
+                .0
+                .contains(&person)
+                .then(|| Subject::new(person, ["member"], Vec::new())))
+        }
+
+        async fn resource(&self, resource: &Resource) -> guss_core::Result<Option<ResourceFacts>> {
+            Ok(match Account::from_key(resource.id()) {
+                Ok(Account::Person(owner)) => Some(ResourceFacts::owned_by(owner, Scope::Mail)),
+                _ => None,
+            })
+        }
+
+        async fn share_link(
+            &self,
+            _: TenantId,
+            _: ShareLinkId,
+        ) -> guss_core::Result<Option<ShareLinkFacts>> {
+            Ok(None)
+        }
+    }
+
+    /// The policy engine deciding for `names`, with the grants of
+    /// `--deputy DEPUTY:REPRESENTED[:read]` made (for a year, by the person
+    /// represented) in the delegation store at `location`.
+    pub(super) async fn authorizer(
+        tenant: TenantId,
+        location: &str,
+        events: Arc<dyn EventSink>,
+        names: &[String],
+        deputies: &[String],
+    ) -> anyhow::Result<Arc<dyn Authorizer>> {
+        let store = SqlPolicyStore::open(location)
+            .await
+            .context("policy store")?;
+        let delegations = Arc::new(Delegations::new(store, Arc::new(SystemClock), events));
+        for spec in deputies {
+            let mut parts = spec.split(':');
+            let (Some(deputy), Some(represented)) = (parts.next(), parts.next()) else {
+                bail!("--deputy needs DEPUTY:REPRESENTED, not {spec:?}");
+            };
+            let write = match parts.next() {
+                None => true,
+                Some("read") => false,
+                Some(other) => bail!("--deputy {spec}: unknown access {other:?}"),
+            };
+            for name in [deputy, represented] {
+                if !names.iter().any(|n| n == name) {
+                    bail!("--deputy {spec}: no --user {name}");
+                }
+            }
+            let represented = person_id(represented);
+            let now = Utc::now();
+            delegations
+                .grant(
+                    &Principal::Person {
+                        tenant,
+                        person: represented,
+                    },
+                    person_id(deputy),
+                    represented,
+                    now - TimeDelta::minutes(1),
+                    now + TimeDelta::days(365),
+                    &[Scope::Mail],
+                    write,
+                    &format!("--deputy {spec}"),
+                )
+                .await
+                .with_context(|| format!("--deputy {spec}"))?;
+        }
+        let office = Arc::new(Office(names.iter().map(|n| person_id(n)).collect()));
+        let engine = PolicyEngine::new().context("policy engine")?;
+        Ok(Arc::new(PolicyAuthorizer::new(
+            Arc::new(engine),
+            office,
+            delegations,
+            Arc::new(SystemClock),
+        )))
+    }
 }
 
 async fn export_mail(

@@ -11,7 +11,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use guss_core::{MemoryDirectory, MemoryEventSink, PersonEntry, SystemClock, TenantId};
+use guss_core::{MemoryDirectory, MemoryEventSink, PersonEntry, Principal, SystemClock, TenantId};
 use guss_mail::imap::{Imap, ImapConfig, ImapListener, ImapParts};
 use guss_mail::routing::Router;
 use guss_mail::store::{Account, MailStore, Role};
@@ -27,6 +27,7 @@ struct Server {
     addr: SocketAddr,
     store: MailStore,
     tenant: TenantId,
+    events: Arc<MemoryEventSink>,
     _dir: tempfile::TempDir,
 }
 
@@ -35,10 +36,13 @@ async fn server(max_literal: u32) -> Server {
     let tenant = TenantId::new();
     let directory = Arc::new(MemoryDirectory::new());
     directory.add_domain(tenant, DOMAIN);
-    directory.add_person(
-        PersonEntry::new(tenant, person_id("anna"), "Anna")
-            .with_email(format!("anna@{DOMAIN}").parse().unwrap()),
-    );
+    for name in ["anna", "ben", "chef"] {
+        directory.add_person(
+            PersonEntry::new(tenant, person_id(name), name)
+                .with_email(format!("{name}@{DOMAIN}").parse().unwrap()),
+        );
+    }
+    let events = Arc::new(MemoryEventSink::new());
     let blobs = Arc::new(
         guss_blob::LocalBlobStore::open(&dir.path().join("blobs"))
             .await
@@ -48,7 +52,7 @@ async fn server(max_literal: u32) -> Server {
         dir.path().join("db").to_str().unwrap(),
         blobs,
         Arc::new(SystemClock),
-        Arc::new(MemoryEventSink::new()),
+        events.clone(),
     )
     .await
     .unwrap();
@@ -64,9 +68,10 @@ async fn server(max_literal: u32) -> Server {
         store: store.clone(),
         router,
         authenticator: Arc::new(MailAccounts::new(
-            Accounts::parse(["anna:pw"]).unwrap(),
+            Accounts::parse(["anna:pw", "ben:pw", "chef:pw"]).unwrap(),
             DOMAIN,
         )),
+        authorizer: Arc::new(Grants),
         tls: Some(guss_mail::smtp::tls::self_signed(&format!("mail.{DOMAIN}")).unwrap()),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -76,7 +81,44 @@ async fn server(max_literal: u32) -> Server {
         addr,
         store,
         tenant,
+        events,
         _dir: dir,
+    }
+}
+
+/// Anna stands in for Chef (read and write) and works in the shared
+/// `kanzlei` account; Ben may only read Chef's mail.
+struct Grants;
+
+#[async_trait::async_trait]
+impl guss_core::Authorizer for Grants {
+    async fn authorize(
+        &self,
+        principal: &Principal,
+        action: &guss_core::Action,
+        resource: &guss_core::Resource,
+        _: &guss_core::Context,
+    ) -> guss_core::Decision {
+        let chef = Account::Person(person_id("chef")).key();
+        let read = action.as_str() == "read";
+        let allowed = match principal {
+            Principal::Deputy {
+                deputy,
+                represented,
+                ..
+            } if *represented == person_id("chef") && resource.id() == chef => {
+                *deputy == person_id("anna") || (*deputy == person_id("ben") && read)
+            }
+            Principal::Person { person, .. } => {
+                *person == person_id("anna") && resource.id() == "shared:kanzlei"
+            }
+            _ => false,
+        };
+        if allowed {
+            guss_core::Decision::Allow
+        } else {
+            guss_core::Decision::Deny
+        }
     }
 }
 
@@ -416,7 +458,7 @@ async fn mailboxes_status_copy_and_move() {
     c.ok("LOGIN anna@example.test pw").await;
     assert_eq!(
         c.ok("NAMESPACE").await,
-        "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n"
+        "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) ((\"Shared/\" \"/\"))\r\n"
     );
 
     c.ok("CREATE Akten/").await;
@@ -664,4 +706,111 @@ async fn starttls_drops_what_was_sent_with_it_in_clear() {
     .unwrap()
     .unwrap_or(0);
     assert_eq!(n, 0, "{:?}", String::from_utf8_lossy(&rest));
+}
+
+#[tokio::test]
+async fn deputies_open_what_they_are_granted_and_every_step_is_recorded() {
+    let server = server(1024 * 1024).await;
+    let mail = server.store.tenant(server.tenant);
+    let chef = Account::Person(person_id("chef"));
+    mail.deliver(&[(chef.clone(), Role::Inbox)], FIRST.to_vec().into())
+        .await
+        .unwrap();
+    mail.deliver(&[(anna(), Role::Inbox)], SECOND.to_vec().into())
+        .await
+        .unwrap();
+    mail.create_shared("kanzlei", "Kanzlei", "kanzlei@example.test")
+        .await
+        .unwrap();
+
+    let (mut anna_c, _) = Client::connect(server.addr).await;
+    anna_c.ok("LOGIN anna@example.test pw").await;
+    let namespace = anna_c.ok("NAMESPACE").await;
+    assert_eq!(
+        namespace,
+        "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) ((\"Shared/\" \"/\"))\r\n"
+    );
+    let list = anna_c.ok("LIST \"\" \"*\"").await;
+    for name in [
+        "\"Other Users/chef/INBOX\"",
+        "\"Other Users/chef/Sent\"",
+        "\"Shared/kanzlei/INBOX\"",
+    ] {
+        assert!(list.contains(name), "{name} in {list}");
+    }
+    assert!(list.contains("* LIST (\\Noselect \\HasChildren) \"/\" \"Other Users/chef\""));
+    assert!(!list.contains("ben"), "no grant from Ben: {list}");
+    // Special uses belong to one's own mailboxes only.
+    assert!(list.contains("* LIST (\\HasNoChildren) \"/\" \"Other Users/chef/Sent\""));
+    let (_, tagged) = anna_c.command("SELECT \"Other Users/chef/INBOX\"").await;
+    assert_eq!(tagged, "OK [READ-WRITE] SELECT completed");
+    let body = anna_c.ok("FETCH 1 BODY.PEEK[]").await;
+    assert!(body.contains("Morgen um neun?"), "{body}");
+    anna_c.ok("STORE 1 +FLAGS (\\Flagged)").await;
+    let (_, tagged) = anna_c.command("CREATE \"Other Users/chef/Neu\"").await;
+    assert!(tagged.starts_with("NO [NOPERM]"), "{tagged}");
+    anna_c
+        .ok("APPEND \"Shared/kanzlei/INBOX\" {5}\r\nHallo")
+        .await;
+    let (_, tagged) = anna_c.command("SELECT \"Other Users/ben/INBOX\"").await;
+    assert!(tagged.starts_with("NO [NONEXISTENT]"), "{tagged}");
+
+    // Ben may read Chef's mail, not change it.
+    let (mut ben, _) = Client::connect(server.addr).await;
+    ben.ok("LOGIN ben@example.test pw").await;
+    let list = ben.ok("LIST \"\" \"*\"").await;
+    assert!(list.contains("Other Users/chef/INBOX"), "{list}");
+    assert!(!list.contains("Shared/kanzlei"), "{list}");
+    let (_, tagged) = ben.command("SELECT \"Other Users/chef/INBOX\"").await;
+    assert_eq!(tagged, "OK [READ-ONLY] SELECT completed");
+    let flags = ben.ok("FETCH 1 FLAGS").await;
+    assert_eq!(flags, "* 1 FETCH (FLAGS (\\Flagged))\r\n");
+    let (_, tagged) = ben.command("STORE 1 +FLAGS (\\Seen)").await;
+    assert!(tagged.starts_with("NO [READ-ONLY]"), "{tagged}");
+    let (_, tagged) = ben
+        .command("APPEND \"Other Users/chef/INBOX\" {5}\r\nHallo")
+        .await;
+    assert!(tagged.starts_with("NO [NOPERM]"), "{tagged}");
+
+    // Chef has granted nothing to anyone: Anna's mail stays hers.
+    let (mut chef_c, _) = Client::connect(server.addr).await;
+    chef_c.ok("LOGIN chef@example.test pw").await;
+    let (_, tagged) = chef_c.command("EXAMINE \"Other Users/anna/INBOX\"").await;
+    assert!(tagged.starts_with("NO [NONEXISTENT]"), "{tagged}");
+    let list = chef_c.ok("LIST \"\" \"*\"").await;
+    assert!(!list.contains("Other Users"), "{list}");
+
+    let recorded: Vec<(String, String, String)> = server
+        .events
+        .events()
+        .iter()
+        .filter(|e| e.kind().as_str() == guss_mail::imap::DELEGATED_ACCESS.as_str())
+        .map(|e| {
+            let data = e.data().unwrap();
+            (
+                e.actor().unwrap_or_default().to_owned(),
+                data["account"].as_str().unwrap().to_owned(),
+                data["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let actions: Vec<(&str, &str)> = recorded
+        .iter()
+        .map(|(_, account, action)| (account.as_str(), action.as_str()))
+        .collect();
+    let chef_key = chef.key();
+    assert_eq!(
+        actions,
+        [
+            (chef_key.as_str(), "select"),
+            (chef_key.as_str(), "read"),
+            (chef_key.as_str(), "flags"),
+            ("shared:kanzlei", "append"),
+            (chef_key.as_str(), "examine"),
+        ]
+    );
+    assert!(
+        recorded.iter().all(|(actor, _, _)| !actor.is_empty()),
+        "every step names who acted: {recorded:?}"
+    );
 }

@@ -80,6 +80,7 @@
 //!   client quirks in `docs/compatibility.md` (Thunderbird, Apple Mail,
 //!   iOS, Outlook)
 
+mod access;
 mod body;
 mod fetch;
 mod search;
@@ -91,12 +92,20 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use guss_core::{Authenticator, PersonId, Scope, TenantId};
+use guss_core::{Authenticator, Authorizer, EventType, PersonId, Scope, TenantId};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::routing::Router;
 use crate::store::{MAX_MESSAGE, MailStore};
+
+/// Someone worked in another account's mailbox: a deputy in the
+/// represented person's, or a person in a shared account's. The actor is
+/// who acted (as [`guss_core::Principal::Deputy`] for a deputy); the data
+/// names the account, the mailbox, the action (`select`, `examine`,
+/// `read`, `flags`, `append`, `copy`, `move`, `add`, `expunge`) and the
+/// UIDs.
+pub const DELEGATED_ACCESS: EventType = EventType::from_static("guss.mail.delegated.access");
 
 /// What an IMAP listener is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,6 +185,7 @@ struct Inner {
     store: MailStore,
     router: Router,
     authenticator: Arc<dyn Authenticator>,
+    authorizer: Arc<dyn Authorizer>,
     tls: Option<TlsAcceptor>,
     /// Logged-in sessions per person, in this process.
     sessions: Mutex<HashMap<(TenantId, PersonId), usize>>,
@@ -223,6 +233,10 @@ pub struct ImapParts {
     pub router: Router,
     /// Checks app passwords (with [`Scope::Mail`]).
     pub authenticator: Arc<dyn Authenticator>,
+    /// Decides who opens others' mailboxes: `read` and `write` on the
+    /// [`guss_core::ResourceKind::MAILBOX`] named by the account's key,
+    /// asked for a deputy as [`guss_core::Principal::Deputy`].
+    pub authorizer: Arc<dyn Authorizer>,
     /// The certificate for STARTTLS and port 993.
     pub tls: Option<TlsAcceptor>,
 }
@@ -236,6 +250,7 @@ impl Imap {
                 store: parts.store,
                 router: parts.router,
                 authenticator: parts.authenticator,
+                authorizer: parts.authorizer,
                 tls: parts.tls,
                 sessions: Mutex::new(HashMap::new()),
             }),

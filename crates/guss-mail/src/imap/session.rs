@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 
 use chrono::Utc;
-use guss_core::{Credentials, EmailAddress, Principal};
+use guss_core::{Credentials, EmailAddress, Event, PersonId, Principal};
 use imap_codec::fragmentizer::{
     DecodeMessageError, FragmentInfo, Fragmentizer, LiteralAnnouncement,
 };
@@ -25,11 +25,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 
+use super::DELEGATED_ACCESS;
+use super::access::{self, Delegation};
 use super::fetch::{self, Plan};
 use super::{Imap, ImapListener};
 use super::{search, sequence};
 use crate::store::{
-    Account, FlagChange, Flags, MailboxChanged, MailboxInfo, MessageMeta, Role, TenantMail,
+    Account, FlagChange, Flags, MailboxChanged, MailboxInfo, MessageMeta, Role, SOURCE, TenantMail,
 };
 use crate::{Error, Result};
 
@@ -41,6 +43,14 @@ const MAX_NON_SYNC_LITERAL: u32 = 4096;
 const FLUSH_AT: usize = 256 * 1024;
 /// The hierarchy delimiter.
 const DELIMITER: char = '/';
+/// Most UIDs named in one event of a deputy's action (the count is exact).
+const MAX_RECORDED_UIDS: usize = 1000;
+/// Refusal of a change to another's mailboxes that only their owner makes.
+const NOT_YOURS: &str = "[NOPERM] Only the owner creates, renames and deletes these mailboxes";
+/// Refusal of a change under a grant to read.
+const READ_ONLY_GRANT: &str = "[NOPERM] You may read these mailboxes, not change them";
+/// Attributes of a folder that only holds others' mailboxes.
+const NOSELECT_PARENT: [&str; 2] = ["\\Noselect", "\\HasChildren"];
 
 /// Tells a client the server is busy and closes.
 pub(super) async fn refuse_busy(mut stream: TcpStream) {
@@ -89,13 +99,39 @@ fn io(e: std::io::Error) -> Error {
 struct User {
     mail: TenantMail,
     account: Account,
+    person: PersonId,
+    /// The domain they logged in with: names others' folders.
+    domain: String,
     /// Counts this session among the person's.
     _slot: super::PersonSlot,
+}
+
+/// A mailbox a command names: the person's own, or another account's.
+struct Found {
+    info: MailboxInfo,
+    delegation: Option<Delegation>,
+}
+
+impl Found {
+    /// The name the client knows it by.
+    fn visible(&self) -> String {
+        let name = if self.info.role == Some(Role::Inbox) {
+            "INBOX"
+        } else {
+            self.info.name.as_str()
+        };
+        match &self.delegation {
+            Some(delegation) => delegation.visible(name),
+            None => name.to_owned(),
+        }
+    }
 }
 
 /// The selected mailbox as this session has told the client about it.
 struct Selected {
     mailbox: MailboxInfo,
+    /// Another account's mailbox, opened as deputy or shared.
+    delegation: Option<Delegation>,
     read_only: bool,
     /// UIDs in sequence-number order.
     uids: Vec<u32>,
@@ -625,7 +661,9 @@ impl Session {
                 Some(selected) => {
                     // RFC 9051 §6.4.1: expunged silently.
                     if !selected.read_only {
-                        self.mail()?.expunge(selected.mailbox.id, None).await?;
+                        let removed = self.mail()?.expunge(selected.mailbox.id, None).await?;
+                        let (delegation, id) = (selected.delegation.as_ref(), selected.mailbox.id);
+                        self.record(delegation, id, "expunge", &removed).await;
                     }
                     Reply::ok("CLOSE completed")
                 }
@@ -691,9 +729,12 @@ impl Session {
             }
             CommandBody::Create { mailbox } => self.create(&mailbox).await?,
             CommandBody::Delete { mailbox } => {
-                let Some(info) = self.find_mailbox(&mailbox).await? else {
+                let Some(Found { info, delegation }) = self.find_mailbox(&mailbox).await? else {
                     return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
                 };
+                if delegation.is_some() {
+                    return Ok(Reply::no(NOT_YOURS));
+                }
                 if self
                     .selected
                     .as_ref()
@@ -705,12 +746,15 @@ impl Session {
                 Reply::ok("DELETE completed")
             }
             CommandBody::Rename { from, to } => {
-                let Some(info) = self.find_mailbox(&from).await? else {
+                let Some(Found { info, delegation }) = self.find_mailbox(&from).await? else {
                     return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
                 };
                 let Some(name) = name_of(&to) else {
                     return Ok(Reply::bad("Invalid mailbox name"));
                 };
+                if delegation.is_some() || access::is_foreign(&name) {
+                    return Ok(Reply::no(NOT_YOURS));
+                }
                 if self.find_mailbox(&to).await?.is_some() {
                     return Ok(Reply::no("[ALREADYEXISTS] Mailbox exists"));
                 }
@@ -724,8 +768,12 @@ impl Session {
                 item_names,
             } => self.status(&mailbox, &item_names).await?,
             CommandBody::Namespace => {
-                // RFC 2342: one personal namespace, no others.
-                self.line(&format!("* NAMESPACE ((\"\" \"{DELIMITER}\")) NIL NIL"));
+                // RFC 2342: personal, other users' (deputies) and shared.
+                self.line(&format!(
+                    "* NAMESPACE ((\"\" \"{DELIMITER}\")) ((\"{}{DELIMITER}\" \"{DELIMITER}\")) ((\"{}{DELIMITER}\" \"{DELIMITER}\"))",
+                    access::OTHER_USERS,
+                    access::SHARED
+                ));
                 Reply::ok("NAMESPACE completed")
             }
             CommandBody::Copy {
@@ -793,6 +841,9 @@ impl Session {
         let Some(name) = name_of(mailbox) else {
             return Ok(Reply::bad("Invalid mailbox name"));
         };
+        if access::is_foreign(&name) {
+            return Ok(Reply::no(NOT_YOURS));
+        }
         if self.find_mailbox(mailbox).await?.is_some() {
             return Ok(Reply::no("[ALREADYEXISTS] Mailbox exists"));
         }
@@ -804,10 +855,14 @@ impl Session {
     }
 
     async fn subscribe(&mut self, mailbox: &Mailbox<'_>, on: bool) -> Result<Reply> {
-        let Some(info) = self.find_mailbox(mailbox).await? else {
+        let Some(found) = self.find_mailbox(mailbox).await? else {
             return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
         };
-        self.mail()?.subscribe(info.id, on).await?;
+        // Others' mailboxes are listed as subscribed while they may be
+        // opened; their owner's subscriptions stay untouched.
+        if found.delegation.is_none() {
+            self.mail()?.subscribe(found.info.id, on).await?;
+        }
         Ok(Reply::ok(if on {
             "SUBSCRIBE completed"
         } else {
@@ -820,9 +875,10 @@ impl Session {
         mailbox: &Mailbox<'_>,
         items: &[StatusDataItemName],
     ) -> Result<Reply> {
-        let Some(info) = self.find_mailbox(mailbox).await? else {
+        let Some(found) = self.find_mailbox(mailbox).await? else {
             return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
         };
+        let info = &found.info;
         let mail = self.mail()?;
         let (total, unseen) = mail.counts(info.id).await?;
         let mut values = Vec::new();
@@ -850,12 +906,7 @@ impl Session {
             values.push(value);
         }
         let mut out = b"* STATUS ".to_vec();
-        let name = if info.role == Some(Role::Inbox) {
-            "INBOX"
-        } else {
-            info.name.as_str()
-        };
-        fetch::string(&mut out, name);
+        fetch::string(&mut out, &found.visible());
         out.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
         self.output.extend_from_slice(&out);
         Ok(Reply::ok("STATUS completed"))
@@ -877,9 +928,16 @@ impl Session {
             Ok(targets) => targets,
             Err(reply) => return Ok(reply),
         };
-        let Some(to) = self.find_mailbox(mailbox).await? else {
+        let Some(Found {
+            info: to,
+            delegation: to_delegation,
+        }) = self.find_mailbox(mailbox).await?
+        else {
             return Ok(Reply::no("[TRYCREATE] No such mailbox"));
         };
+        if to_delegation.as_ref().is_some_and(|d| !d.write) {
+            return Ok(Reply::no(READ_ONLY_GRANT));
+        }
         let Some(from) = targets.first().map(|(_, m)| m.mailbox) else {
             return Ok(Reply::ok(format!("{verb} completed")));
         };
@@ -890,6 +948,12 @@ impl Session {
         } else {
             mail.copy(from, &uids, to.id).await?
         };
+        let from_delegation = self.selected.as_ref().and_then(|s| s.delegation.as_ref());
+        self.record(from_delegation, from, &verb.to_ascii_lowercase(), &uids)
+            .await;
+        let added: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+        self.record(to_delegation.as_ref(), to.id, "add", &added)
+            .await;
         let join = |f: fn(&(u32, u32)) -> u32| {
             pairs
                 .iter()
@@ -948,6 +1012,8 @@ impl Session {
                     found = Some(User {
                         mail: inner.store.tenant(tenant),
                         account: Account::Person(person),
+                        person,
+                        domain: address.domain().to_ascii_lowercase(),
                         _slot: slot,
                     });
                 }
@@ -1003,19 +1069,72 @@ impl Session {
         self.login(user, password).await
     }
 
-    /// The account's mailbox named by `mailbox`.
-    async fn find_mailbox(&self, mailbox: &Mailbox<'_>) -> Result<Option<MailboxInfo>> {
+    /// The mailbox named by `mailbox`: the person's own, or one of an
+    /// account they may open (asked of the authorizer now).
+    async fn find_mailbox(&self, mailbox: &Mailbox<'_>) -> Result<Option<Found>> {
         let Some(user) = &self.user else {
             return Ok(None);
         };
-        let boxes = user.mail.mailboxes(&user.account).await?;
-        Ok(match mailbox {
-            Mailbox::Inbox => boxes.into_iter().find(|b| b.role == Some(Role::Inbox)),
+        let name = match mailbox {
+            Mailbox::Inbox => "INBOX".to_owned(),
             Mailbox::Other(_) => match name_of(mailbox) {
-                Some(name) => boxes.into_iter().find(|b| b.name == name),
-                None => None,
+                Some(name) => name,
+                None => return Ok(None),
             },
-        })
+        };
+        let (delegation, name) = match access::split(&name) {
+            Some((_, _, "")) => return Ok(None),
+            Some((namespace, label, rest)) => {
+                let found = access::find(
+                    &self.imap,
+                    &user.mail,
+                    user.person,
+                    &user.domain,
+                    namespace,
+                    label,
+                )
+                .await?;
+                match found {
+                    Some(delegation) => (Some(delegation), rest.to_owned()),
+                    None => return Ok(None),
+                }
+            }
+            None => (None, name),
+        };
+        let account = delegation.as_ref().map_or(&user.account, |d| &d.account);
+        let boxes = user.mail.mailboxes(account).await?;
+        let info = if name.eq_ignore_ascii_case("INBOX") {
+            boxes.into_iter().find(|b| b.role == Some(Role::Inbox))
+        } else {
+            boxes.into_iter().find(|b| b.name == name)
+        };
+        Ok(info.map(|info| Found { info, delegation }))
+    }
+
+    /// Records what is done in another account's mailbox (for the audit
+    /// log); nothing for the person's own.
+    async fn record(
+        &self,
+        delegation: Option<&Delegation>,
+        mailbox: uuid::Uuid,
+        action: &str,
+        uids: &[u32],
+    ) {
+        let (Some(delegation), Some(user)) = (delegation, &self.user) else {
+            return;
+        };
+        let event = Event::builder(user.mail.tenant_id(), SOURCE, DELEGATED_ACCESS)
+            .actor(&delegation.principal)
+            .subject_if_valid(&format!("mailbox/{mailbox}"))
+            .data(serde_json::json!({
+                "account": delegation.account.key(),
+                "mailbox": mailbox,
+                "action": action,
+                "count": uids.len(),
+                "uids": uids.get(..uids.len().min(MAX_RECORDED_UIDS)).unwrap_or_default(),
+            }))
+            .build(user.mail.store().clock());
+        user.mail.emit(event).await;
     }
 
     async fn select_with(
@@ -1040,9 +1159,12 @@ impl Session {
             // RFC 9051 §6.3.2: the old mailbox is closed first.
             self.line("* OK [CLOSED] Previous mailbox closed");
         }
-        let Some(info) = self.find_mailbox(mailbox).await? else {
+        let Some(Found { info, delegation }) = self.find_mailbox(mailbox).await? else {
             return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
         };
+        // A deputy with a grant to read only gets the mailbox read-only.
+        let examine = read_only;
+        let read_only = read_only || delegation.as_ref().is_some_and(|d| !d.write);
         let messages = self.mail()?.messages(info.id, 1..=u32::MAX).await?;
         let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
         let first_unseen = messages
@@ -1075,16 +1197,20 @@ impl Session {
             info.highest_modseq.max(1)
         ));
         let modseq = info.highest_modseq;
+        let action = if read_only { "examine" } else { "select" };
+        self.record(delegation.as_ref(), info.id, action, &[]).await;
         self.selected = Some(Selected {
             mailbox: info,
+            delegation,
             read_only,
             uids,
             modseq,
             vanished: BTreeSet::new(),
             reported: HashMap::new(),
         });
+        let verb = if examine { "EXAMINE" } else { "SELECT" };
         Ok(if read_only {
-            Reply::ok("[READ-ONLY] EXAMINE completed")
+            Reply::ok(format!("[READ-ONLY] {verb} completed"))
         } else {
             Reply::ok("[READ-WRITE] SELECT completed")
         })
@@ -1116,29 +1242,15 @@ impl Session {
         };
         let mut boxes = user.mail.mailboxes(&user.account).await?;
         boxes.sort_by_key(|b| (b.role != Some(Role::Inbox), b.name.clone()));
-        let mut out = Vec::new();
+        // Name, attributes, subscribed: the person's own mailboxes first.
+        let mut entries: Vec<(String, Vec<&str>, bool)> = Vec::new();
         for mailbox in &boxes {
-            let inbox = mailbox.role == Some(Role::Inbox);
-            let name = if inbox {
+            let name = if mailbox.role == Some(Role::Inbox) {
                 "INBOX"
             } else {
                 mailbox.name.as_str()
             };
-            let matches = if inbox {
-                wildcard(&pattern.to_ascii_uppercase(), name)
-            } else {
-                wildcard(&pattern, name)
-            };
-            if !matches || (subscribed_only && !mailbox.subscribed) {
-                continue;
-            }
-            let prefix = format!("{name}{DELIMITER}");
-            let children = boxes.iter().any(|b| b.name.starts_with(&prefix));
-            let mut attributes = vec![if children {
-                "\\HasChildren"
-            } else {
-                "\\HasNoChildren"
-            }];
+            let mut attributes = vec![children(&boxes, name)];
             // RFC 6154 §2: the special uses.
             match mailbox.role {
                 Some(Role::Sent) => attributes.push("\\Sent"),
@@ -1148,10 +1260,45 @@ impl Session {
                 Some(Role::Archive) => attributes.push("\\Archive"),
                 Some(Role::Inbox) | None => {}
             }
+            entries.push((name.to_owned(), attributes, mailbox.subscribed));
+        }
+        // Others' mailboxes under their namespace (without special uses,
+        // which would make clients take them for the person's own).
+        let delegations = access::all(&self.imap, &user.mail, user.person).await?;
+        let mut roots = BTreeSet::new();
+        for delegation in &delegations {
+            let root = delegation.root();
+            if let Some((namespace, _)) = root.split_once(DELIMITER)
+                && roots.insert(namespace.to_owned())
+            {
+                entries.push((namespace.to_owned(), NOSELECT_PARENT.to_vec(), true));
+            }
+            entries.push((root, NOSELECT_PARENT.to_vec(), true));
+            let theirs = user.mail.mailboxes(&delegation.account).await?;
+            for mailbox in &theirs {
+                let name = if mailbox.role == Some(Role::Inbox) {
+                    "INBOX"
+                } else {
+                    mailbox.name.as_str()
+                };
+                let attributes = vec![children(&theirs, name)];
+                entries.push((delegation.visible(name), attributes, true));
+            }
+        }
+        let mut out = Vec::new();
+        for (name, attributes, subscribed) in entries {
+            let matches = if name == "INBOX" {
+                wildcard(&pattern.to_ascii_uppercase(), &name)
+            } else {
+                wildcard(&pattern, &name)
+            };
+            if !matches || (subscribed_only && !subscribed) {
+                continue;
+            }
             out.extend_from_slice(
                 format!("* {command} ({}) \"{DELIMITER}\" ", attributes.join(" ")).as_bytes(),
             );
-            fetch::string(&mut out, name);
+            fetch::string(&mut out, &name);
             out.extend_from_slice(b"\r\n");
         }
         self.output.extend_from_slice(&out);
@@ -1165,9 +1312,12 @@ impl Session {
         date: Option<chrono::DateTime<Utc>>,
         data: &[u8],
     ) -> Result<Reply> {
-        let Some(info) = self.find_mailbox(mailbox).await? else {
+        let Some(Found { info, delegation }) = self.find_mailbox(mailbox).await? else {
             return Ok(Reply::no("[TRYCREATE] No such mailbox"));
         };
+        if delegation.as_ref().is_some_and(|d| !d.write) {
+            return Ok(Reply::no(READ_ONLY_GRANT));
+        }
         if data.len() > usize::try_from(self.config().max_literal_size).unwrap_or(usize::MAX) {
             return Ok(Reply::no("[TOOBIG] Message too big"));
         }
@@ -1178,6 +1328,8 @@ impl Session {
             .mail()?
             .append(info.id, bytes::Bytes::copy_from_slice(data), &flags, date)
             .await?;
+        self.record(delegation.as_ref(), info.id, "append", &[uid])
+            .await;
         Ok(Reply::ok(format!(
             "[APPENDUID {} {uid}] APPEND completed",
             info.uid_validity
@@ -1199,7 +1351,9 @@ impl Session {
             None => None,
         };
         let id = selected.mailbox.id;
-        self.mail()?.expunge(id, only.as_deref()).await?;
+        let removed = self.mail()?.expunge(id, only.as_deref()).await?;
+        let delegation = self.selected.as_ref().and_then(|s| s.delegation.as_ref());
+        self.record(delegation, id, "expunge", &removed).await;
         // The expunges are told by the update that follows every command.
         Ok(Reply::ok("EXPUNGE completed"))
     }
@@ -1295,6 +1449,18 @@ impl Session {
                 self.flush(stream).await?;
             }
         }
+        if plan.needs_body
+            && let Some(selected) = &self.selected
+        {
+            let uids: Vec<u32> = targets.iter().map(|(_, m)| m.uid).collect();
+            self.record(
+                selected.delegation.as_ref(),
+                selected.mailbox.id,
+                "read",
+                &uids,
+            )
+            .await;
+        }
         Ok(Reply::ok("FETCH completed"))
     }
 
@@ -1331,6 +1497,11 @@ impl Session {
             .mail()?
             .store_flags(mailbox, &uids, change, &flags, unchanged_since)
             .await?;
+        if let Some(selected) = &self.selected {
+            let uids: Vec<u32> = changed.iter().map(|m| m.uid).collect();
+            self.record(selected.delegation.as_ref(), mailbox, "flags", &uids)
+                .await;
+        }
         // RFC 7162 §3.1.3: those changed since UNCHANGEDSINCE are left alone.
         let modified: Vec<String> = targets
             .iter()
@@ -1450,6 +1621,16 @@ async fn changed(watch: &mut broadcast::Receiver<MailboxChanged>, mailbox: uuid:
             Err(broadcast::error::RecvError::Lagged(_)) => return,
             Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
         }
+    }
+}
+
+/// `\HasChildren` if a mailbox of `boxes` lies below `name`.
+fn children(boxes: &[MailboxInfo], name: &str) -> &'static str {
+    let prefix = format!("{name}{DELIMITER}");
+    if boxes.iter().any(|b| b.name.starts_with(&prefix)) {
+        "\\HasChildren"
+    } else {
+        "\\HasNoChildren"
     }
 }
 

@@ -610,7 +610,7 @@ impl TenantMail {
         Ok(placed.into_iter().map(|(m, _, u)| (m, u)).collect())
     }
 
-    async fn emit(&self, event: Event) {
+    pub(crate) async fn emit(&self, event: Event) {
         if let Err(e) = self.store.events().emit(event).await {
             tracing::warn!(error = %e, "mail event not recorded");
         }
@@ -831,6 +831,17 @@ impl TenantMail {
             ensure_account(&mut sql, &key, now).await?;
         });
         Ok(account)
+    }
+
+    /// Every account that has mailboxes (people who received or stored
+    /// mail, and shared accounts).
+    pub async fn accounts(&self) -> Result<Vec<Account>> {
+        let keys = mail_tx!(self, |sql| sql.accounts().await?);
+        // A key this version cannot read is skipped, not fatal.
+        Ok(keys
+            .iter()
+            .filter_map(|k| Account::from_key(k).ok())
+            .collect())
     }
 
     /// The shared accounts: name and display name.

@@ -83,6 +83,8 @@ pub(crate) trait Sql: Send {
     /// `if_absent` (made concurrently) no change.
     async fn insert_mailbox(&mut self, row: &MailboxRow, if_absent: bool) -> Result<()>;
     async fn mailboxes(&mut self, account: &str) -> Result<Vec<MailboxRow>>;
+    /// The accounts that have mailboxes.
+    async fn accounts(&mut self) -> Result<Vec<String>>;
     async fn mailbox(&mut self, id: Uuid) -> Result<Option<MailboxRow>>;
     async fn rename_mailbox(&mut self, id: Uuid, name: &str) -> Result<()>;
     async fn set_subscribed(&mut self, id: Uuid, subscribed: bool) -> Result<()>;
@@ -172,6 +174,15 @@ macro_rules! impl_sql {
                 )))
                 .bind(self.tenant.as_uuid())
                 .bind(account)
+                .fetch_all(&mut *self.tx)
+                .await?)
+            }
+
+            async fn accounts(&mut self) -> Result<Vec<String>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT DISTINCT account FROM mail_mailboxes WHERE tenant_id = $1 ORDER BY account",
+                )
+                .bind(self.tenant.as_uuid())
                 .fetch_all(&mut *self.tx)
                 .await?)
             }
