@@ -63,6 +63,7 @@ async fn server(max_literal: u32) -> Server {
     // Idling sessions must be woken by the store's notices, not by polling.
     config.idle_poll = std::time::Duration::from_secs(3600);
     config.max_sessions_per_person = 3;
+    config.storage_quota = 256 * 1024;
     let imap = Imap::new(ImapParts {
         config,
         store: store.clone(),
@@ -813,4 +814,45 @@ async fn deputies_open_what_they_are_granted_and_every_step_is_recorded() {
         recorded.iter().all(|(actor, _, _)| !actor.is_empty()),
         "every step names who acted: {recorded:?}"
     );
+}
+
+#[tokio::test]
+async fn quota_roots_usage_and_refusal_over_quota() {
+    let server = server(1024 * 1024).await;
+    let mail = server.store.tenant(server.tenant);
+    mail.deliver(&[(anna(), Role::Inbox)], FIRST.to_vec().into())
+        .await
+        .unwrap();
+    let (mut c, greeting) = Client::connect(server.addr).await;
+    assert!(!greeting.contains("QUOTA"), "offered once logged in");
+    let login = c.ok("LOGIN anna@example.test pw").await;
+    assert!(login.is_empty());
+    let caps = c.ok("CAPABILITY").await;
+    assert!(caps.contains(" QUOTA QUOTA=RES-STORAGE"), "{caps}");
+    let root = c.ok("GETQUOTAROOT INBOX").await;
+    assert_eq!(
+        root,
+        "* QUOTAROOT \"INBOX\" \"\"\r\n* QUOTA \"\" (STORAGE 1 256)\r\n"
+    );
+    let big = "x".repeat(200 * 1024);
+    c.ok(&format!("APPEND Drafts {{{}}}\r\n{big}", big.len()))
+        .await;
+    let quota = c.ok("GETQUOTA \"\"").await;
+    assert_eq!(quota, "* QUOTA \"\" (STORAGE 201 256)\r\n");
+    let (_, tagged) = c
+        .command(&format!("APPEND Drafts {{{}}}\r\n{big}", big.len()))
+        .await;
+    assert!(tagged.starts_with("NO [OVERQUOTA]"), "{tagged}");
+    c.ok("SELECT Drafts").await;
+    let (_, tagged) = c.command("COPY 1 INBOX").await;
+    assert!(tagged.starts_with("NO [OVERQUOTA]"), "{tagged}");
+    let (_, tagged) = c.command("SETQUOTA \"\" (STORAGE 1000000)").await;
+    assert!(tagged.starts_with("NO [NOPERM]"), "{tagged}");
+    let (_, tagged) = c.command("GETQUOTA \"Other Users/ben\"").await;
+    assert!(
+        tagged.starts_with("NO [NONEXISTENT]"),
+        "no grant from Ben: {tagged}"
+    );
+    let chef = c.ok("GETQUOTA \"Other Users/chef\"").await;
+    assert_eq!(chef, "* QUOTA \"Other Users/chef\" (STORAGE 0 256)\r\n");
 }

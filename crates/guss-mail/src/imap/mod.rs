@@ -146,6 +146,11 @@ pub struct ImapConfig {
     /// Whether LOGIN and AUTHENTICATE are allowed without TLS to clients on
     /// loopback (tests).
     pub allow_plain_auth_on_loopback: bool,
+    /// Bytes one account may hold (QUOTA, RFC 9208): APPEND, COPY and
+    /// MOVE beyond it are refused with `[OVERQUOTA]`. Mail that arrives
+    /// over SMTP is still accepted, so that nothing sent to the office
+    /// bounces for storage.
+    pub storage_quota: u64,
 }
 
 impl ImapConfig {
@@ -170,6 +175,7 @@ impl ImapConfig {
             max_sessions: 512,
             max_sessions_per_person: 20,
             allow_plain_auth_on_loopback: false,
+            storage_quota: 10 * 1024 * 1024 * 1024,
         }
     }
 }

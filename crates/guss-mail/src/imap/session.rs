@@ -49,6 +49,8 @@ const MAX_RECORDED_UIDS: usize = 1000;
 const NOT_YOURS: &str = "[NOPERM] Only the owner creates, renames and deletes these mailboxes";
 /// Refusal of a change under a grant to read.
 const READ_ONLY_GRANT: &str = "[NOPERM] You may read these mailboxes, not change them";
+/// Refusal of what would not fit (RFC 9208 §4.5).
+const OVER_QUOTA: &str = "[OVERQUOTA] The mailbox is full; delete or archive mail first";
 /// Attributes of a folder that only holds others' mailboxes.
 const NOSELECT_PARENT: [&str; 2] = ["\\Noselect", "\\HasChildren"];
 
@@ -290,6 +292,8 @@ impl Session {
                 "IDLE",
                 "ENABLE",
                 "CONDSTORE",
+                "QUOTA",
+                "QUOTA=RES-STORAGE",
             ]);
         }
         caps.join(" ")
@@ -781,6 +785,13 @@ impl Session {
                 mailbox,
                 uid,
             } => self.copy(&sequence_set, &mailbox, uid, false).await?,
+            CommandBody::GetQuotaRoot { mailbox } => self.quota_root(&mailbox).await?,
+            CommandBody::GetQuota { root } => {
+                self.quota(&String::from_utf8_lossy(root.as_ref())).await?
+            }
+            CommandBody::SetQuota { .. } => {
+                Reply::no("[NOPERM] Storage limits are set by the administrator")
+            }
             CommandBody::Move {
                 sequence_set,
                 mailbox,
@@ -942,6 +953,10 @@ impl Session {
             return Ok(Reply::ok(format!("{verb} completed")));
         };
         let uids: Vec<u32> = targets.iter().map(|(_, m)| m.uid).collect();
+        let size: u64 = targets.iter().map(|(_, m)| m.size).sum();
+        if self.over_quota(&to, size).await? {
+            return Ok(Reply::no(OVER_QUOTA));
+        }
         let mail = self.mail()?;
         let pairs = if remove {
             mail.move_messages(from, &uids, to.id).await?
@@ -976,6 +991,77 @@ impl Session {
         } else {
             Reply::ok(format!("{code} COPY completed"))
         })
+    }
+
+    /// GETQUOTAROOT (RFC 9208 §4.3): each account is one quota root, `""`
+    /// for the person's own.
+    async fn quota_root(&mut self, mailbox: &Mailbox<'_>) -> Result<Reply> {
+        let Some(found) = self.find_mailbox(mailbox).await? else {
+            return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
+        };
+        let root = found
+            .delegation
+            .as_ref()
+            .map(Delegation::root)
+            .unwrap_or_default();
+        let mut line = b"* QUOTAROOT ".to_vec();
+        fetch::string(&mut line, &found.visible());
+        line.push(b' ');
+        fetch::string(&mut line, &root);
+        line.extend_from_slice(b"\r\n");
+        self.output.extend_from_slice(&line);
+        self.quota(&root).await?;
+        Ok(Reply::ok("GETQUOTAROOT completed"))
+    }
+
+    /// GETQUOTA (RFC 9208 §4.2): storage in units of 1024 bytes.
+    async fn quota(&mut self, root: &str) -> Result<Reply> {
+        let Some(account) = self.quota_account(root).await? else {
+            return Ok(Reply::no("[NONEXISTENT] No such quota root"));
+        };
+        let usage = self.mail()?.usage(&account).await?;
+        let mut line = b"* QUOTA ".to_vec();
+        fetch::string(&mut line, root);
+        line.extend_from_slice(
+            format!(
+                " (STORAGE {} {})\r\n",
+                usage.bytes.div_ceil(1024),
+                self.config().storage_quota / 1024
+            )
+            .as_bytes(),
+        );
+        self.output.extend_from_slice(&line);
+        Ok(Reply::ok("GETQUOTA completed"))
+    }
+
+    /// The account of a quota root the person may see.
+    async fn quota_account(&self, root: &str) -> Result<Option<Account>> {
+        let Some(user) = &self.user else {
+            return Ok(None);
+        };
+        if root.is_empty() {
+            return Ok(Some(user.account.clone()));
+        }
+        let Some((namespace, label, "")) = access::split(root) else {
+            return Ok(None);
+        };
+        let found = access::find(
+            &self.imap,
+            &user.mail,
+            user.person,
+            &user.domain,
+            namespace,
+            label,
+        )
+        .await?;
+        Ok(found.map(|d| d.account))
+    }
+
+    /// Whether `more` bytes would take the account owning `mailbox` over
+    /// its quota.
+    async fn over_quota(&self, mailbox: &MailboxInfo, more: u64) -> Result<bool> {
+        let used = self.mail()?.usage(&mailbox.account).await?.bytes;
+        Ok(used.saturating_add(more) > self.config().storage_quota)
     }
 
     fn mail(&self) -> Result<&TenantMail> {
@@ -1324,6 +1410,9 @@ impl Session {
         let Ok(flags) = flags_of(flags) else {
             return Ok(Reply::bad("Invalid flags"));
         };
+        if self.over_quota(&info, data.len() as u64).await? {
+            return Ok(Reply::no(OVER_QUOTA));
+        }
         let uid = self
             .mail()?
             .append(info.id, bytes::Bytes::copy_from_slice(data), &flags, date)

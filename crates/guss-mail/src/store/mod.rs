@@ -298,6 +298,15 @@ pub struct MessageMeta {
     blob_key: String,
 }
 
+/// What an account stores (QUOTA).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bytes of all messages.
+    pub bytes: u64,
+    /// Number of messages.
+    pub messages: u64,
+}
+
 /// What changed in a mailbox since a MODSEQ (QRESYNC).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Changes {
@@ -482,6 +491,17 @@ impl TenantMail {
     pub async fn counts(&self, mailbox: Uuid) -> Result<(u64, u64)> {
         let (total, unseen) = mail_tx!(self, |sql| sql.counts(mailbox).await?);
         Ok((total.unsigned_abs(), unseen.unsigned_abs()))
+    }
+
+    /// What an account stores: bytes and messages (a copy in two
+    /// mailboxes counts twice, as clients see it).
+    pub async fn usage(&self, account: &Account) -> Result<Usage> {
+        let key = account.key();
+        let (bytes, messages) = mail_tx!(self, |sql| sql.usage(&key).await?);
+        Ok(Usage {
+            bytes: bytes.unsigned_abs(),
+            messages: messages.unsigned_abs(),
+        })
     }
 
     /// Creates a mailbox named `name` (levels separated by `/`).

@@ -113,6 +113,8 @@ pub(crate) trait Sql: Send {
     async fn blob_in_use(&mut self, key: &str) -> Result<bool>;
     async fn thread_of(&mut self, account: &str, message_id: &str) -> Result<Option<String>>;
     async fn counts(&mut self, mailbox: Uuid) -> Result<(i64, i64)>;
+    /// Bytes and messages stored in an account's mailboxes.
+    async fn usage(&mut self, account: &str) -> Result<(i64, i64)>;
 
     async fn address(&mut self, address: &str) -> Result<Option<String>>;
     async fn set_address(&mut self, address: &str, account: &str) -> Result<()>;
@@ -358,6 +360,16 @@ macro_rules! impl_sql {
                     .bind(message_id)
                     .fetch_optional(&mut *self.tx)
                     .await?)
+            }
+
+            async fn usage(&mut self, account: &str) -> Result<(i64, i64)> {
+                Ok(sqlx::query_as(
+                    "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT), COUNT(*) FROM mail_messages WHERE tenant_id = $1 AND account = $2",
+                )
+                .bind(self.tenant.as_uuid())
+                .bind(account)
+                .fetch_one(&mut *self.tx)
+                .await?)
             }
 
             async fn counts(&mut self, mailbox: Uuid) -> Result<(i64, i64)> {
