@@ -500,7 +500,7 @@ async fn mailboxes_status_copy_and_move() {
     let (_, tagged) = c.command("COPY 1:2 Akten/Mandat").await;
     assert_eq!(
         tagged,
-        format!("OK [COPYUID {validity} 1,2 1,2] COPY completed")
+        format!("OK [COPYUID {validity} 1:2 1:2] COPY completed")
     );
     let (_, tagged) = c.command("COPY 1 Nirgends").await;
     assert!(tagged.starts_with("NO [TRYCREATE]"), "{tagged}");
@@ -685,7 +685,70 @@ async fn condstore_basics() {
         "{stored}"
     );
     let (_, tagged) = c.command("SELECT INBOX (QRESYNC (1 1))").await;
-    assert!(tagged.starts_with("BAD"), "{tagged}");
+    assert!(tagged.starts_with("BAD"), "before ENABLE QRESYNC: {tagged}");
+}
+
+#[tokio::test]
+async fn qresync_tells_what_vanished_and_changed_since_a_modseq() {
+    let server = server(1024 * 1024).await;
+    let mail = server.store.tenant(server.tenant);
+    for raw in [FIRST, SECOND, FIRST] {
+        mail.deliver(&[(anna(), Role::Inbox)], raw.to_vec().into())
+            .await
+            .unwrap();
+    }
+    let (mut a, _) = Client::connect(server.addr).await;
+    a.ok("LOGIN anna@example.test pw").await;
+    assert_eq!(a.ok("ENABLE QRESYNC").await, "* ENABLED QRESYNC\r\n");
+    let select = a.ok("SELECT INBOX").await;
+    let (validity, since) = (
+        number_after(&select, "UIDVALIDITY"),
+        number_after(&select, "HIGHESTMODSEQ"),
+    );
+
+    let (mut b, _) = Client::connect(server.addr).await;
+    b.ok("LOGIN anna@example.test pw").await;
+    b.ok("SELECT INBOX").await;
+    b.ok("STORE 1 +FLAGS (\\Seen)").await;
+    b.ok("STORE 2:3 +FLAGS (\\Deleted)").await;
+    b.ok("EXPUNGE").await;
+
+    // The session that was there all along hears VANISHED, not EXPUNGE.
+    let heard = a.ok("NOOP").await;
+    assert!(heard.contains("* VANISHED 2:3\r\n"), "{heard}");
+    assert!(!heard.contains("EXPUNGE"), "{heard}");
+
+    // A client coming back with what it knew.
+    let (mut c, _) = Client::connect(server.addr).await;
+    c.ok("LOGIN anna@example.test pw").await;
+    c.ok("ENABLE QRESYNC").await;
+    let resync = c
+        .ok(&format!("SELECT INBOX (QRESYNC ({validity} {since} 1:3))"))
+        .await;
+    assert!(resync.contains("* VANISHED (EARLIER) 2:3\r\n"), "{resync}");
+    let last = resync.lines().last().unwrap();
+    assert!(
+        last.starts_with("* 1 FETCH (UID 1 FLAGS (\\Seen) MODSEQ ("),
+        "{resync}"
+    );
+    let fetched = c
+        .ok(&format!(
+            "UID FETCH 1:* (FLAGS) (CHANGEDSINCE {since} VANISHED)"
+        ))
+        .await;
+    assert!(
+        fetched.starts_with("* VANISHED (EARLIER) 2:3\r\n"),
+        "{fetched}"
+    );
+    assert!(fetched.contains("UID 1"), "{fetched}");
+    // Another UIDVALIDITY: nothing to resynchronise.
+    let stale = c.ok("SELECT INBOX (QRESYNC (1 1))").await;
+    assert!(!stale.contains("VANISHED"), "{stale}");
+    let (_, tagged) = c.command("FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)").await;
+    assert!(
+        tagged.starts_with("BAD"),
+        "VANISHED needs UID FETCH: {tagged}"
+    );
 }
 
 #[tokio::test]

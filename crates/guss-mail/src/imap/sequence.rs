@@ -70,6 +70,31 @@ pub(super) fn contains(set: &SequenceSet, n: u32, largest: u32) -> bool {
     })
 }
 
+/// `numbers` (ascending) as a compact set: `1:3,7,9:10`.
+pub(super) fn compact(numbers: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while let Some(&start) = numbers.get(i) {
+        let mut end = start;
+        while let Some(next) = end.checked_add(1)
+            && numbers.get(i + 1) == Some(&next)
+        {
+            end = next;
+            i += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +113,13 @@ mod tests {
         // `*` is the largest UID, also when it lies below the range's start.
         assert_eq!(resolve(&set("20:*"), &uids, true), Ok(vec![(4, 10)]));
         assert_eq!(resolve(&set("1:*"), &[], true), Ok(vec![]));
+    }
+
+    #[test]
+    fn compact_sets() {
+        assert_eq!(compact(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(compact(&[5]), "5");
+        assert_eq!(compact(&[]), "");
+        assert_eq!(compact(&[u32::MAX - 1, u32::MAX]), "4294967294:4294967295");
     }
 }

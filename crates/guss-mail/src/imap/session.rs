@@ -207,6 +207,8 @@ struct Session {
     too_big: bool,
     /// CONDSTORE (RFC 7162) is on: MODSEQ goes with every FETCH.
     condstore: bool,
+    /// QRESYNC (RFC 7162) is enabled: expunges are told as VANISHED.
+    qresync: bool,
     /// Changes made in this process, while idling.
     watch: Option<broadcast::Receiver<MailboxChanged>>,
     logout: bool,
@@ -226,6 +228,7 @@ impl Session {
             auth_failures: 0,
             too_big: false,
             condstore: false,
+            qresync: false,
             watch: None,
             logout: false,
         }
@@ -292,6 +295,7 @@ impl Session {
                 "IDLE",
                 "ENABLE",
                 "CONDSTORE",
+                "QRESYNC",
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
             ]);
@@ -625,12 +629,15 @@ impl Session {
                 parameters,
             } => self.select_with(&mailbox, true, &parameters).await?,
             CommandBody::Enable { capabilities } => {
-                // RFC 5161; only CONDSTORE can be enabled so far.
+                // RFC 5161: CONDSTORE and QRESYNC (which includes it).
                 let mut enabled = Vec::new();
                 for capability in capabilities.as_ref() {
                     if *capability == CapabilityEnable::CondStore {
                         self.condstore = true;
                         enabled.push(" CONDSTORE");
+                    } else if capability.to_string().eq_ignore_ascii_case("QRESYNC") {
+                        (self.condstore, self.qresync) = (true, true);
+                        enabled.push(" QRESYNC");
                     }
                 }
                 self.line(&format!("* ENABLED{}", enabled.concat()));
@@ -683,13 +690,22 @@ impl Session {
             } => {
                 *expunges_allowed = uid;
                 let mut changed_since = None;
+                let mut vanished = false;
                 for modifier in &modifiers {
                     match modifier {
                         FetchModifier::ChangedSince(since) => changed_since = Some(since.get()),
-                        FetchModifier::Vanished => {
-                            return Ok(Reply::bad("QRESYNC is not offered yet"));
-                        }
+                        FetchModifier::Vanished => vanished = true,
                     }
+                }
+                // RFC 7162 §3.2.6: VANISHED only in UID FETCH with
+                // CHANGEDSINCE, once QRESYNC is enabled.
+                if vanished {
+                    let Some(since) = changed_since.filter(|_| uid && self.qresync) else {
+                        return Ok(Reply::bad(
+                            "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC",
+                        ));
+                    };
+                    self.vanished_earlier(since, Some(&sequence_set)).await?;
                 }
                 self.fetch(
                     stream,
@@ -969,19 +985,14 @@ impl Session {
         let added: Vec<u32> = pairs.iter().map(|p| p.1).collect();
         self.record(to_delegation.as_ref(), to.id, "add", &added)
             .await;
-        let join = |f: fn(&(u32, u32)) -> u32| {
-            pairs
-                .iter()
-                .map(|p| f(p).to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
         // RFC 4315 §3: COPYUID; for MOVE untagged, before the expunges.
+        // Both sets ascend, so they still pair up when compacted.
+        let sources: Vec<u32> = pairs.iter().map(|p| p.0).collect();
         let code = format!(
             "[COPYUID {} {} {}]",
             to.uid_validity,
-            join(|p| p.0),
-            join(|p| p.1)
+            sequence::compact(&sources),
+            sequence::compact(&added)
         );
         Ok(if pairs.is_empty() {
             Reply::ok(format!("{verb} completed"))
@@ -1229,15 +1240,71 @@ impl Session {
         read_only: bool,
         parameters: &[SelectParameter],
     ) -> Result<Reply> {
+        let mut resync = None;
         for parameter in parameters {
             match parameter {
                 SelectParameter::CondStore => self.condstore = true,
-                SelectParameter::QResync { .. } => {
-                    return Ok(Reply::bad("QRESYNC is not offered yet"));
+                SelectParameter::QResync { .. } if !self.qresync => {
+                    return Ok(Reply::bad("ENABLE QRESYNC first"));
                 }
+                SelectParameter::QResync {
+                    uid_validity,
+                    mod_sequence_value,
+                    known_uids,
+                    ..
+                } => resync = Some((uid_validity.get(), mod_sequence_value.get(), known_uids)),
             }
         }
-        self.select(mailbox, read_only).await
+        let reply = self.select(mailbox, read_only).await?;
+        // RFC 7162 §3.2.5.2: what changed since the client's last visit,
+        // if its UIDs are still valid.
+        if let Some((uid_validity, since, known)) = resync
+            && let Some(selected) = &self.selected
+            && selected.mailbox.uid_validity == uid_validity
+        {
+            self.vanished_earlier(since, known.as_ref()).await?;
+            let condstore = self.condstore;
+            if let (Some(selected), Some(user)) = (&self.selected, &self.user) {
+                let changes = user.mail.changes_since(selected.mailbox.id, since).await?;
+                let mut out = Vec::new();
+                for meta in &changes.changed {
+                    if let Ok(index) = selected.uids.binary_search(&meta.uid) {
+                        out.extend_from_slice(
+                            format!("* {} FETCH (UID {} FLAGS ", index + 1, meta.uid).as_bytes(),
+                        );
+                        fetch::flag_list(&mut out, meta);
+                        if condstore {
+                            out.extend_from_slice(
+                                format!(" MODSEQ ({})", meta.modseq.max(1)).as_bytes(),
+                            );
+                        }
+                        out.extend_from_slice(b")\r\n");
+                    }
+                }
+                self.output.extend_from_slice(&out);
+            }
+        }
+        Ok(reply)
+    }
+
+    /// `* VANISHED (EARLIER)` with the UIDs expunged from the selected
+    /// mailbox after `since` (of `known`, if given).
+    async fn vanished_earlier(&mut self, since: u64, known: Option<&SequenceSet>) -> Result<()> {
+        let (Some(selected), Some(user)) = (&self.selected, &self.user) else {
+            return Ok(());
+        };
+        let changes = user.mail.changes_since(selected.mailbox.id, since).await?;
+        let mut gone = changes.vanished;
+        gone.sort_unstable();
+        gone.dedup();
+        if let Some(known) = known {
+            gone.retain(|&uid| sequence::contains(known, uid, u32::MAX));
+        }
+        if !gone.is_empty() {
+            let line = format!("* VANISHED (EARLIER) {}", sequence::compact(&gone));
+            self.line(&line);
+        }
+        Ok(())
     }
 
     async fn select(&mut self, mailbox: &Mailbox<'_>, read_only: bool) -> Result<Reply> {
@@ -1635,7 +1702,7 @@ impl Session {
     /// last heard: new messages (EXISTS), flags (FETCH) and, where
     /// allowed, expunges (EXPUNGE).
     async fn sync(&mut self, expunges_allowed: bool) -> Result<()> {
-        let condstore = self.condstore;
+        let (condstore, qresync) = (self.condstore, self.qresync);
         let (Some(selected), Some(user)) = (&mut self.selected, &self.user) else {
             return Ok(());
         };
@@ -1686,11 +1753,20 @@ impl Session {
             }
         }
         if expunges_allowed {
+            let mut gone = Vec::new();
             for uid in std::mem::take(&mut selected.vanished) {
                 if let Ok(index) = selected.uids.binary_search(&uid) {
                     selected.uids.remove(index);
-                    out.extend_from_slice(format!("* {} EXPUNGE\r\n", index + 1).as_bytes());
+                    gone.push(uid);
+                    if !qresync {
+                        out.extend_from_slice(format!("* {} EXPUNGE\r\n", index + 1).as_bytes());
+                    }
                 }
+            }
+            // RFC 7162 §3.2.10: with QRESYNC, VANISHED instead of EXPUNGE.
+            if qresync && !gone.is_empty() {
+                let line = format!("* VANISHED {}\r\n", sequence::compact(&gone));
+                out.extend_from_slice(line.as_bytes());
             }
         }
         selected.reported.clear();
