@@ -139,6 +139,9 @@ pub struct ImapConfig {
     pub max_errors: u32,
     /// Failed logins before the connection is closed.
     pub max_auth_failures: u32,
+    /// The pause after a failed login, times the failures so far (slows
+    /// guessing).
+    pub auth_failure_delay: Duration,
     /// Concurrent sessions per listener.
     pub max_sessions: usize,
     /// Concurrent logged-in sessions of one person (all devices).
@@ -172,6 +175,7 @@ impl ImapConfig {
             idle_poll: Duration::from_secs(2),
             max_errors: 10,
             max_auth_failures: 3,
+            auth_failure_delay: Duration::from_millis(200),
             max_sessions: 512,
             max_sessions_per_person: 20,
             allow_plain_auth_on_loopback: false,

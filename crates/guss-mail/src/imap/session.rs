@@ -1133,10 +1133,7 @@ impl Session {
             None => {
                 self.auth_failures += 1;
                 // Slow down guessing.
-                tokio::time::sleep(std::time::Duration::from_millis(
-                    200 * u64::from(self.auth_failures),
-                ))
-                .await;
+                tokio::time::sleep(self.config().auth_failure_delay * self.auth_failures).await;
                 if self.auth_failures >= self.config().max_auth_failures {
                     self.line("* BYE Too many failed logins");
                     self.logout = true;
