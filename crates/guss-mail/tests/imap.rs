@@ -919,3 +919,86 @@ async fn quota_roots_usage_and_refusal_over_quota() {
     let chef = c.ok("GETQUOTA \"Other Users/chef\"").await;
     assert_eq!(chef, "* QUOTA \"Other Users/chef\" (STORAGE 0 256)\r\n");
 }
+
+#[tokio::test]
+async fn imap4rev2_esearch_list_extended_and_mailbox_names() {
+    let server = server(1024 * 1024).await;
+    let mail = server.store.tenant(server.tenant);
+    for raw in [FIRST, SECOND, FIRST] {
+        mail.deliver(&[(anna(), Role::Inbox)], raw.to_vec().into())
+            .await
+            .unwrap();
+    }
+    let (mut c, _) = Client::connect(server.addr).await;
+    let (_, login) = c.command("LOGIN anna@example.test pw").await;
+    assert!(login.contains("IMAP4rev1 IMAP4rev2"), "{login}");
+    for capability in ["ESEARCH", "LIST-EXTENDED", "LIST-STATUS", "STATUS=SIZE"] {
+        assert!(login.contains(capability), "{capability} in {login}");
+    }
+    // IMAP4rev1: names in modified UTF-7, SEARCH as before.
+    c.ok("CREATE Entw&APw-rfe").await;
+    let list = c.ok("LIST \"\" Entw*").await;
+    assert_eq!(list, "* LIST (\\HasNoChildren) \"/\" \"Entw&APw-rfe\"\r\n");
+    let (_, tagged) = c.command("CREATE \"Entw&APw\"").await;
+    assert!(tagged.starts_with("BAD"), "broken UTF-7: {tagged}");
+    let select = c.ok("SELECT INBOX").await;
+    assert!(select.contains("* 0 RECENT"), "{select}");
+    assert_eq!(c.ok("SEARCH SUBJECT termin").await, "* SEARCH 1 3\r\n");
+    let (untagged, tagged) = c
+        .command("SEARCH RETURN (MIN MAX COUNT) SUBJECT termin")
+        .await;
+    assert_eq!(
+        (untagged, tagged.as_str()),
+        (
+            format!("* ESEARCH (TAG \"a{}\") MIN 1 MAX 3 COUNT 2\r\n", c.tags),
+            "OK SEARCH completed"
+        )
+    );
+    let (untagged, _) = c.command("UID SEARCH RETURN () ALL").await;
+    assert_eq!(
+        untagged,
+        format!("* ESEARCH (TAG \"a{}\") UID ALL 1:3\r\n", c.tags)
+    );
+
+    // LIST-EXTENDED with LIST-STATUS.
+    let listed = c
+        .ok("LIST (SPECIAL-USE) \"\" (\"*\") RETURN (SUBSCRIBED STATUS (MESSAGES SIZE))")
+        .await;
+    assert!(
+        listed.starts_with("* LIST (\\HasNoChildren \\Sent \\Subscribed) \"/\" \"Sent\"\r\n")
+            || listed.contains("\\Sent"),
+        "{listed}"
+    );
+    assert!(!listed.contains("INBOX"), "only special uses: {listed}");
+    assert!(
+        listed.contains("* STATUS \"Archive\" (MESSAGES 0 SIZE 0)\r\n"),
+        "{listed}"
+    );
+    let inbox = c
+        .ok("LIST \"\" (INBOX Entw*) RETURN (STATUS (MESSAGES))")
+        .await;
+    assert!(
+        inbox.contains("* STATUS \"INBOX\" (MESSAGES 3)\r\n"),
+        "{inbox}"
+    );
+    assert!(inbox.contains("\"Entw&APw-rfe\""), "{inbox}");
+    let (_, tagged) = c.command("LIST (RECURSIVEMATCH) \"\" *").await;
+    assert!(tagged.starts_with("BAD"), "{tagged}");
+    let size = c.ok("STATUS INBOX (SIZE)").await;
+    let expected = 2 * FIRST.len() + SECOND.len();
+    assert_eq!(size, format!("* STATUS \"INBOX\" (SIZE {expected})\r\n"));
+
+    // IMAP4rev2: UTF-8 names, ESEARCH always, no RECENT.
+    assert_eq!(c.ok("ENABLE IMAP4rev2").await, "* ENABLED IMAP4rev2\r\n");
+    let list = c.ok("LIST \"\" Entw*").await;
+    // UTF-8 goes as a literal, which every client reads.
+    assert_eq!(list, "* LIST (\\HasNoChildren) \"/\" {9}\r\nEntwürfe\r\n");
+    let select = c.ok("SELECT \"Entwürfe\"").await;
+    assert!(!select.contains("RECENT"), "{select}");
+    c.ok("SELECT INBOX").await;
+    let (untagged, _) = c.command("SEARCH SUBJECT termin").await;
+    assert_eq!(
+        untagged,
+        format!("* ESEARCH (TAG \"a{}\") ALL 1,3\r\n", c.tags)
+    );
+}

@@ -82,10 +82,12 @@
 
 mod access;
 mod body;
+mod extended;
 mod fetch;
 mod search;
 mod sequence;
 mod session;
+mod utf7;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -131,7 +133,9 @@ pub struct ImapConfig {
     /// How long a session may stay silent (RFC 9051 §5.4: at least 30
     /// minutes once logged in).
     pub command_timeout: Duration,
-    /// How often an idling session looks for changes to push.
+    /// How often an idling session looks for changes made by other
+    /// processes on the same PostgreSQL (changes made in this process wake
+    /// it at once; on SQLite there are no others).
     pub idle_poll: Duration,
     /// How long a client may take to log in.
     pub login_timeout: Duration,

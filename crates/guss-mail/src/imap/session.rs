@@ -6,13 +6,15 @@ use std::net::SocketAddr;
 
 use chrono::Utc;
 use guss_core::{Credentials, EmailAddress, Event, PersonId, Principal};
+use imap_codec::decode::Decoder as _;
 use imap_codec::fragmentizer::{
     DecodeMessageError, FragmentInfo, Fragmentizer, LiteralAnnouncement,
 };
 use imap_codec::{AuthenticateDataCodec, CommandCodec, IdleDoneCodec};
+use imap_types::IntoStatic;
 use imap_types::auth::{AuthMechanism, AuthenticateData};
 use imap_types::command::{Command, CommandBody, FetchModifier, SelectParameter, StoreModifier};
-use imap_types::core::LiteralMode;
+use imap_types::core::{LiteralMode, Tag};
 use imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_types::extensions::enable::CapabilityEnable;
 use imap_types::fetch::MacroOrMessageDataItemNames;
@@ -27,9 +29,10 @@ use tokio::sync::broadcast;
 
 use super::DELEGATED_ACCESS;
 use super::access::{self, Delegation};
+use super::extended::{self, Extended, ListExtended, SearchReturn};
 use super::fetch::{self, Plan};
 use super::{Imap, ImapListener};
-use super::{search, sequence};
+use super::{search, sequence, utf7};
 use crate::store::{
     Account, FlagChange, Flags, MailboxChanged, MailboxInfo, MessageMeta, Role, SOURCE, TenantMail,
 };
@@ -109,6 +112,7 @@ struct User {
 }
 
 /// A mailbox a command names: the person's own, or another account's.
+#[derive(Clone)]
 struct Found {
     info: MailboxInfo,
     delegation: Option<Delegation>,
@@ -209,6 +213,15 @@ struct Session {
     condstore: bool,
     /// QRESYNC (RFC 7162) is enabled: expunges are told as VANISHED.
     qresync: bool,
+    /// IMAP4rev2 is enabled (RFC 9051): UTF-8 mailbox names, ESEARCH, no
+    /// RECENT.
+    rev2: bool,
+    /// The tag of the command being answered.
+    tag: String,
+    /// Return options of the SEARCH being answered (ESEARCH).
+    search_return: Option<SearchReturn>,
+    /// The LIST-EXTENDED options of the LIST being answered.
+    list_extended: Option<ListExtended>,
     /// Changes made in this process, while idling.
     watch: Option<broadcast::Receiver<MailboxChanged>>,
     logout: bool,
@@ -229,6 +242,10 @@ impl Session {
             too_big: false,
             condstore: false,
             qresync: false,
+            rev2: false,
+            tag: String::new(),
+            search_return: None,
+            list_extended: None,
             watch: None,
             logout: false,
         }
@@ -275,7 +292,7 @@ impl Session {
     }
 
     fn capabilities(&self) -> String {
-        let mut caps = vec!["IMAP4rev1", "LITERAL-"];
+        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "LITERAL-"];
         if self.user.is_none() {
             if !self.tls && self.imap.inner.tls.is_some() {
                 caps.push("STARTTLS");
@@ -298,6 +315,10 @@ impl Session {
                 "QRESYNC",
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
+                "ESEARCH",
+                "LIST-EXTENDED",
+                "LIST-STATUS",
+                "STATUS=SIZE",
             ]);
         }
         caps.join(" ")
@@ -332,8 +353,11 @@ impl Session {
                     Mode::Idle { since, .. } => Some(*since),
                     _ => None,
                 };
-                let timeout = if idle_since.is_some() {
+                let timeout = if idle_since.is_some() && self.imap.inner.store.is_postgres() {
                     self.config().idle_poll.min(self.config().command_timeout)
+                } else if idle_since.is_some() {
+                    // On SQLite only this process writes: nothing to poll for.
+                    self.config().command_timeout
                 } else if self.user.is_some() {
                     self.config().command_timeout
                 } else {
@@ -403,13 +427,16 @@ impl Session {
                 continue;
             }
             let step = match std::mem::replace(&mut self.mode, Mode::Command) {
-                Mode::Command => match fragments.decode_message(&CommandCodec::default()) {
-                    Ok(command) => self.command(&mut stream, command).await?,
-                    Err(e) => {
-                        let tag = fragments.decode_tag().map(|t| t.as_ref().to_owned());
-                        self.undecodable(tag, &e);
-                        Step::Continue
-                    }
+                Mode::Command => match extended::parse(fragments.message_bytes()) {
+                    Some(extended) => self.extended(&mut stream, extended).await?,
+                    None => match fragments.decode_message(&CommandCodec::default()) {
+                        Ok(command) => self.command(&mut stream, command).await?,
+                        Err(e) => {
+                            let tag = fragments.decode_tag().map(|t| t.as_ref().to_owned());
+                            self.undecodable(tag, &e);
+                            Step::Continue
+                        }
+                    },
                 },
                 Mode::Authenticate(tag) => {
                     match fragments.decode_message(&AuthenticateDataCodec::default()) {
@@ -449,6 +476,54 @@ impl Session {
                 return Ok(Some(stream));
             }
         }
+    }
+
+    /// A command in the syntax imap-codec does not parse (LIST-EXTENDED,
+    /// SEARCH RETURN): run as the plain command it extends, with its
+    /// options set aside for the handler.
+    async fn extended<S: AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        extended: Extended,
+    ) -> Result<Step> {
+        let command = match extended {
+            Extended::Bad { tag, why } => {
+                self.tagged(&tag, &Reply::bad(why));
+                return Ok(Step::Continue);
+            }
+            Extended::List { tag, list } => {
+                let plain = Tag::try_from(tag.as_str())
+                    .ok()
+                    .zip(CommandBody::list("", "*").ok());
+                let Some((tag, body)) = plain else {
+                    self.tagged(&tag, &Reply::bad("Invalid tag"));
+                    return Ok(Step::Continue);
+                };
+                self.list_extended = Some(list);
+                Command::new(tag, body)
+                    .map(IntoStatic::into_static)
+                    .map_err(|_| Error::invalid("command", "tag"))
+            }
+            Extended::Search { returns, command } => {
+                match CommandCodec::default().decode(&command) {
+                    Ok((_, command)) => {
+                        self.search_return = Some(returns);
+                        Ok(command.into_static())
+                    }
+                    Err(_) => Err(Error::invalid("command", "SEARCH")),
+                }
+            }
+        };
+        let step = match command {
+            Ok(command) => self.command(stream, command).await?,
+            Err(_) => {
+                self.tagged("*", &Reply::bad("Unknown command or invalid arguments"));
+                Step::Continue
+            }
+        };
+        // Options set aside for a command that did not use them go.
+        (self.list_extended, self.search_return) = (None, None);
+        Ok(step)
     }
 
     /// A line ended with `{N}` or `{N+}`: agree to the literal, or refuse
@@ -511,6 +586,7 @@ impl Session {
         command: Command<'_>,
     ) -> Result<Step> {
         let tag = command.tag.as_ref().to_owned();
+        self.tag.clone_from(&tag);
         // Whether expunges of other sessions may be told after this
         // command (RFC 9051 §7.5.1).
         let mut expunges_allowed = true;
@@ -638,6 +714,9 @@ impl Session {
                     } else if capability.to_string().eq_ignore_ascii_case("QRESYNC") {
                         (self.condstore, self.qresync) = (true, true);
                         enabled.push(" QRESYNC");
+                    } else if capability.to_string().eq_ignore_ascii_case("IMAP4rev2") {
+                        self.rev2 = true;
+                        enabled.push(" IMAP4rev2");
                     }
                 }
                 self.line(&format!("* ENABLED{}", enabled.concat()));
@@ -646,7 +725,10 @@ impl Session {
             CommandBody::List {
                 reference,
                 mailbox_wildcard,
-            } => self.list(&reference, &mailbox_wildcard, false).await?,
+            } => match self.list_extended.take() {
+                Some(list) => self.list_with("LIST", list).await?,
+                None => self.list(&reference, &mailbox_wildcard, false).await?,
+            },
             CommandBody::Lsub {
                 reference,
                 mailbox_wildcard,
@@ -769,7 +851,7 @@ impl Session {
                 let Some(Found { info, delegation }) = self.find_mailbox(&from).await? else {
                     return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
                 };
-                let Some(name) = name_of(&to) else {
+                let Some(name) = self.name_of(&to) else {
                     return Ok(Reply::bad("Invalid mailbox name"));
                 };
                 if delegation.is_some() || access::is_foreign(&name) {
@@ -856,16 +938,44 @@ impl Session {
                 found.push(if uid { message_uid } else { seq });
             }
         }
-        let mut line = "* SEARCH".to_owned();
-        for n in found {
-            line.push_str(&format!(" {n}"));
+        match self.search_return.take() {
+            // ESEARCH (RFC 4731), which IMAP4rev2 always answers with.
+            returns @ Some(_) | returns @ None if returns.is_some() || self.rev2 => {
+                let returns = returns.unwrap_or(SearchReturn {
+                    all: true,
+                    ..SearchReturn::default()
+                });
+                let mut line = format!("* ESEARCH (TAG \"{}\")", self.tag);
+                if uid {
+                    line.push_str(" UID");
+                }
+                if let (true, Some(min)) = (returns.min, found.first()) {
+                    line.push_str(&format!(" MIN {min}"));
+                }
+                if let (true, Some(max)) = (returns.max, found.last()) {
+                    line.push_str(&format!(" MAX {max}"));
+                }
+                if returns.all && !found.is_empty() {
+                    line.push_str(&format!(" ALL {}", sequence::compact(&found)));
+                }
+                if returns.count {
+                    line.push_str(&format!(" COUNT {}", found.len()));
+                }
+                self.line(&line);
+            }
+            _ => {
+                let mut line = "* SEARCH".to_owned();
+                for n in found {
+                    line.push_str(&format!(" {n}"));
+                }
+                self.line(&line);
+            }
         }
-        self.line(&line);
         Ok(Reply::ok("SEARCH completed"))
     }
 
     async fn create(&mut self, mailbox: &Mailbox<'_>) -> Result<Reply> {
-        let Some(name) = name_of(mailbox) else {
+        let Some(name) = self.name_of(mailbox) else {
             return Ok(Reply::bad("Invalid mailbox name"));
         };
         if access::is_foreign(&name) {
@@ -905,38 +1015,60 @@ impl Session {
         let Some(found) = self.find_mailbox(mailbox).await? else {
             return Ok(Reply::no("[NONEXISTENT] No such mailbox"));
         };
+        Ok(match self.status_of(&found, items).await? {
+            Ok(()) => Reply::ok("STATUS completed"),
+            Err(reply) => reply,
+        })
+    }
+
+    /// The `* STATUS` line of a mailbox.
+    async fn status_of(
+        &mut self,
+        found: &Found,
+        items: &[StatusDataItemName],
+    ) -> Result<std::result::Result<(), Reply>> {
         let info = &found.info;
         let mail = self.mail()?;
         let (total, unseen) = mail.counts(info.id).await?;
+        let needs_messages = items
+            .iter()
+            .any(|i| matches!(i, StatusDataItemName::Deleted | StatusDataItemName::Size));
+        let messages = if needs_messages {
+            mail.messages(info.id, 1..=u32::MAX).await?
+        } else {
+            Vec::new()
+        };
         let mut values = Vec::new();
         for item in items {
             let value = match item {
                 StatusDataItemName::Messages => format!("MESSAGES {total}"),
-                StatusDataItemName::Recent => "RECENT 0".to_owned(),
+                // RFC 9051 §6.3.11: RECENT is gone; IMAP4rev1 clients hear 0.
+                StatusDataItemName::Recent if !self.rev2 => "RECENT 0".to_owned(),
                 StatusDataItemName::UidNext => format!("UIDNEXT {}", info.uid_next),
                 StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", info.uid_validity),
                 StatusDataItemName::Unseen => format!("UNSEEN {unseen}"),
                 StatusDataItemName::Deleted => {
-                    let deleted = mail
-                        .messages(info.id, 1..=u32::MAX)
-                        .await?
+                    let deleted = messages
                         .iter()
                         .filter(|m| m.flags.contains("\\Deleted"))
                         .count();
                     format!("DELETED {deleted}")
                 }
+                StatusDataItemName::Size => {
+                    format!("SIZE {}", messages.iter().map(|m| m.size).sum::<u64>())
+                }
                 StatusDataItemName::HighestModSeq => {
                     format!("HIGHESTMODSEQ {}", info.highest_modseq.max(1))
                 }
-                other => return Ok(Reply::bad(format!("STATUS {other:?} is not served"))),
+                other => return Ok(Err(Reply::bad(format!("STATUS {other:?} is not served")))),
             };
             values.push(value);
         }
         let mut out = b"* STATUS ".to_vec();
-        fetch::string(&mut out, &found.visible());
+        fetch::string(&mut out, &self.external(&found.visible()));
         out.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
         self.output.extend_from_slice(&out);
-        Ok(Reply::ok("STATUS completed"))
+        Ok(Ok(()))
     }
 
     /// COPY, and MOVE (RFC 6851) with `remove`.
@@ -1016,9 +1148,9 @@ impl Session {
             .map(Delegation::root)
             .unwrap_or_default();
         let mut line = b"* QUOTAROOT ".to_vec();
-        fetch::string(&mut line, &found.visible());
+        fetch::string(&mut line, &self.external(&found.visible()));
         line.push(b' ');
-        fetch::string(&mut line, &root);
+        fetch::string(&mut line, &self.external(&root));
         line.extend_from_slice(b"\r\n");
         self.output.extend_from_slice(&line);
         self.quota(&root).await?;
@@ -1032,7 +1164,7 @@ impl Session {
         };
         let usage = self.mail()?.usage(&account).await?;
         let mut line = b"* QUOTA ".to_vec();
-        fetch::string(&mut line, root);
+        fetch::string(&mut line, &self.external(root));
         line.extend_from_slice(
             format!(
                 " (STORAGE {} {})\r\n",
@@ -1171,7 +1303,7 @@ impl Session {
         };
         let name = match mailbox {
             Mailbox::Inbox => "INBOX".to_owned(),
-            Mailbox::Other(_) => match name_of(mailbox) {
+            Mailbox::Other(_) => match self.name_of(mailbox) {
                 Some(name) => name,
                 None => return Ok(None),
             },
@@ -1203,6 +1335,31 @@ impl Session {
             boxes.into_iter().find(|b| b.name == name)
         };
         Ok(info.map(|info| Found { info, delegation }))
+    }
+
+    /// The name a command gives a mailbox, without a trailing delimiter:
+    /// UTF-8 for IMAP4rev2, modified UTF-7 for IMAP4rev1.
+    fn name_of(&self, mailbox: &Mailbox<'_>) -> Option<String> {
+        let Mailbox::Other(other) = mailbox else {
+            return Some("INBOX".to_owned());
+        };
+        let text = std::str::from_utf8(other.as_ref()).ok()?;
+        // Some IMAP4rev1 clients send UTF-8 all the same: taken as such.
+        let name = if self.rev2 || !text.is_ascii() {
+            text.to_owned()
+        } else {
+            utf7::decode(text)?
+        };
+        Some(name.trim_end_matches(DELIMITER).to_owned()).filter(|n| !n.is_empty())
+    }
+
+    /// A mailbox name as the client spells it.
+    fn external(&self, name: &str) -> String {
+        if self.rev2 {
+            name.to_owned()
+        } else {
+            utf7::encode(name)
+        }
     }
 
     /// Records what is done in another account's mailbox (for the audit
@@ -1322,7 +1479,9 @@ impl Session {
             .position(|m| !m.flags.contains("\\Seen"))
             .map(|i| i + 1);
         self.line(&format!("* {} EXISTS", uids.len()));
-        self.line("* 0 RECENT");
+        if !self.rev2 {
+            self.line("* 0 RECENT");
+        }
         self.line("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
         if read_only {
             self.line("* OK [PERMANENTFLAGS ()] Read-only");
@@ -1366,13 +1525,13 @@ impl Session {
         })
     }
 
+    /// LIST and LSUB of RFC 3501.
     async fn list(
         &mut self,
         reference: &Mailbox<'_>,
         pattern: &ListMailbox<'_>,
         subscribed_only: bool,
     ) -> Result<Reply> {
-        let command = if subscribed_only { "LSUB" } else { "LIST" };
         let reference = match reference {
             Mailbox::Inbox => "INBOX".to_owned(),
             Mailbox::Other(other) => String::from_utf8_lossy(other.as_ref()).into_owned(),
@@ -1381,19 +1540,102 @@ impl Session {
             ListMailbox::Token(token) => String::from_utf8_lossy(token.as_ref()).into_owned(),
             ListMailbox::String(string) => String::from_utf8_lossy(string.as_ref()).into_owned(),
         };
-        if pattern.is_empty() {
+        let list = ListExtended {
+            reference,
+            patterns: vec![pattern],
+            subscribed: subscribed_only,
+            ..ListExtended::default()
+        };
+        let command = if subscribed_only { "LSUB" } else { "LIST" };
+        self.list_with(command, list).await
+    }
+
+    /// LIST with the options of LIST-EXTENDED and LIST-STATUS.
+    async fn list_with(&mut self, command: &str, list: ListExtended) -> Result<Reply> {
+        if list.patterns.iter().all(String::is_empty) {
             // RFC 9051 §6.3.9: the delimiter and the root.
             self.line(&format!("* {command} (\\Noselect) \"{DELIMITER}\" \"\""));
             return Ok(Reply::ok(format!("{command} completed")));
         }
-        let pattern = format!("{reference}{pattern}");
+        let items = match &list.status {
+            Some(names) => match names
+                .iter()
+                .map(|n| status_item(n))
+                .collect::<Option<Vec<_>>>()
+            {
+                Some(items) => Some(items),
+                None => return Ok(Reply::bad("Unknown STATUS item")),
+            },
+            None => None,
+        };
+        let decode = |text: &str| {
+            if self.rev2 {
+                Some(text.to_owned())
+            } else {
+                utf7::decode(text)
+            }
+        };
+        let Some(reference) = decode(&list.reference) else {
+            return Ok(Reply::bad("Invalid reference"));
+        };
+        let mut patterns = Vec::new();
+        for pattern in list.patterns.iter().filter(|p| !p.is_empty()) {
+            let Some(pattern) = decode(pattern) else {
+                return Ok(Reply::bad("Invalid pattern"));
+            };
+            patterns.push(format!("{reference}{pattern}"));
+        }
+        let entries = self.list_entries().await?;
+        let mut out = Vec::new();
+        let mut statuses = Vec::new();
+        for entry in entries {
+            let matches = patterns.iter().any(|pattern| {
+                if entry.name == "INBOX" {
+                    wildcard(&pattern.to_ascii_uppercase(), &entry.name)
+                } else {
+                    wildcard(pattern, &entry.name)
+                }
+            });
+            let special = entry.attributes.len() > 1 && entry.found.is_some();
+            if !matches || (list.subscribed && !entry.subscribed) || (list.special_use && !special)
+            {
+                continue;
+            }
+            let mut attributes = entry.attributes.clone();
+            if list.return_subscribed && entry.subscribed {
+                attributes.push("\\Subscribed");
+            }
+            out.extend_from_slice(
+                format!("* {command} ({}) \"{DELIMITER}\" ", attributes.join(" ")).as_bytes(),
+            );
+            fetch::string(&mut out, &self.external(&entry.name));
+            out.extend_from_slice(b"\r\n");
+            if let (Some(found), Some(_)) = (entry.found, &items) {
+                statuses.push(found);
+            }
+        }
+        self.output.extend_from_slice(&out);
+        // RFC 5819: the STATUS of each selectable mailbox listed.
+        if let Some(items) = items {
+            for found in statuses {
+                if let Err(reply) = self.status_of(&found, &items).await? {
+                    return Ok(reply);
+                }
+            }
+        }
+        Ok(Reply::ok(format!("{command} completed")))
+    }
+
+    /// Every mailbox the person may list, their own first: name,
+    /// attributes, whether subscribed, and the mailbox (none for a folder
+    /// that only holds others' mailboxes).
+    async fn list_entries(&self) -> Result<Vec<ListEntry>> {
         let Some(user) = &self.user else {
-            return Ok(Reply::bad("Log in first"));
+            return Ok(Vec::new());
         };
         let mut boxes = user.mail.mailboxes(&user.account).await?;
         boxes.sort_by_key(|b| (b.role != Some(Role::Inbox), b.name.clone()));
-        // Name, attributes, subscribed: the person's own mailboxes first.
-        let mut entries: Vec<(String, Vec<&str>, bool)> = Vec::new();
+        let mut entries = Vec::new();
         for mailbox in &boxes {
             let name = if mailbox.role == Some(Role::Inbox) {
                 "INBOX"
@@ -1410,20 +1652,28 @@ impl Session {
                 Some(Role::Archive) => attributes.push("\\Archive"),
                 Some(Role::Inbox) | None => {}
             }
-            entries.push((name.to_owned(), attributes, mailbox.subscribed));
+            entries.push(ListEntry {
+                name: name.to_owned(),
+                attributes,
+                subscribed: mailbox.subscribed,
+                found: Some(Found {
+                    info: mailbox.clone(),
+                    delegation: None,
+                }),
+            });
         }
         // Others' mailboxes under their namespace (without special uses,
         // which would make clients take them for the person's own).
         let delegations = access::all(&self.imap, &user.mail, user.person).await?;
         let mut roots = BTreeSet::new();
-        for delegation in &delegations {
+        for delegation in delegations {
             let root = delegation.root();
             if let Some((namespace, _)) = root.split_once(DELIMITER)
                 && roots.insert(namespace.to_owned())
             {
-                entries.push((namespace.to_owned(), NOSELECT_PARENT.to_vec(), true));
+                entries.push(ListEntry::parent(namespace));
             }
-            entries.push((root, NOSELECT_PARENT.to_vec(), true));
+            entries.push(ListEntry::parent(&root));
             let theirs = user.mail.mailboxes(&delegation.account).await?;
             for mailbox in &theirs {
                 let name = if mailbox.role == Some(Role::Inbox) {
@@ -1431,28 +1681,18 @@ impl Session {
                 } else {
                     mailbox.name.as_str()
                 };
-                let attributes = vec![children(&theirs, name)];
-                entries.push((delegation.visible(name), attributes, true));
+                entries.push(ListEntry {
+                    name: delegation.visible(name),
+                    attributes: vec![children(&theirs, name)],
+                    subscribed: true,
+                    found: Some(Found {
+                        info: mailbox.clone(),
+                        delegation: Some(delegation.clone()),
+                    }),
+                });
             }
         }
-        let mut out = Vec::new();
-        for (name, attributes, subscribed) in entries {
-            let matches = if name == "INBOX" {
-                wildcard(&pattern.to_ascii_uppercase(), &name)
-            } else {
-                wildcard(&pattern, &name)
-            };
-            if !matches || (subscribed_only && !subscribed) {
-                continue;
-            }
-            out.extend_from_slice(
-                format!("* {command} ({}) \"{DELIMITER}\" ", attributes.join(" ")).as_bytes(),
-            );
-            fetch::string(&mut out, &name);
-            out.extend_from_slice(b"\r\n");
-        }
-        self.output.extend_from_slice(&out);
-        Ok(Reply::ok(format!("{command} completed")))
+        Ok(entries)
     }
 
     async fn append(
@@ -1786,6 +2026,41 @@ async fn changed(watch: &mut broadcast::Receiver<MailboxChanged>, mailbox: uuid:
     }
 }
 
+/// One mailbox in a LIST response.
+struct ListEntry {
+    name: String,
+    attributes: Vec<&'static str>,
+    subscribed: bool,
+    found: Option<Found>,
+}
+
+impl ListEntry {
+    /// A folder holding others' mailboxes, not a mailbox itself.
+    fn parent(name: &str) -> Self {
+        ListEntry {
+            name: name.to_owned(),
+            attributes: NOSELECT_PARENT.to_vec(),
+            subscribed: true,
+            found: None,
+        }
+    }
+}
+
+/// A STATUS item named in LIST-STATUS.
+fn status_item(name: &str) -> Option<StatusDataItemName> {
+    Some(match name {
+        "MESSAGES" => StatusDataItemName::Messages,
+        "RECENT" => StatusDataItemName::Recent,
+        "UIDNEXT" => StatusDataItemName::UidNext,
+        "UIDVALIDITY" => StatusDataItemName::UidValidity,
+        "UNSEEN" => StatusDataItemName::Unseen,
+        "DELETED" => StatusDataItemName::Deleted,
+        "SIZE" => StatusDataItemName::Size,
+        "HIGHESTMODSEQ" => StatusDataItemName::HighestModSeq,
+        _ => return None,
+    })
+}
+
 /// `\HasChildren` if a mailbox of `boxes` lies below `name`.
 fn children(boxes: &[MailboxInfo], name: &str) -> &'static str {
     let prefix = format!("{name}{DELIMITER}");
@@ -1793,17 +2068,6 @@ fn children(boxes: &[MailboxInfo], name: &str) -> &'static str {
         "\\HasChildren"
     } else {
         "\\HasNoChildren"
-    }
-}
-
-/// The name a command gives a mailbox, without a trailing delimiter.
-fn name_of(mailbox: &Mailbox<'_>) -> Option<String> {
-    match mailbox {
-        Mailbox::Inbox => Some("INBOX".to_owned()),
-        Mailbox::Other(other) => std::str::from_utf8(other.as_ref())
-            .ok()
-            .map(|n| n.trim_end_matches(DELIMITER).to_owned())
-            .filter(|n| !n.is_empty()),
     }
 }
 
