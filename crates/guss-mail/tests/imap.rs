@@ -1001,4 +1001,19 @@ async fn imap4rev2_esearch_list_extended_and_mailbox_names() {
         untagged,
         format!("* ESEARCH (TAG \"a{}\") ALL 1,3\r\n", c.tags)
     );
+
+    // SEARCHRES: a saved result used as `$`.
+    assert_eq!(c.ok("SEARCH RETURN (SAVE) SUBJECT termin").await, "");
+    assert_eq!(
+        c.ok("FETCH $ (UID)").await,
+        "* 1 FETCH (UID 1)\r\n* 3 FETCH (UID 3)\r\n"
+    );
+    let (untagged, _) = c.command("UID SEARCH UID $ NOT SEEN").await;
+    assert_eq!(
+        untagged,
+        format!("* ESEARCH (TAG \"a{}\") UID ALL 1,3\r\n", c.tags)
+    );
+    c.ok("SEARCH RETURN (SAVE) SUBJECT nirgends").await;
+    assert_eq!(c.ok("FETCH $ (FLAGS)").await, "");
+    assert_eq!(c.ok("STORE $ +FLAGS (\\Seen)").await, "");
 }

@@ -1,7 +1,8 @@
 //! The syntax of IMAP4rev2 that imap-codec does not parse yet, taken out
 //! of a command before it does: LIST with selection and return options
 //! (LIST-EXTENDED, RFC 5258; LIST-STATUS, RFC 5819) and SEARCH with
-//! return options (ESEARCH, RFC 4731).
+//! return options (ESEARCH, RFC 4731), with `SAVE` and `$` (SEARCHRES,
+//! RFC 5182).
 //!
 //! A complete command (its literals included, as the fragmentizer gathered
 //! it) is split into tokens; only the commands that use the extended
@@ -52,16 +53,73 @@ pub(super) struct SearchReturn {
     pub(super) max: bool,
     pub(super) all: bool,
     pub(super) count: bool,
+    /// Keep the result for `$` (RFC 5182).
+    pub(super) save: bool,
 }
 
 impl SearchReturn {
-    /// `RETURN ()` means `RETURN (ALL)` (RFC 4731 §3.1).
+    /// `RETURN ()` means `RETURN (ALL)` (RFC 4731 §3.1); `SAVE` alone
+    /// answers nothing (RFC 5182 §2.4).
     fn or_all(mut self) -> Self {
-        if !(self.min || self.max || self.count) {
+        if !(self.min || self.max || self.count || self.save) {
             self.all = true;
         }
         self
     }
+
+    /// Whether an ESEARCH response is due.
+    pub(super) fn answers(&self) -> bool {
+        self.min || self.max || self.all || self.count
+    }
+}
+
+/// Set for a UID `$` that names nothing: no message has this UID.
+const NO_UID: &str = "4294967295";
+
+/// `message` with each `$` (RFC 5182) replaced by the saved result:
+/// `uids` where UIDs are meant (UID commands, `UID $` in SEARCH),
+/// `numbers` (their sequence numbers now) elsewhere. An empty result
+/// becomes a UID that does not exist, so that nothing is named; `None`
+/// if there is no `$`.
+pub(super) fn with_saved(message: &[u8], uids: &[u32], numbers: &[u32]) -> Option<Vec<u8>> {
+    let tokens = lex(message)?;
+    let is_dollar = |t: &Lexed| t.token == Token::Atom(b"$".to_vec());
+    if !tokens.iter().any(is_dollar) {
+        return None;
+    }
+    let uid_command = atom_is(tokens.get(1), "UID");
+    let search = atom_is(tokens.get(if uid_command { 2 } else { 1 }), "SEARCH");
+    let mut out = Vec::with_capacity(message.len());
+    let mut copied = 0;
+    for (index, token) in tokens.iter().enumerate() {
+        if !is_dollar(token) {
+            continue;
+        }
+        let after_uid = index > 0 && atom_is(tokens.get(index - 1), "UID");
+        let by_uid = if search { after_uid } else { uid_command };
+        let replacement = match (by_uid, uids.is_empty(), numbers.is_empty()) {
+            (true, false, _) => super::sequence::compact(uids),
+            (true, true, _) => NO_UID.to_owned(),
+            (false, _, false) => super::sequence::compact(numbers),
+            // Nothing by number: name a UID that does not exist instead.
+            (false, _, true) if search => format!("UID {NO_UID}"),
+            (false, _, true) => NO_UID.to_owned(),
+        };
+        out.extend_from_slice(message.get(copied..token.start)?);
+        out.extend_from_slice(replacement.as_bytes());
+        copied = token.end;
+    }
+    out.extend_from_slice(message.get(copied..)?);
+    // A command by number with nothing saved becomes the UID command.
+    if !search && !uid_command && numbers.is_empty() {
+        // `$` follows the command name, so what precedes it is unchanged.
+        let command = tokens.get(1)?.start;
+        let mut prefixed = out.get(..command)?.to_vec();
+        prefixed.extend_from_slice(b"UID ");
+        prefixed.extend_from_slice(out.get(command..)?);
+        return Some(prefixed);
+    }
+    Some(out)
 }
 
 /// A command in extended syntax.
@@ -330,6 +388,7 @@ fn search_return(tokens: &[Lexed]) -> Result<(SearchReturn, usize), &'static str
             "MAX" => returns.max = true,
             "ALL" => returns.all = true,
             "COUNT" => returns.count = true,
+            "SAVE" => returns.save = true,
             _ => return Err("Unknown SEARCH return option"),
         }
     }
@@ -414,6 +473,32 @@ mod tests {
                 command: b"t SEARCH ALL\r\n".to_vec(),
             })
         );
+    }
+
+    #[test]
+    fn saved_results_stand_in_for_dollar() {
+        let fetch = b"a FETCH $ (FLAGS)\r\n";
+        assert_eq!(
+            with_saved(fetch, &[4, 5, 9], &[2, 3, 5]).unwrap(),
+            b"a FETCH 2:3,5 (FLAGS)\r\n"
+        );
+        assert_eq!(
+            with_saved(b"a UID STORE $ +FLAGS (\\Seen)\r\n", &[4, 5, 9], &[2, 3, 5]).unwrap(),
+            b"a UID STORE 4:5,9 +FLAGS (\\Seen)\r\n"
+        );
+        assert_eq!(
+            with_saved(b"a SEARCH UID $ $ SUBJECT \"$\"\r\n", &[4], &[2]).unwrap(),
+            b"a SEARCH UID 4 2 SUBJECT \"$\"\r\n"
+        );
+        assert_eq!(
+            with_saved(fetch, &[], &[]).unwrap(),
+            b"a UID FETCH 4294967295 (FLAGS)\r\n"
+        );
+        assert_eq!(
+            with_saved(b"a SEARCH $\r\n", &[], &[]).unwrap(),
+            b"a SEARCH UID 4294967295\r\n"
+        );
+        assert_eq!(with_saved(b"a FETCH 1 (FLAGS)\r\n", &[1], &[1]), None);
     }
 
     #[test]

@@ -148,6 +148,8 @@ struct Selected {
     vanished: BTreeSet<u32>,
     /// Flag changes this session reported itself: not repeated.
     reported: HashMap<u32, u64>,
+    /// UIDs saved by `SEARCH RETURN (SAVE)`, for `$` (RFC 5182).
+    saved: Vec<u32>,
 }
 
 /// What the session waits for.
@@ -316,6 +318,7 @@ impl Session {
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
                 "ESEARCH",
+                "SEARCHRES",
                 "LIST-EXTENDED",
                 "LIST-STATUS",
                 "STATUS=SIZE",
@@ -427,15 +430,18 @@ impl Session {
                 continue;
             }
             let step = match std::mem::replace(&mut self.mode, Mode::Command) {
-                Mode::Command => match extended::parse(fragments.message_bytes()) {
-                    Some(extended) => self.extended(&mut stream, extended).await?,
-                    None => match fragments.decode_message(&CommandCodec::default()) {
-                        Ok(command) => self.command(&mut stream, command).await?,
-                        Err(e) => {
-                            let tag = fragments.decode_tag().map(|t| t.as_ref().to_owned());
-                            self.undecodable(tag, &e);
-                            Step::Continue
-                        }
+                Mode::Command => match self.with_saved(fragments.message_bytes()) {
+                    Some(message) => self.rewritten(&mut stream, &message).await?,
+                    None => match extended::parse(fragments.message_bytes()) {
+                        Some(extended) => self.extended(&mut stream, extended).await?,
+                        None => match fragments.decode_message(&CommandCodec::default()) {
+                            Ok(command) => self.command(&mut stream, command).await?,
+                            Err(e) => {
+                                let tag = fragments.decode_tag().map(|t| t.as_ref().to_owned());
+                                self.undecodable(tag, &e);
+                                Step::Continue
+                            }
+                        },
                     },
                 },
                 Mode::Authenticate(tag) => {
@@ -474,6 +480,40 @@ impl Session {
                 }
                 self.flush(&mut stream).await?;
                 return Ok(Some(stream));
+            }
+        }
+    }
+
+    /// `message` with `$` replaced by the result saved in the selected
+    /// mailbox (SEARCHRES); `None` if it has no `$` or nothing is selected.
+    fn with_saved(&self, message: &[u8]) -> Option<Vec<u8>> {
+        let selected = self.selected.as_ref()?;
+        let numbers: Vec<u32> = selected
+            .saved
+            .iter()
+            .filter_map(|uid| selected.uids.binary_search(uid).ok())
+            .filter_map(|index| u32::try_from(index + 1).ok())
+            .collect();
+        extended::with_saved(message, &selected.saved, &numbers)
+    }
+
+    /// A command rewritten here (its `$` replaced): parsed again.
+    async fn rewritten<S: AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        message: &[u8],
+    ) -> Result<Step> {
+        if let Some(extended) = extended::parse(message) {
+            return self.extended(stream, extended).await;
+        }
+        match CommandCodec::default().decode(message) {
+            Ok((_, command)) => {
+                let command = command.into_static();
+                self.command(stream, command).await
+            }
+            Err(_) => {
+                self.tagged("*", &Reply::bad("Unknown command or invalid arguments"));
+                Ok(Step::Continue)
             }
         }
     }
@@ -918,7 +958,7 @@ impl Session {
             u32::try_from(selected.uids.len()).unwrap_or(u32::MAX),
             selected.uids.last().copied().unwrap_or(0),
         );
-        let mut found = Vec::new();
+        let (mut found, mut found_uids) = (Vec::new(), Vec::new());
         for (&message_uid, seq) in selected.uids.iter().zip(1u32..) {
             let Some(meta) = stored.get(&message_uid) else {
                 continue;
@@ -936,15 +976,26 @@ impl Session {
             };
             if keys.iter().all(|k| search::matches(k, &candidate)) {
                 found.push(if uid { message_uid } else { seq });
+                found_uids.push(message_uid);
             }
         }
-        match self.search_return.take() {
-            // ESEARCH (RFC 4731), which IMAP4rev2 always answers with.
-            returns @ Some(_) | returns @ None if returns.is_some() || self.rev2 => {
-                let returns = returns.unwrap_or(SearchReturn {
-                    all: true,
-                    ..SearchReturn::default()
-                });
+        // ESEARCH (RFC 4731), which IMAP4rev2 always answers with.
+        let returns = self.search_return.take().or_else(|| {
+            self.rev2.then(|| SearchReturn {
+                all: true,
+                ..SearchReturn::default()
+            })
+        });
+        match returns {
+            Some(returns) => {
+                if returns.save
+                    && let Some(selected) = &mut self.selected
+                {
+                    selected.saved = found_uids;
+                }
+                if !returns.answers() {
+                    return Ok(Reply::ok("SEARCH completed, result saved"));
+                }
                 let mut line = format!("* ESEARCH (TAG \"{}\")", self.tag);
                 if uid {
                     line.push_str(" UID");
@@ -963,7 +1014,7 @@ impl Session {
                 }
                 self.line(&line);
             }
-            _ => {
+            None => {
                 let mut line = "* SEARCH".to_owned();
                 for n in found {
                     line.push_str(&format!(" {n}"));
@@ -1516,6 +1567,7 @@ impl Session {
             modseq,
             vanished: BTreeSet::new(),
             reported: HashMap::new(),
+            saved: Vec::new(),
         });
         let verb = if examine { "EXAMINE" } else { "SELECT" };
         Ok(if read_only {
