@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use imap_types::search::SearchKey;
-use mail_parser::MessageParser;
+use mail_parser::{MessageParser, PartType};
 
 use super::sequence;
 use crate::store::MessageMeta;
@@ -122,10 +122,10 @@ pub(super) fn matches(key: &SearchKey<'_>, c: &Candidate<'_>) -> bool {
         SearchKey::SequenceSet(set) => sequence::contains(set, c.seq, c.largest.0),
         SearchKey::Uid(set) => sequence::contains(set, c.meta.uid, c.largest.1),
         SearchKey::ModSequence { modseq, .. } => c.meta.modseq >= *modseq,
-        SearchKey::Bcc(s) => header(raw, "bcc", s.as_ref()),
-        SearchKey::Cc(s) => header(raw, "cc", s.as_ref()),
-        SearchKey::From(s) => header(raw, "from", s.as_ref()),
-        SearchKey::To(s) => header(raw, "to", s.as_ref()),
+        SearchKey::Bcc(s) => address(raw, "bcc", s.as_ref()),
+        SearchKey::Cc(s) => address(raw, "cc", s.as_ref()),
+        SearchKey::From(s) => address(raw, "from", s.as_ref()),
+        SearchKey::To(s) => address(raw, "to", s.as_ref()),
         SearchKey::Subject(s) => {
             header(raw, "subject", s.as_ref())
                 || MessageParser::default()
@@ -134,8 +134,8 @@ pub(super) fn matches(key: &SearchKey<'_>, c: &Candidate<'_>) -> bool {
                     .is_some_and(|subject| subject.contains(&lower(s.as_ref())))
         }
         SearchKey::Header(name, value) => header(raw, &lower(name.as_ref()), value.as_ref()),
-        SearchKey::Body(s) => contains(body(raw), s.as_ref()),
-        SearchKey::Text(s) => contains(raw, s.as_ref()),
+        SearchKey::Body(s) => contains(body(raw), s.as_ref()) || in_text(raw, s.as_ref(), false),
+        SearchKey::Text(s) => contains(raw, s.as_ref()) || in_text(raw, s.as_ref(), true),
         #[allow(unreachable_patterns)]
         _ => false,
     }
@@ -148,6 +148,53 @@ fn lower(bytes: &[u8]) -> String {
 /// Case-insensitive substring search (RFC 9051 §6.4.4).
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     lower(haystack).contains(&lower(needle))
+}
+
+/// Whether an address field `name` holds `value`, as written or with its
+/// encoded words decoded (`=?utf-8?q?J=C3=BCrgen?=` is found as `Jürgen`).
+fn address(raw: &[u8], name: &str, value: &[u8]) -> bool {
+    if header(raw, name, value) {
+        return true;
+    }
+    let Some(message) = MessageParser::default().parse_headers(raw) else {
+        return false;
+    };
+    let field = match name {
+        "from" => message.from(),
+        "to" => message.to(),
+        "cc" => message.cc(),
+        _ => message.bcc(),
+    };
+    let needle = lower(value);
+    field.is_some_and(|field| {
+        field.iter().any(|addr| {
+            [addr.name(), addr.address()]
+                .into_iter()
+                .flatten()
+                .any(|text| text.to_lowercase().contains(&needle))
+        })
+    })
+}
+
+/// Whether the text parts of the message, decoded (base64 and
+/// quoted-printable undone, charsets made UTF-8), hold `value`; with
+/// `headers`, also its decoded subject and addresses.
+fn in_text(raw: &[u8], value: &[u8], headers: bool) -> bool {
+    let Some(message) = MessageParser::default().parse(raw) else {
+        return false;
+    };
+    let needle = lower(value);
+    let found = |text: &str| text.to_lowercase().contains(&needle);
+    let in_parts = message.parts.iter().any(|part| match &part.body {
+        PartType::Text(text) | PartType::Html(text) => found(text),
+        _ => false,
+    });
+    in_parts
+        || (headers
+            && (message.subject().is_some_and(found)
+                || ["from", "to", "cc", "bcc"]
+                    .iter()
+                    .any(|name| address(raw, name, value))))
 }
 
 /// What follows the header.
@@ -215,5 +262,26 @@ mod tests {
         assert!(header(raw, "subject", b""));
         assert!(!header(raw, "subject", b"Text"));
         assert!(contains(body(raw), b"text"));
+    }
+
+    #[test]
+    fn encoded_text_and_names_are_searched_decoded() {
+        let raw = b"From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <jm@example.test>\r\n\
+Subject: =?iso-8859-1?q?Gr=FC=DFe?=\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\
+Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+Die Kl=C3=A4ger sind da.\r\n--x\r\nContent-Type: text/html; charset=utf-8\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nPHA+U2Now7ZuZW4gR3LDvMOfPC9wPg==\r\n--x--\r\n";
+        assert!(address(raw, "from", "jürgen".as_bytes()));
+        assert!(address(raw, "from", b"jm@example"));
+        assert!(!address(raw, "to", b"j"));
+        assert!(in_text(raw, "KLÄGER".as_bytes(), false));
+        assert!(in_text(raw, "schönen".as_bytes(), false));
+        assert!(
+            !in_text(raw, "grüße".as_bytes(), false),
+            "BODY leaves out the header"
+        );
+        assert!(in_text(raw, "grüße".as_bytes(), true));
+        assert!(in_text(raw, "müller".as_bytes(), true));
     }
 }
