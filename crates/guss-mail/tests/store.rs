@@ -223,4 +223,43 @@ backend_tests! {
         let uids: Vec<u32> = mail.messages(inbox.id, 1..=u32::MAX).await.unwrap().iter().map(|m| m.uid).collect();
         assert_eq!(uids, (1..=10).collect::<Vec<_>>(), "every UID once");
     }
+
+    async fn changes_are_announced_to_watchers_also_of_other_processes(db: TestDb) {
+        // Two stores on the same data stand for two processes (on SQLite,
+        // only changes through the same store are announced).
+        let (other, _) = store(&db).await;
+        let (store, _) = store(&db).await;
+        let tenant = TenantId::new();
+        let anna = Account::Person(PersonId::new());
+        let mail = store.tenant(tenant);
+        mail.deliver(&[(anna.clone(), Role::Inbox)], message("1", "")).await.unwrap();
+        let inbox = mail.mailbox_by_role(&anna, Role::Inbox).await.unwrap();
+        let mut here = store.watch();
+        let mut there = other.watch();
+        let next = |watch: &mut tokio::sync::broadcast::Receiver<guss_mail::store::MailboxChanged>| {
+            let mut watch = watch.resubscribe();
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(10), async {
+                    loop {
+                        let change = watch.recv().await.unwrap();
+                        if change.mailbox == inbox.id {
+                            return change;
+                        }
+                    }
+                })
+                .await
+                .expect("the change is announced")
+            }
+        };
+        // The listener of another process may still be connecting.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let (seen_here, seen_there) = (next(&mut here), next(&mut there));
+        mail.store_flags(inbox.id, &[1], FlagChange::Add, &Flags::new(["\\Seen"]).unwrap(), None)
+            .await
+            .unwrap();
+        assert_eq!(seen_here.await.tenant, tenant);
+        if db.backend() == Backend::Postgres {
+            assert_eq!(seen_there.await.mailbox, inbox.id, "through LISTEN/NOTIFY");
+        }
+    }
 }

@@ -145,6 +145,15 @@ impl TenantPools {
         matches!(*self.inner, Inner::Postgres(_))
     }
 
+    /// The PostgreSQL pool, for what is not one tenant's (`LISTEN`,
+    /// `NOTIFY`); `None` on SQLite.
+    pub fn postgres(&self) -> Option<&sqlx::PgPool> {
+        match &*self.inner {
+            Inner::Postgres(pool) => Some(pool),
+            Inner::Sqlite { .. } => None,
+        }
+    }
+
     /// The pool that holds `tenant`'s rows; on SQLite the tenant's file is
     /// created on first use.
     pub async fn pool(&self, tenant: TenantId) -> Result<Pool, sqlx::Error> {

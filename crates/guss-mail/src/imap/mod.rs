@@ -133,9 +133,11 @@ pub struct ImapConfig {
     /// How long a session may stay silent (RFC 9051 §5.4: at least 30
     /// minutes once logged in).
     pub command_timeout: Duration,
-    /// How often an idling session looks for changes made by other
-    /// processes on the same PostgreSQL (changes made in this process wake
-    /// it at once; on SQLite there are no others).
+    /// How often an idling session on PostgreSQL looks for changes all the
+    /// same. Changes wake idling sessions at once (in this process through
+    /// the store, from other processes through `LISTEN`/`NOTIFY`); this
+    /// catches what was missed while the listening connection was down.
+    /// On SQLite only this process writes: nothing is looked for.
     pub idle_poll: Duration,
     /// How long a client may take to log in.
     pub login_timeout: Duration,
@@ -176,7 +178,7 @@ impl ImapConfig {
             max_line_length: 64 * 1024,
             command_timeout: Duration::from_secs(30 * 60),
             login_timeout: Duration::from_secs(60),
-            idle_poll: Duration::from_secs(2),
+            idle_poll: Duration::from_secs(30),
             max_errors: 10,
             max_auth_failures: 3,
             auth_failure_delay: Duration::from_millis(200),

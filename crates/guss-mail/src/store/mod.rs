@@ -328,6 +328,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     events: Arc<dyn EventSink>,
     changes: tokio::sync::broadcast::Sender<MailboxChanged>,
+    /// Whether changes of other processes are listened for (PostgreSQL).
+    listening: std::sync::atomic::AtomicBool,
 }
 
 /// The contents of a mailbox changed: a message arrived or left, or flags
@@ -342,6 +344,49 @@ pub struct MailboxChanged {
 
 /// Notices kept for a slow watcher before it is told it lagged.
 const WATCH_BACKLOG: usize = 1024;
+/// The PostgreSQL channel of [`MailboxChanged`] notices: `TENANT MAILBOX`.
+const CHANNEL: &str = "guss_mail_changes";
+
+/// Hands the notices of every process on to this one's watchers, until
+/// the store is gone.
+async fn listen(pool: sqlx::PgPool, changes: tokio::sync::broadcast::WeakSender<MailboxChanged>) {
+    let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!(error = %e, "not listening for mail changes; sessions poll");
+            return;
+        }
+    };
+    if let Err(e) = listener.listen(CHANNEL).await {
+        tracing::warn!(error = %e, "not listening for mail changes; sessions poll");
+        return;
+    }
+    loop {
+        let notice = listener.recv().await;
+        let Some(changes) = changes.upgrade() else {
+            return;
+        };
+        match notice {
+            Ok(notice) => {
+                let mut parts = notice.payload().split(' ');
+                if let (Some(Ok(tenant)), Some(Ok(mailbox))) = (
+                    parts.next().map(str::parse::<Uuid>),
+                    parts.next().map(str::parse::<Uuid>),
+                ) {
+                    let _ = changes.send(MailboxChanged {
+                        tenant: TenantId::from_uuid(tenant),
+                        mailbox,
+                    });
+                }
+            }
+            Err(e) => {
+                // `recv` connects again on the next call.
+                tracing::warn!(error = %e, "listening for mail changes");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
 
 impl fmt::Debug for MailStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -366,20 +411,49 @@ impl MailStore {
                 clock,
                 events,
                 changes: tokio::sync::broadcast::channel(WATCH_BACKLOG).0,
+                listening: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
 
-    /// Notices of changes made through this store (this process), from now
-    /// on. A receiver that falls 1024 notices behind gets
-    /// `Lagged` and should look at everything it watches.
+    /// Notices of changes from now on: those made through this store and,
+    /// on PostgreSQL, those of other processes (`LISTEN`/`NOTIFY`). A
+    /// receiver that falls 1024 notices behind gets `Lagged` and should
+    /// look at everything it watches. Notices can be missed while the
+    /// connection to PostgreSQL is re-established: watchers look now and
+    /// then all the same.
     pub fn watch(&self) -> tokio::sync::broadcast::Receiver<MailboxChanged> {
-        self.inner.changes.subscribe()
+        let receiver = self.inner.changes.subscribe();
+        if let Some(pool) = self.inner.pools.postgres()
+            && !self
+                .inner
+                .listening
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(listen(pool.clone(), self.inner.changes.downgrade()));
+        }
+        receiver
     }
 
-    fn changed(&self, tenant: TenantId, mailbox: Uuid) {
-        // Nobody watching is not an error.
-        let _ = self.inner.changes.send(MailboxChanged { tenant, mailbox });
+    async fn changed(&self, tenant: TenantId, mailbox: Uuid) {
+        match self.inner.pools.postgres() {
+            // Every process hears it, this one too (through `listen`).
+            Some(pool) => {
+                let notified = sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(format!("{tenant} {mailbox}"))
+                    .execute(pool)
+                    .await;
+                if let Err(e) = notified {
+                    tracing::warn!(error = %e, "mail change not announced");
+                }
+            }
+            None => {
+                // Nobody watching is not an error.
+                let _ = self.inner.changes.send(MailboxChanged { tenant, mailbox });
+            }
+        }
     }
 
     /// One tenant's mail.
@@ -596,7 +670,7 @@ impl TenantMail {
             placed
         });
         for (mailbox, account, uid) in &placed {
-            self.store.changed(self.tenant, *mailbox);
+            self.store.changed(self.tenant, *mailbox).await;
             let event = Event::builder(self.tenant, SOURCE, RECEIVED)
                 .subject_if_valid(&format!("mailbox/{mailbox}/{uid}"))
                 .data(serde_json::json!({
@@ -668,7 +742,7 @@ impl TenantMail {
             )
             .await?
         });
-        self.store.changed(self.tenant, mailbox);
+        self.store.changed(self.tenant, mailbox).await;
         Ok(uid)
     }
 
@@ -744,7 +818,7 @@ impl TenantMail {
             changed
         });
         if !rows.is_empty() {
-            self.store.changed(self.tenant, mailbox);
+            self.store.changed(self.tenant, mailbox).await;
         }
         Ok(rows.into_iter().map(meta).collect())
     }
@@ -754,7 +828,7 @@ impl TenantMail {
     pub async fn copy(&self, from: Uuid, uids: &[u32], to: Uuid) -> Result<Vec<(u32, u32)>> {
         let copied = mail_tx!(self, |sql| copy_rows(&mut sql, from, uids, to).await)?;
         if !copied.is_empty() {
-            self.store.changed(self.tenant, to);
+            self.store.changed(self.tenant, to).await;
         }
         Ok(copied)
     }
@@ -777,8 +851,8 @@ impl TenantMail {
             Ok::<_, Error>(moved)
         })?;
         if !moved.is_empty() {
-            self.store.changed(self.tenant, from);
-            self.store.changed(self.tenant, to);
+            self.store.changed(self.tenant, from).await;
+            self.store.changed(self.tenant, to).await;
         }
         Ok(moved)
     }
@@ -809,7 +883,7 @@ impl TenantMail {
         });
         self.store.delete_blobs(keys).await;
         if !removed.is_empty() {
-            self.store.changed(self.tenant, mailbox);
+            self.store.changed(self.tenant, mailbox).await;
         }
         Ok(removed)
     }
