@@ -1,5 +1,5 @@
-//! IMAP: the mailboxes of the store for mail clients, IMAP4rev1 (RFC 3501)
-//! on the way to IMAP4rev2 (RFC 9051), on `imap-codec`.
+//! IMAP: the mailboxes of the store for mail clients, IMAP4rev2 (RFC 9051)
+//! with IMAP4rev1 (RFC 3501) compatibility, on `imap-codec`.
 //!
 //! One session engine serves a plain listener (143, with STARTTLS) and an
 //! implicit-TLS one (993) over any byte stream. Commands are split into
@@ -8,77 +8,73 @@
 //! over [`ImapConfig::max_literal_size`] is refused before the client sends
 //! it (`BAD [TOOBIG]`), and non-synchronizing ones are limited to 4096
 //! bytes (LITERAL-, RFC 7888); a line longer than
-//! [`ImapConfig::max_line_length`] ends the session. People log in with `NAME@DOMAIN` and an app
-//! password: the domain names the tenant through the [`Router`], the
-//! password is checked by [`Authenticator`] with [`Scope::Mail`].
+//! [`ImapConfig::max_line_length`] ends the session. People log in with
+//! `NAME@DOMAIN` and an app password: the domain names the tenant through
+//! the [`Router`], the password is checked by [`Authenticator`] with
+//! [`Scope::Mail`].
 //!
-//! # What works
+//! # What is served
 //!
 //! - greeting, CAPABILITY, NOOP, LOGOUT, STARTTLS and implicit TLS
 //! - LOGIN and AUTHENTICATE PLAIN (with SASL-IR, RFC 4959)
+//! - ENABLE (RFC 5161) of IMAP4rev2, CONDSTORE and QRESYNC. IMAP4rev2
+//!   sessions get UTF-8 mailbox names, ESEARCH answers and no RECENT;
+//!   IMAP4rev1 sessions get names in modified UTF-7
 //! - LIST and LSUB with `%`/`*` patterns and special-use attributes
-//!   (RFC 6154: `\Sent`, `\Drafts`, `\Trash`, `\Junk`, `\Archive`)
-//! - SELECT and EXAMINE (FLAGS, EXISTS, RECENT, PERMANENTFLAGS, UIDVALIDITY,
-//!   UIDNEXT, HIGHESTMODSEQ, UNSEEN)
+//!   (RFC 6154); LIST-EXTENDED (RFC 5258: selection `SUBSCRIBED`,
+//!   `SPECIAL-USE`, `RECURSIVEMATCH`, `REMOTE`; several patterns; return
+//!   `SUBSCRIBED`, `CHILDREN`, `SPECIAL-USE`) and LIST-STATUS (RFC 5819),
+//!   parsed here since imap-codec does not (`extended.rs`)
+//! - NAMESPACE (RFC 2342): the person's own mailboxes, `Other Users/NAME/`
+//!   for the people they stand in for and `Shared/NAME/` for shared
+//!   accounts, as far as the [`Authorizer`] allows `read` (and `write`)
+//!   on the account; a deputy acts as `Principal::Deputy`, and every step
+//!   in another's mailbox is an event ([`DELEGATED_ACCESS`])
+//! - SELECT and EXAMINE (FLAGS, EXISTS, PERMANENTFLAGS, UIDVALIDITY,
+//!   UIDNEXT, HIGHESTMODSEQ, UNSEEN; `[CLOSED]`), with CONDSTORE and
+//!   QRESYNC parameters
 //! - FETCH and UID FETCH of FLAGS, UID, INTERNALDATE, RFC822.SIZE, RFC822,
 //!   RFC822.HEADER, RFC822.TEXT, BODY[]/BODY.PEEK[] with `HEADER`,
-//!   `HEADER.FIELDS`, `HEADER.FIELDS.NOT` and `TEXT` of the whole message
-//!   and partials (`<offset.length>`), body parts by number (`BODY[1.2]`,
-//!   `BODY[2.MIME]`, `BODY[2.HEADER]` of an attached message), MODSEQ,
-//!   ENVELOPE, BINARY and BINARY.SIZE (RFC 3516: base64 and
-//!   quoted-printable undone), BODYSTRUCTURE and
-//!   BODY (MIME tree from mail-parser; Content-Language not yet given);
-//!   BODY[] without PEEK sets `\Seen`
-//! - STORE and UID STORE (FLAGS, +FLAGS, -FLAGS, .SILENT)
-//! - EXPUNGE, UID EXPUNGE (UIDPLUS), CLOSE, UNSELECT, CHECK
-//! - APPEND (with `APPENDUID`, RFC 4315)
+//!   `HEADER.FIELDS`, `HEADER.FIELDS.NOT`, `TEXT`, `MIME`, part numbers and
+//!   partials, MODSEQ, ENVELOPE, BODYSTRUCTURE and BODY, BINARY and
+//!   BINARY.SIZE (RFC 3516); BODY[] without PEEK sets `\Seen`
+//! - STORE and UID STORE (FLAGS, +FLAGS, -FLAGS, .SILENT, UNCHANGEDSINCE)
+//! - SEARCH and UID SEARCH with the keys of RFC 9051 and MODSEQ: flags,
+//!   sizes, dates, sequence and UID sets, `NOT`, `OR`, header fields
+//!   (unfolded, encoded words decoded), BODY and TEXT (case-insensitive,
+//!   over the raw bytes and the decoded text parts); `RETURN (MIN MAX ALL
+//!   COUNT SAVE)` (ESEARCH, RFC 4731) and `$` (SEARCHRES, RFC 5182)
+//! - APPEND (APPENDUID, RFC 4315), COPY and MOVE (RFC 6851, COPYUID),
+//!   EXPUNGE, UID EXPUNGE, CLOSE, UNSELECT, CHECK
 //! - CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS (MESSAGES,
-//!   RECENT, UIDNEXT, UIDVALIDITY, UNSEEN, DELETED, HIGHESTMODSEQ),
-//!   NAMESPACE (RFC 2342)
-//! - COPY and MOVE (RFC 6851) with `COPYUID`
-//! - SEARCH and UID SEARCH with the keys of RFC 3501 and MODSEQ: flags,
-//!   sizes, dates (internal and `Date:`), sequence and UID sets, `NOT`,
-//!   `OR`, header fields (unfolded; SUBJECT also decoded), BODY and TEXT
-//!   (case-insensitive, over the raw bytes)
-//! - ENABLE (RFC 5161) and CONDSTORE basics (RFC 7162): `SELECT (CONDSTORE)`,
-//!   MODSEQ in every FETCH once on, `FETCH (CHANGEDSINCE)`,
-//!   `STORE (UNCHANGEDSINCE)` with `[MODIFIED]`, `SEARCH MODSEQ`,
-//!   `STATUS HIGHESTMODSEQ`
-//! - IDLE (RFC 2177): changes are looked for every
-//!   [`ImapConfig::idle_poll`] and pushed, for up to
-//!   [`ImapConfig::command_timeout`]
+//!   UIDNEXT, UIDVALIDITY, UNSEEN, DELETED, SIZE, HIGHESTMODSEQ)
+//! - CONDSTORE and QRESYNC (RFC 7162): MODSEQ, `CHANGEDSINCE`,
+//!   `UNCHANGEDSINCE` with `[MODIFIED]`, `SELECT (QRESYNC …)` with
+//!   `VANISHED (EARLIER)`, `UID FETCH (VANISHED)`, and VANISHED instead of
+//!   EXPUNGE once enabled
+//! - QUOTA (RFC 9208): one root per account, STORAGE from the store,
+//!   APPEND, COPY and MOVE beyond [`ImapConfig::storage_quota`] refused
+//!   with `[OVERQUOTA]`
+//! - IDLE (RFC 2177): changes are pushed at once, from this process
+//!   through the store and from others through PostgreSQL
+//!   `LISTEN`/`NOTIFY`
+//! - changes made by other sessions are reported after each command,
+//!   expunges only where RFC 9051 §7.5.1 allows them
 //! - at most [`ImapConfig::max_sessions_per_person`] logged-in sessions
-//!   of one person at once (`NO [LIMIT]` beyond)
-//! - the `mail-server` example serves `--imap` (STARTTLS) and `--imaps`;
-//!   `scripts/interop/mail-imap.py` drives it with Python's imaplib
-//! - changes made by other sessions (new messages, flags, expunges) are
-//!   reported after each command, expunges only where RFC 9051 §7.5.1
-//!   allows them
+//!   of one person at once in one process (`NO [LIMIT]` beyond)
+//! - the `mail-server` example serves `--imap` (STARTTLS) and `--imaps`
+//!   with deputies by `--deputy`; `scripts/interop/mail-imap.py` drives it
+//!   with imaplib and imapclient
 //!
-//! # What remains (issue 8)
+//! # Not yet
 //!
-//! - IMAP4rev2 itself: ENABLE, the IMAP4rev2 capability and its changed
-//!   behaviours (no RECENT, ESEARCH, LIST-STATUS), UTF-8 mailbox names
-//!   (modified UTF-7 for IMAP4rev1 clients)
-//! - LIST-EXTENDED and LIST-STATUS (RFC 5258, RFC 5819), `\NonExistent`
-//!   parents of deeper names, STATUS SIZE
-//! - Content-Language in BODYSTRUCTURE; `~{n}` literal8 in APPEND is
-//!   accepted by the codec but BINARY is not announced yet
-//! - SEARCH: BODY and TEXT inside base64 and quoted-printable parts and
-//!   encoded words in address fields; ESEARCH (RFC 4731) for IMAP4rev2
-//! - IDLE woken by changes at once (in process, and through PostgreSQL
-//!   `LISTEN/NOTIFY` across processes) instead of polling
-//! - QRESYNC (`SELECT (QRESYNC …)`, VANISHED, `FETCH (VANISHED)`); the
-//!   store's `changes_since` already gives what it needs
-//! - QUOTA
-//! - the limit on sessions per person counts per process; across
-//!   processes on PostgreSQL it is still to do
-//! - responses are written by hand (`session.rs`, `fetch.rs`); moving them
-//!   to imap-codec's `ResponseCodec` and one file per command
-//!   (`select.rs`, `store.rs`, …) is still to do
-//! - a fuzz target for the command path; rows in `docs/rfc.md` and
-//!   client quirks in `docs/compatibility.md` (Thunderbird, Apple Mail,
-//!   iOS, Outlook)
+//! - the limit on sessions per person counts per process, not across the
+//!   processes sharing one PostgreSQL
+//! - Content-Language in BODYSTRUCTURE; UTF8=ACCEPT (RFC 6855) is not
+//!   offered (IMAP4rev2 clients get UTF-8 names)
+//! - responses are written by hand (`session.rs`, `fetch.rs`), not with
+//!   imap-codec's encoder; `session.rs` is long and would read better as
+//!   one file per group of commands
 
 mod access;
 mod body;
