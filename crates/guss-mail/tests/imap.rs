@@ -127,6 +127,15 @@ fn anna() -> Account {
     Account::Person(person_id("anna"))
 }
 
+/// Delivers each of `messages` to Anna's INBOX.
+async fn deliver(mail: &guss_mail::store::TenantMail, messages: &[&[u8]]) {
+    for raw in messages {
+        mail.deliver(&[(anna(), Role::Inbox)], raw.to_vec().into())
+            .await
+            .unwrap();
+    }
+}
+
 struct Client {
     reader: BufReader<tokio::io::ReadHalf<TcpStream>>,
     writer: tokio::io::WriteHalf<TcpStream>,
@@ -450,11 +459,7 @@ async fn authenticate_plain_and_literal_limits() {
 async fn mailboxes_status_copy_and_move() {
     let server = server(1024 * 1024).await;
     let mail = server.store.tenant(server.tenant);
-    for raw in [FIRST, SECOND] {
-        mail.deliver(&[(anna(), Role::Inbox)], raw.to_vec().into())
-            .await
-            .unwrap();
-    }
+    deliver(&mail, &[FIRST, SECOND]).await;
     let (mut c, _) = Client::connect(server.addr).await;
     c.ok("LOGIN anna@example.test pw").await;
     assert_eq!(
@@ -638,11 +643,7 @@ fn number_after(text: &str, word: &str) -> u64 {
 async fn condstore_basics() {
     let server = server(1024 * 1024).await;
     let mail = server.store.tenant(server.tenant);
-    for raw in [FIRST, SECOND] {
-        mail.deliver(&[(anna(), Role::Inbox)], raw.to_vec().into())
-            .await
-            .unwrap();
-    }
+    deliver(&mail, &[FIRST, SECOND]).await;
     let (mut c, _) = Client::connect(server.addr).await;
     let (_, tagged) = c.command("LOGIN anna@example.test pw").await;
     assert!(
@@ -692,11 +693,7 @@ async fn condstore_basics() {
 async fn qresync_tells_what_vanished_and_changed_since_a_modseq() {
     let server = server(1024 * 1024).await;
     let mail = server.store.tenant(server.tenant);
-    for raw in [FIRST, SECOND, FIRST] {
-        mail.deliver(&[(anna(), Role::Inbox)], raw.to_vec().into())
-            .await
-            .unwrap();
-    }
+    deliver(&mail, &[FIRST, SECOND, FIRST]).await;
     let (mut a, _) = Client::connect(server.addr).await;
     a.ok("LOGIN anna@example.test pw").await;
     assert_eq!(a.ok("ENABLE QRESYNC").await, "* ENABLED QRESYNC\r\n");
@@ -924,11 +921,7 @@ async fn quota_roots_usage_and_refusal_over_quota() {
 async fn imap4rev2_esearch_list_extended_and_mailbox_names() {
     let server = server(1024 * 1024).await;
     let mail = server.store.tenant(server.tenant);
-    for raw in [FIRST, SECOND, FIRST] {
-        mail.deliver(&[(anna(), Role::Inbox)], raw.to_vec().into())
-            .await
-            .unwrap();
-    }
+    deliver(&mail, &[FIRST, SECOND, FIRST]).await;
     let (mut c, _) = Client::connect(server.addr).await;
     let (_, login) = c.command("LOGIN anna@example.test pw").await;
     assert!(login.contains("IMAP4rev1 IMAP4rev2"), "{login}");

@@ -1239,7 +1239,16 @@ impl Session {
         let Some((namespace, label, "")) = access::split(root) else {
             return Ok(None);
         };
-        let found = access::find(
+        let found = self.delegation(namespace, label).await?;
+        Ok(found.map(|d| d.account))
+    }
+
+    /// What the person may do with the account `label` of `namespace`.
+    async fn delegation(&self, namespace: &str, label: &str) -> Result<Option<Delegation>> {
+        let Some(user) = &self.user else {
+            return Ok(None);
+        };
+        access::find(
             &self.imap,
             &user.mail,
             user.person,
@@ -1247,8 +1256,7 @@ impl Session {
             namespace,
             label,
         )
-        .await?;
-        Ok(found.map(|d| d.account))
+        .await
     }
 
     /// Whether `more` bytes would take the account owning `mailbox` over
@@ -1361,21 +1369,10 @@ impl Session {
         };
         let (delegation, name) = match access::split(&name) {
             Some((_, _, "")) => return Ok(None),
-            Some((namespace, label, rest)) => {
-                let found = access::find(
-                    &self.imap,
-                    &user.mail,
-                    user.person,
-                    &user.domain,
-                    namespace,
-                    label,
-                )
-                .await?;
-                match found {
-                    Some(delegation) => (Some(delegation), rest.to_owned()),
-                    None => return Ok(None),
-                }
-            }
+            Some((namespace, label, rest)) => match self.delegation(namespace, label).await? {
+                Some(delegation) => (Some(delegation), rest.to_owned()),
+                None => return Ok(None),
+            },
             None => (None, name),
         };
         let account = delegation.as_ref().map_or(&user.account, |d| &d.account);
