@@ -290,7 +290,7 @@ def with_imapclient(server, imaps_port, events_path):
     with open(events_path, "rb") as f:
         events = [json.loads(line) for line in f if b"guss.mail.delegated.access" in line]
     actions = [e["data"]["action"] for e in events]
-    check(actions == ["select", "read", "flags"], f"deputy: every step is an event ({actions})")
+    check(actions == ["select", "search", "read", "flags"], f"deputy: every step is an event ({actions})")
     # The actor reads "person:DEPUTY for person:REPRESENTED".
     check(all(e.get("actor", "").endswith(" for " + e["data"]["account"]) for e in events),
           "deputy: the events name anna as acting for chef")

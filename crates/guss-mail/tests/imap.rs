@@ -868,6 +868,7 @@ async fn deputies_open_what_they_are_granted_and_every_step_is_recorded() {
             (chef_key.as_str(), "flags"),
             ("shared:kanzlei", "append"),
             (chef_key.as_str(), "examine"),
+            (chef_key.as_str(), "fetch"),
         ]
     );
     assert!(

@@ -101,8 +101,8 @@ use crate::store::{MAX_MESSAGE, MailStore};
 /// represented person's, or a person in a shared account's. The actor is
 /// who acted (as [`guss_core::Principal::Deputy`] for a deputy); the data
 /// names the account, the mailbox, the action (`select`, `examine`,
-/// `read`, `flags`, `append`, `copy`, `move`, `add`, `expunge`) and the
-/// UIDs.
+/// `search`, `fetch` (flags, envelopes, sizes), `read` (message contents),
+/// `flags`, `append`, `copy`, `move`, `add`, `expunge`) and the UIDs.
 pub const DELEGATED_ACCESS: EventType = EventType::from_static("guss.mail.delegated.access");
 
 /// What an IMAP listener is for.

@@ -979,6 +979,10 @@ impl Session {
                 found_uids.push(message_uid);
             }
         }
+        if let Some(selected) = &self.selected {
+            let (delegation, id) = (selected.delegation.as_ref(), selected.mailbox.id);
+            self.record(delegation, id, "search", &found_uids).await;
+        }
         // ESEARCH (RFC 4731), which IMAP4rev2 always answers with.
         let returns = self.search_return.take().or_else(|| {
             self.rev2.then(|| SearchReturn {
@@ -1891,17 +1895,12 @@ impl Session {
                 self.flush(stream).await?;
             }
         }
-        if plan.needs_body
-            && let Some(selected) = &self.selected
-        {
+        if let Some(selected) = &self.selected {
             let uids: Vec<u32> = targets.iter().map(|(_, m)| m.uid).collect();
-            self.record(
-                selected.delegation.as_ref(),
-                selected.mailbox.id,
-                "read",
-                &uids,
-            )
-            .await;
+            // Reading a message, or only what is known about it.
+            let action = if plan.needs_body { "read" } else { "fetch" };
+            let (delegation, id) = (selected.delegation.as_ref(), selected.mailbox.id);
+            self.record(delegation, id, action, &uids).await;
         }
         Ok(Reply::ok("FETCH completed"))
     }
