@@ -28,6 +28,8 @@ struct Server {
     store: MailStore,
     tenant: TenantId,
     events: Arc<MemoryEventSink>,
+    /// Set: every deputy grant is withdrawn.
+    withdrawn: Arc<std::sync::atomic::AtomicBool>,
     _dir: tempfile::TempDir,
 }
 
@@ -43,6 +45,7 @@ async fn server(max_literal: u32) -> Server {
         );
     }
     let events = Arc::new(MemoryEventSink::new());
+    let withdrawn = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let blobs = Arc::new(
         guss_blob::LocalBlobStore::open(&dir.path().join("blobs"))
             .await
@@ -72,7 +75,7 @@ async fn server(max_literal: u32) -> Server {
             Accounts::parse(["anna:pw", "ben:pw", "chef:pw"]).unwrap(),
             DOMAIN,
         )),
-        authorizer: Arc::new(Grants),
+        authorizer: Arc::new(Grants(withdrawn.clone())),
         tls: Some(guss_mail::smtp::tls::self_signed(&format!("mail.{DOMAIN}")).unwrap()),
     });
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -83,13 +86,15 @@ async fn server(max_literal: u32) -> Server {
         store,
         tenant,
         events,
+        withdrawn,
         _dir: dir,
     }
 }
 
 /// Anna stands in for Chef (read and write) and works in the shared
-/// `kanzlei` account; Ben may only read Chef's mail.
-struct Grants;
+/// `kanzlei` account; Ben may only read Chef's mail. The flag withdraws
+/// the deputies' grants.
+struct Grants(Arc<std::sync::atomic::AtomicBool>);
 
 #[async_trait::async_trait]
 impl guss_core::Authorizer for Grants {
@@ -107,7 +112,10 @@ impl guss_core::Authorizer for Grants {
                 deputy,
                 represented,
                 ..
-            } if *represented == person_id("chef") && resource.id() == chef => {
+            } if *represented == person_id("chef")
+                && resource.id() == chef
+                && !self.0.load(std::sync::atomic::Ordering::SeqCst) =>
+            {
                 *deputy == person_id("anna") || (*deputy == person_id("ben") && read)
             }
             Principal::Person { person, .. } => {
@@ -874,6 +882,17 @@ async fn deputies_open_what_they_are_granted_and_every_step_is_recorded() {
     assert!(
         recorded.iter().all(|(actor, _, _)| !actor.is_empty()),
         "every step names who acted: {recorded:?}"
+    );
+
+    // A grant withdrawn while the mailbox is open ends the session.
+    anna_c.ok("SELECT \"Other Users/chef/INBOX\"").await;
+    server
+        .withdrawn
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    anna_c.send(b"w1 FETCH 1 BODY.PEEK[]\r\n").await;
+    assert_eq!(
+        anna_c.line().await,
+        "* BYE Your access to this mailbox was withdrawn\r\n"
     );
 }
 

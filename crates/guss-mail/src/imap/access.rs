@@ -6,8 +6,9 @@
 //! A deputy acts as [`Principal::Deputy`] for the person represented; a
 //! shared account is used as the person themselves. `read` opens the
 //! mailboxes; `write` also changes flags, appends, moves and expunges.
-//! Every decision is asked afresh when a mailbox is named, so a grant that
-//! ends stops access at the next command that names a mailbox.
+//! Every decision is asked afresh when a mailbox is named, and before
+//! each command and update while another's mailbox is selected: a grant
+//! that ends stops access at once (the session is closed with `BYE`).
 
 use guss_core::{Action, Context, DirectoryEntry, PersonId, Principal, Resource, ResourceKind};
 
@@ -36,7 +37,7 @@ pub(super) struct Delegation {
 
 impl Delegation {
     /// The namespace this account's mailboxes appear in.
-    fn namespace(&self) -> &'static str {
+    pub(super) fn namespace(&self) -> &'static str {
         match self.account {
             Account::Person(_) => OTHER_USERS,
             Account::Shared(_) => SHARED,

@@ -174,6 +174,14 @@ pub(super) fn parse(message: &[u8]) -> Option<Extended> {
     None
 }
 
+/// The tag a command begins with, if it has a valid one.
+pub(super) fn tag_of(message: &[u8]) -> Option<String> {
+    let end = message.iter().position(|&b| b == b' ')?;
+    let tag = std::str::from_utf8(message.get(..end)?).ok()?;
+    imap_types::core::Tag::try_from(tag).ok()?;
+    Some(tag.to_owned())
+}
+
 fn atom_is(token: Option<&Lexed>, word: &str) -> bool {
     matches!(token, Some(Lexed { token: Token::Atom(atom), .. }) if atom.eq_ignore_ascii_case(word.as_bytes()))
 }

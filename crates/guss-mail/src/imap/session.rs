@@ -42,6 +42,8 @@ use crate::{Error, Result};
 const READ_CHUNK: usize = 16 * 1024;
 /// Largest non-synchronizing literal (LITERAL-, RFC 7888 §5).
 const MAX_NON_SYNC_LITERAL: u32 = 4096;
+/// Largest literal before login (a user name, a password, a SASL answer).
+const MAX_LITERAL_BEFORE_LOGIN: u32 = 8192;
 /// Output is written out once this much has gathered (long FETCHes).
 const FLUSH_AT: usize = 256 * 1024;
 /// The hierarchy delimiter.
@@ -202,6 +204,9 @@ impl Reply {
 struct Session {
     imap: Imap,
     peer: SocketAddr,
+    /// When the client connected: the login must be done by
+    /// `login_timeout` after.
+    connected: tokio::time::Instant,
     tls: bool,
     user: Option<User>,
     selected: Option<Selected>,
@@ -234,6 +239,7 @@ impl Session {
         Session {
             imap,
             peer,
+            connected: tokio::time::Instant::now(),
             tls: false,
             user: None,
             selected: None,
@@ -272,8 +278,11 @@ impl Session {
     }
 
     fn tagged(&mut self, tag: &str, reply: &Reply) {
-        if reply.status != "OK" {
-            self.errors += u32::from(reply.status == "BAD");
+        // Bad commands in a row end the session; a good one forgives.
+        match reply.status {
+            "OK" => self.errors = 0,
+            "BAD" => self.errors += 1,
+            _ => {}
         }
         let line = format!("{tag} {} {}", reply.status, reply.text);
         self.line(&line);
@@ -364,7 +373,11 @@ impl Session {
                 } else if self.user.is_some() {
                     self.config().command_timeout
                 } else {
-                    self.config().login_timeout
+                    // One deadline for the whole way to a login, not per read.
+                    self.config()
+                        .login_timeout
+                        .saturating_sub(self.connected.elapsed())
+                        .max(std::time::Duration::from_millis(1))
                 };
                 let read = tokio::time::timeout(timeout, stream.read(&mut chunk));
                 let read = match (&mut self.watch, &self.selected) {
@@ -506,14 +519,21 @@ impl Session {
         if let Some(extended) = extended::parse(message) {
             return self.extended(stream, extended).await;
         }
+        match self.decode(message) {
+            Some(command) => self.command(stream, command).await,
+            None => Ok(Step::Continue),
+        }
+    }
+
+    /// A command rewritten here, decoded by imap-codec; if it cannot be,
+    /// the client is told so under the command's tag.
+    fn decode(&mut self, message: &[u8]) -> Option<Command<'static>> {
         match CommandCodec::default().decode(message) {
-            Ok((_, command)) => {
-                let command = command.into_static();
-                self.command(stream, command).await
-            }
+            Ok((_, command)) => Some(command.into_static()),
             Err(_) => {
-                self.tagged("*", &Reply::bad("Unknown command or invalid arguments"));
-                Ok(Step::Continue)
+                let tag = extended::tag_of(message).unwrap_or_else(|| "*".to_owned());
+                self.tagged(&tag, &Reply::bad("Unknown command or invalid arguments"));
+                None
             }
         }
     }
@@ -540,26 +560,16 @@ impl Session {
                     return Ok(Step::Continue);
                 };
                 self.list_extended = Some(list);
-                Command::new(tag, body)
-                    .map(IntoStatic::into_static)
-                    .map_err(|_| Error::invalid("command", "tag"))
+                Command::new(tag, body).ok().map(IntoStatic::into_static)
             }
             Extended::Search { returns, command } => {
-                match CommandCodec::default().decode(&command) {
-                    Ok((_, command)) => {
-                        self.search_return = Some(returns);
-                        Ok(command.into_static())
-                    }
-                    Err(_) => Err(Error::invalid("command", "SEARCH")),
-                }
+                self.search_return = Some(returns);
+                self.decode(&command)
             }
         };
         let step = match command {
-            Ok(command) => self.command(stream, command).await?,
-            Err(_) => {
-                self.tagged("*", &Reply::bad("Unknown command or invalid arguments"));
-                Step::Continue
-            }
+            Some(command) => self.command(stream, command).await?,
+            None => Step::Continue,
         };
         // Options set aside for a command that did not use them go.
         (self.list_extended, self.search_return) = (None, None);
@@ -574,29 +584,39 @@ impl Session {
         mode: LiteralMode,
         length: u32,
     ) -> bool {
+        // Before login only what LOGIN and AUTHENTICATE need.
+        let largest = if self.user.is_some() {
+            self.config().max_literal_size
+        } else {
+            MAX_LITERAL_BEFORE_LOGIN
+        };
         match mode {
-            LiteralMode::Sync if length > self.config().max_literal_size => {
-                match fragments.decode_tag() {
-                    Some(tag) => {
-                        let tag = tag.as_ref().to_owned();
-                        self.tagged(&tag, &Reply::bad("[TOOBIG] Literal too big"));
-                        fragments.skip_message();
-                        false
-                    }
-                    None => {
-                        fragments.poison_message();
-                        true
-                    }
+            LiteralMode::Sync if length > largest => match fragments.decode_tag() {
+                Some(tag) => {
+                    let tag = tag.as_ref().to_owned();
+                    self.tagged(&tag, &Reply::bad("[TOOBIG] Literal too big"));
+                    fragments.skip_message();
+                    false
                 }
-            }
+                None => {
+                    fragments.poison_message();
+                    true
+                }
+            },
             LiteralMode::Sync => {
                 self.line("+ Ready for literal data");
                 true
             }
             LiteralMode::NonSync => {
-                if length > MAX_NON_SYNC_LITERAL {
+                if length > MAX_NON_SYNC_LITERAL.min(largest) {
                     self.too_big = true;
                     fragments.poison_message();
+                    // The fragmentizer would still gather the literal's
+                    // bytes: a stranger is not allowed that much.
+                    if self.user.is_none() {
+                        self.line("* BYE Literal too big");
+                        self.logout = true;
+                    }
                 }
                 true
             }
@@ -627,6 +647,9 @@ impl Session {
     ) -> Result<Step> {
         let tag = command.tag.as_ref().to_owned();
         self.tag.clone_from(&tag);
+        if self.withdrawn().await? {
+            return Ok(Step::Continue);
+        }
         // Whether expunges of other sessions may be told after this
         // command (RFC 9051 §7.5.1).
         let mut expunges_allowed = true;
@@ -1157,7 +1180,13 @@ impl Session {
         };
         let uids: Vec<u32> = targets.iter().map(|(_, m)| m.uid).collect();
         let size: u64 = targets.iter().map(|(_, m)| m.size).sum();
-        if self.over_quota(&to, size).await? {
+        // A move within one account takes no more room (deleting is a
+        // move to Trash, and must work when the account is full).
+        let same_account = self
+            .selected
+            .as_ref()
+            .is_some_and(|s| s.mailbox.account == to.account);
+        if !(remove && same_account) && self.over_quota(&to, size).await? {
             return Ok(Reply::no(OVER_QUOTA));
         }
         let mail = self.mail()?;
@@ -1983,10 +2012,39 @@ impl Session {
         }
     }
 
+    /// Whether the grant behind the selected mailbox, if it is another
+    /// account's, still holds as it did at SELECT (asked again now).
+    async fn grant_holds(&self) -> Result<bool> {
+        let Some(selected) = &self.selected else {
+            return Ok(true);
+        };
+        let Some(granted) = &selected.delegation else {
+            return Ok(true);
+        };
+        let now = self.delegation(granted.namespace(), &granted.label).await?;
+        Ok(now
+            .is_some_and(|now| now.account == granted.account && (now.write || selected.read_only)))
+    }
+
+    /// Ends the session when the grant behind the selected mailbox was
+    /// withdrawn; whether it was.
+    async fn withdrawn(&mut self) -> Result<bool> {
+        if self.grant_holds().await? {
+            return Ok(false);
+        }
+        self.selected = None;
+        self.line("* BYE Your access to this mailbox was withdrawn");
+        self.logout = true;
+        Ok(true)
+    }
+
     /// Tells the client what changed in the selected mailbox since it
     /// last heard: new messages (EXISTS), flags (FETCH) and, where
     /// allowed, expunges (EXPUNGE).
     async fn sync(&mut self, expunges_allowed: bool) -> Result<()> {
+        if self.withdrawn().await? {
+            return Ok(());
+        }
         let (condstore, qresync) = (self.condstore, self.qresync);
         let (Some(selected), Some(user)) = (&mut self.selected, &self.user) else {
             return Ok(());
