@@ -475,21 +475,34 @@ async fn mailboxes_status_copy_and_move() {
         "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) ((\"Shared/\" \"/\"))\r\n"
     );
 
-    c.ok("CREATE Akten/").await;
-    c.ok("CREATE Akten/2026").await;
+    // Parents are made with their children (RFC 9051 §6.3.4).
+    c.ok("CREATE Akten/2026/Q1/").await;
     let (_, tagged) = c.command("CREATE Akten").await;
     assert!(tagged.starts_with("NO [ALREADYEXISTS]"), "{tagged}");
     let list = c.ok("LIST \"\" \"Akten*\"").await;
     assert_eq!(
         list,
-        "* LIST (\\HasChildren) \"/\" \"Akten\"\r\n* LIST (\\HasNoChildren) \"/\" \"Akten/2026\"\r\n"
+        "* LIST (\\HasChildren) \"/\" \"Akten\"\r\n* LIST (\\HasChildren) \"/\" \"Akten/2026\"\r\n\
+         * LIST (\\HasNoChildren) \"/\" \"Akten/2026/Q1\"\r\n"
     );
+    assert_eq!(
+        c.ok("LIST \"\" \"Akten/%\"").await,
+        "* LIST (\\HasChildren) \"/\" \"Akten/2026\"\r\n"
+    );
+    // Children move with their parent (RFC 9051 §6.3.6).
     c.ok("RENAME Akten/2026 Akten/Mandat").await;
+    let (_, tagged) = c.command("RENAME Akten/Mandat/Q1 Akten").await;
+    assert!(tagged.starts_with("NO [ALREADYEXISTS]"), "{tagged}");
     let (_, tagged) = c.command("RENAME INBOX Posteingang").await;
     assert!(tagged.starts_with("NO"), "{tagged}");
     c.ok("UNSUBSCRIBE Akten").await;
     let lsub = c.ok("LSUB \"\" \"Akten*\"").await;
-    assert_eq!(lsub, "* LSUB (\\HasNoChildren) \"/\" \"Akten/Mandat\"\r\n");
+    assert_eq!(
+        lsub,
+        "* LSUB (\\HasChildren) \"/\" \"Akten/Mandat\"\r\n* LSUB (\\HasNoChildren) \"/\" \"Akten/Mandat/Q1\"\r\n"
+    );
+    let (_, tagged) = c.command("DELETE Akten").await;
+    assert!(tagged.starts_with("NO [HASCHILDREN]"), "{tagged}");
 
     let status = c
         .ok("STATUS INBOX (MESSAGES UNSEEN UIDNEXT UIDVALIDITY DELETED)")
@@ -528,6 +541,7 @@ async fn mailboxes_status_copy_and_move() {
     assert!(status.ends_with("(MESSAGES 3)\r\n"), "{status}");
 
     c.ok("SELECT Akten/Mandat").await;
+    c.ok("DELETE Akten/Mandat/Q1").await;
     c.ok("DELETE Akten/Mandat").await;
     let (_, tagged) = c.command("FETCH 1 UID").await;
     assert!(tagged.starts_with("BAD"), "{tagged}");

@@ -907,8 +907,14 @@ impl Session {
                 {
                     self.selected = None;
                 }
-                self.mail()?.delete_mailbox(info.id).await?;
-                Reply::ok("DELETE completed")
+                match self.mail()?.delete_mailbox(info.id).await {
+                    // RFC 9051 §7.1: HASCHILDREN.
+                    Err(Error::Conflict(why)) => Reply::no(format!("[HASCHILDREN] {why}")),
+                    done => {
+                        done?;
+                        Reply::ok("DELETE completed")
+                    }
+                }
             }
             CommandBody::Rename { from, to } => {
                 let Some(Found { info, delegation }) = self.find_mailbox(&from).await? else {
@@ -923,8 +929,13 @@ impl Session {
                 if self.find_mailbox(&to).await?.is_some() {
                     return Ok(Reply::no("[ALREADYEXISTS] Mailbox exists"));
                 }
-                self.mail()?.rename_mailbox(info.id, &name).await?;
-                Reply::ok("RENAME completed")
+                match self.mail()?.rename_mailbox(info.id, &name).await {
+                    Err(Error::Conflict(why)) => Reply::no(format!("[ALREADYEXISTS] {why}")),
+                    done => {
+                        done?;
+                        Reply::ok("RENAME completed")
+                    }
+                }
             }
             CommandBody::Subscribe { mailbox } => self.subscribe(&mailbox, true).await?,
             CommandBody::Unsubscribe { mailbox } => self.subscribe(&mailbox, false).await?,

@@ -579,23 +579,42 @@ impl TenantMail {
     }
 
     /// Creates a mailbox named `name` (levels separated by `/`).
+    /// Missing parents (`Akten` for `Akten/2026`) are made too.
     pub async fn create_mailbox(&self, account: &Account, name: &str) -> Result<MailboxInfo> {
         check_mailbox_name(name)?;
         let now = self.store.clock().now().timestamp_micros();
         let key = account.key();
         let row = mail_tx!(self, |sql| {
-            let existing = ensure_account(&mut sql, &key, now).await?;
-            if existing.len() as u64 >= MAX_MAILBOXES.max() {
-                return Err(Error::over(&MAX_MAILBOXES));
+            let mut existing = ensure_account(&mut sql, &key, now).await?;
+            let levels: Vec<usize> = name.match_indices('/').map(|(i, _)| i).collect();
+            let parents = levels.iter().filter_map(|&end| name.get(..end));
+            let mut made = None;
+            for path in parents.chain([name]) {
+                if existing.iter().any(|b| b.name == path) && path != name {
+                    continue;
+                }
+                if existing.len() as u64 >= MAX_MAILBOXES.max() {
+                    return Err(Error::over(&MAX_MAILBOXES));
+                }
+                let mut row = new_mailbox(&key, path, None, now);
+                // RFC 9051 §2.3.1.1: a name made again gets a larger
+                // UIDVALIDITY, also within the same second.
+                let newest = existing.iter().map(|b| b.uid_validity).max().unwrap_or(0);
+                row.uid_validity = row
+                    .uid_validity
+                    .max(newest.saturating_add(1))
+                    .min(i64::from(u32::MAX));
+                sql.insert_mailbox(&row, false).await?;
+                existing.push(row.clone());
+                made = Some(row);
             }
-            let row = new_mailbox(&key, name, None, now);
-            sql.insert_mailbox(&row, false).await?;
-            row
+            made.ok_or(Error::invalid("mailbox", "no name"))?
         });
         info(row)
     }
 
-    /// Renames a mailbox (not INBOX).
+    /// Renames a mailbox (not INBOX) with the mailboxes below it
+    /// (RFC 9051 §6.3.6); refused if any new name is taken.
     pub async fn rename_mailbox(&self, id: Uuid, name: &str) -> Result<()> {
         check_mailbox_name(name)?;
         mail_tx!(self, |sql| {
@@ -603,7 +622,22 @@ impl TenantMail {
             if row.role.as_deref() == Some(Role::Inbox.as_str()) {
                 return Err(Error::invalid("mailbox", "INBOX cannot be renamed"));
             }
-            sql.rename_mailbox(id, name).await?;
+            let boxes = sql.mailboxes(&row.account).await?;
+            let below = format!("{}/", row.name);
+            let mut renames = vec![(row.id, name.to_owned())];
+            for child in boxes.iter().filter(|b| b.name.starts_with(&below)) {
+                let rest = child.name.get(below.len()..).unwrap_or_default();
+                renames.push((child.id, format!("{name}/{rest}")));
+            }
+            for (_, new) in &renames {
+                check_mailbox_name(new)?;
+                if boxes.iter().any(|b| &b.name == new) {
+                    return Err(Error::Conflict(format!("a mailbox {new:?} exists")));
+                }
+            }
+            for (id, new) in &renames {
+                sql.rename_mailbox(*id, new).await?;
+            }
         });
         Ok(())
     }
@@ -622,6 +656,17 @@ impl TenantMail {
                 return Err(Error::invalid(
                     "mailbox",
                     "a special-use mailbox cannot be deleted",
+                ));
+            }
+            let below = format!("{}/", row.name);
+            if sql
+                .mailboxes(&row.account)
+                .await?
+                .iter()
+                .any(|b| b.name.starts_with(&below))
+            {
+                return Err(Error::Conflict(
+                    "the mailbox has mailboxes below it: delete them first".to_owned(),
                 ));
             }
             let keys = sql.delete_mailbox(id).await?;
