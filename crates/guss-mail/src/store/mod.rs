@@ -69,7 +69,7 @@ pub const MAX_MESSAGE: Limit = Limit::new("message size", 50 * 1024 * 1024);
 const MAX_MAILBOXES: Limit = Limit::new("mailboxes per account", 10_000);
 /// Most flags and keywords on one message.
 const MAX_FLAGS: Limit = Limit::new("flags per message", 128);
-/// Most messages returned by one listing.
+/// Rows read from the database at once (listings are read page by page).
 const MAX_LISTING: i64 = 100_000;
 
 /// Whose mail: a person's, or a shared account such as `kanzlei@`.
@@ -798,9 +798,7 @@ impl TenantMail {
         uids: RangeInclusive<u32>,
     ) -> Result<Vec<MessageMeta>> {
         let (from, to) = (i64::from(*uids.start()), i64::from(*uids.end()));
-        let rows = mail_tx!(self, |sql| sql
-            .messages(mailbox, from, to, MAX_LISTING)
-            .await?);
+        let rows = mail_tx!(self, |sql| all_messages(&mut sql, mailbox, from, to).await?);
         Ok(rows.into_iter().map(meta).collect())
     }
 
@@ -906,13 +904,13 @@ impl TenantMail {
     /// UIDs removed.
     pub async fn expunge(&self, mailbox: Uuid, only: Option<&[u32]>) -> Result<Vec<u32>> {
         let (removed, keys) = mail_tx!(self, |sql| {
-            let rows = sql
-                .messages(mailbox, 1, i64::from(u32::MAX), MAX_LISTING)
-                .await?;
+            let rows = all_messages(&mut sql, mailbox, 1, i64::from(u32::MAX)).await?;
+            let only: Option<std::collections::HashSet<i64>> =
+                only.map(|o| o.iter().map(|&u| i64::from(u)).collect());
             let doomed: Vec<MessageRow> = rows
                 .into_iter()
                 .filter(|r| Flags::from_stored(&r.flags).contains("\\Deleted"))
-                .filter(|r| only.is_none_or(|o| o.iter().any(|u| i64::from(*u) == r.uid)))
+                .filter(|r| only.as_ref().is_none_or(|o| o.contains(&r.uid)))
                 .collect();
             let mut removed = Vec::new();
             let mut keys = Vec::new();
@@ -936,11 +934,29 @@ impl TenantMail {
     /// What changed in a mailbox after `modseq`.
     pub async fn changes_since(&self, mailbox: Uuid, modseq: u64) -> Result<Changes> {
         let since = i64::try_from(modseq).unwrap_or(i64::MAX);
+        // Page by page (by UID) in one transaction: nothing is left out.
         let (changed, vanished) = mail_tx!(self, |sql| {
-            (
-                sql.changed_since(mailbox, since, MAX_LISTING).await?,
-                sql.expunged_since(mailbox, since, MAX_LISTING).await?,
-            )
+            let mut changed: Vec<MessageRow> = Vec::new();
+            loop {
+                let after = changed.last().map_or(0, |r| r.uid);
+                let page = sql.changed_since(mailbox, since, after, MAX_LISTING).await?;
+                let full = page.len() as i64 == MAX_LISTING;
+                changed.extend(page);
+                if !full {
+                    break;
+                }
+            }
+            let mut vanished: Vec<i64> = Vec::new();
+            loop {
+                let after = vanished.last().copied().unwrap_or(0);
+                let page = sql.expunged_since(mailbox, since, after, MAX_LISTING).await?;
+                let full = page.len() as i64 == MAX_LISTING;
+                vanished.extend(page);
+                if !full {
+                    break;
+                }
+            }
+            (changed, vanished)
         });
         Ok(Changes {
             changed: changed.into_iter().map(meta).collect(),
@@ -1063,6 +1079,30 @@ fn new_mailbox(account: &str, name: &str, role: Option<Role>, now: i64) -> Mailb
         subscribed: 1,
         created_at: now,
     }
+}
+
+/// Every message of `mailbox` with a UID in `from..=to`, read a page
+/// (`MAX_LISTING`) at a time.
+async fn all_messages<S: Sql + ?Sized>(
+    sql: &mut S,
+    mailbox: Uuid,
+    from: i64,
+    to: i64,
+) -> Result<Vec<MessageRow>> {
+    let mut rows: Vec<MessageRow> = Vec::new();
+    loop {
+        let start = rows.last().map_or(from, |r| r.uid + 1);
+        if start > to {
+            break;
+        }
+        let page = sql.messages(mailbox, start, to, MAX_LISTING).await?;
+        let full = page.len() as i64 == MAX_LISTING;
+        rows.extend(page);
+        if !full {
+            break;
+        }
+    }
+    Ok(rows)
 }
 
 /// The account's mailboxes, with the special-use ones made if missing.

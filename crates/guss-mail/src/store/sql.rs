@@ -101,15 +101,24 @@ pub(crate) trait Sql: Send {
         to: i64,
         limit: i64,
     ) -> Result<Vec<MessageRow>>;
+    /// Messages changed after `modseq` with a UID above `after`, by UID.
     async fn changed_since(
         &mut self,
         mailbox: Uuid,
         modseq: i64,
+        after: i64,
         limit: i64,
     ) -> Result<Vec<MessageRow>>;
     async fn set_flags(&mut self, mailbox: Uuid, uid: i64, flags: &str, modseq: i64) -> Result<()>;
     async fn remove_message(&mut self, mailbox: Uuid, uid: i64, modseq: i64) -> Result<()>;
-    async fn expunged_since(&mut self, mailbox: Uuid, modseq: i64, limit: i64) -> Result<Vec<i64>>;
+    /// UIDs expunged after `modseq` above `after`, ascending.
+    async fn expunged_since(
+        &mut self,
+        mailbox: Uuid,
+        modseq: i64,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<i64>>;
     async fn blob_in_use(&mut self, key: &str) -> Result<bool>;
     async fn thread_of(&mut self, account: &str, message_id: &str) -> Result<Option<String>>;
     async fn counts(&mut self, mailbox: Uuid) -> Result<(i64, i64)>;
@@ -291,13 +300,14 @@ macro_rules! impl_sql {
                 .await?)
             }
 
-            async fn changed_since(&mut self, mailbox: Uuid, modseq: i64, limit: i64) -> Result<Vec<MessageRow>> {
+            async fn changed_since(&mut self, mailbox: Uuid, modseq: i64, after: i64, limit: i64) -> Result<Vec<MessageRow>> {
                 Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    "SELECT {MESSAGE_COLUMNS} FROM mail_messages WHERE tenant_id = $1 AND mailbox_id = $2 AND modseq > $3 ORDER BY uid LIMIT $4"
+                    "SELECT {MESSAGE_COLUMNS} FROM mail_messages WHERE tenant_id = $1 AND mailbox_id = $2 AND modseq > $3 AND uid > $4 ORDER BY uid LIMIT $5"
                 )))
                 .bind(self.tenant.as_uuid())
                 .bind(mailbox)
                 .bind(modseq)
+                .bind(after)
                 .bind(limit)
                 .fetch_all(&mut *self.tx)
                 .await?)
@@ -332,13 +342,14 @@ macro_rules! impl_sql {
                 Ok(())
             }
 
-            async fn expunged_since(&mut self, mailbox: Uuid, modseq: i64, limit: i64) -> Result<Vec<i64>> {
+            async fn expunged_since(&mut self, mailbox: Uuid, modseq: i64, after: i64, limit: i64) -> Result<Vec<i64>> {
                 Ok(sqlx::query_scalar(
-                    "SELECT uid FROM mail_expunged WHERE tenant_id = $1 AND mailbox_id = $2 AND modseq > $3 ORDER BY uid LIMIT $4",
+                    "SELECT uid FROM mail_expunged WHERE tenant_id = $1 AND mailbox_id = $2 AND modseq > $3 AND uid > $4 ORDER BY uid LIMIT $5",
                 )
                 .bind(self.tenant.as_uuid())
                 .bind(mailbox)
                 .bind(modseq)
+                .bind(after)
                 .bind(limit)
                 .fetch_all(&mut *self.tx)
                 .await?)
