@@ -67,7 +67,13 @@ backend_tests! {
         mail.rename_mailbox(akten.id, "Akten/2027").await.unwrap();
         assert!(mail.rename_mailbox(inbox.id, "Eingang").await.is_err());
         assert!(mail.delete_mailbox(inbox.id).await.is_err(), "special use stays");
+        // The parent was made with it, and cannot go before its child.
+        let boxes = mail.mailboxes(&anna).await.unwrap();
+        let parent = boxes.iter().find(|b| b.name == "Akten").expect("parent made").id;
+        assert!(boxes.iter().any(|b| b.name == "Akten/2027"), "renamed");
+        assert!(matches!(mail.delete_mailbox(parent).await, Err(Error::Conflict(_))));
         mail.delete_mailbox(akten.id).await.unwrap();
+        mail.delete_mailbox(parent).await.unwrap();
         assert_eq!(mail.mailboxes(&anna).await.unwrap().len(), 6);
     }
 
