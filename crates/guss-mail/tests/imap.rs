@@ -707,6 +707,18 @@ async fn condstore_basics() {
         stored.contains("FLAGS (\\Flagged \\Seen) UID 1 MODSEQ ("),
         "{stored}"
     );
+    let latest = number_after(&stored, "MODSEQ");
+    let found = c.ok(&format!("SEARCH MODSEQ {}", highest + 1)).await;
+    assert_eq!(found, format!("* SEARCH 1 (MODSEQ {latest})\r\n"));
+    let silent = c
+        .ok(&format!(
+            "STORE 2 (UNCHANGEDSINCE {latest}) +FLAGS.SILENT (\\Answered)"
+        ))
+        .await;
+    assert!(
+        silent.starts_with("* 2 FETCH (FLAGS (\\Answered) MODSEQ ("),
+        "{silent}"
+    );
     let (_, tagged) = c.command("SELECT INBOX (QRESYNC (1 1))").await;
     assert!(tagged.starts_with("BAD"), "before ENABLE QRESYNC: {tagged}");
 }
@@ -730,7 +742,9 @@ async fn qresync_tells_what_vanished_and_changed_since_a_modseq() {
     b.ok("SELECT INBOX").await;
     b.ok("STORE 1 +FLAGS (\\Seen)").await;
     b.ok("STORE 2:3 +FLAGS (\\Deleted)").await;
-    b.ok("EXPUNGE").await;
+    b.ok("ENABLE QRESYNC").await;
+    let (_, tagged) = b.command("EXPUNGE").await;
+    assert!(tagged.starts_with("OK [HIGHESTMODSEQ "), "{tagged}");
 
     // The session that was there all along hears VANISHED, not EXPUNGE.
     let heard = a.ok("NOOP").await;
@@ -1040,6 +1054,12 @@ async fn imap4rev2_esearch_list_extended_and_mailbox_names() {
         untagged,
         format!("* ESEARCH (TAG \"a{}\") UID ALL 1,3\r\n", c.tags)
     );
+    let (untagged, _) = c.command("SEARCH RETURN (SAVE MAX) SUBJECT termin").await;
+    assert_eq!(
+        untagged,
+        format!("* ESEARCH (TAG \"a{}\") MAX 3\r\n", c.tags)
+    );
+    assert_eq!(c.ok("FETCH $ (UID)").await, "* 3 FETCH (UID 3)\r\n");
     c.ok("SEARCH RETURN (SAVE) SUBJECT nirgends").await;
     assert_eq!(c.ok("FETCH $ (FLAGS)").await, "");
     assert_eq!(c.ok("STORE $ +FLAGS (\\Seen)").await, "");

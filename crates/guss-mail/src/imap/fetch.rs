@@ -183,6 +183,12 @@ impl Plan {
         Ok(plan)
     }
 
+    /// Whether MODSEQ was asked for (which turns CONDSTORE on, RFC 7162
+    /// §3.1).
+    pub(super) fn asks_modseq(&self) -> bool {
+        self.items.contains(&Item::ModSeq)
+    }
+
     /// Adds MODSEQ (CONDSTORE is on).
     pub(super) fn with_modseq(&mut self) {
         if !self.items.contains(&Item::ModSeq) {

@@ -86,6 +86,17 @@ pub(super) fn needs_body(key: &SearchKey<'_>) -> bool {
     }
 }
 
+/// Whether `key` is or holds a MODSEQ key.
+pub(super) fn uses_modseq(key: &SearchKey<'_>) -> bool {
+    match key {
+        SearchKey::ModSequence { .. } => true,
+        SearchKey::And(keys) => keys.as_ref().iter().any(uses_modseq),
+        SearchKey::Not(key) => uses_modseq(key),
+        SearchKey::Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        _ => false,
+    }
+}
+
 /// Whether `c` matches `key`.
 pub(super) fn matches(key: &SearchKey<'_>, c: &Candidate<'_>) -> bool {
     let flag = |name: &str| c.meta.flags.contains(name);

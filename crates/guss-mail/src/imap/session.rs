@@ -974,6 +974,12 @@ impl Session {
     }
 
     async fn search(&mut self, keys: &[SearchKey<'_>], uid: bool) -> Result<Reply> {
+        // RFC 5182 §2.1: a SEARCH that saves clears `$` first, also when it fails.
+        if self.search_return.as_ref().is_some_and(|r| r.save)
+            && let Some(selected) = &mut self.selected
+        {
+            selected.saved.clear();
+        }
         if let Err(why) = keys.iter().try_for_each(search::check) {
             return Ok(Reply::bad(why));
         }
@@ -993,6 +999,10 @@ impl Session {
             selected.uids.last().copied().unwrap_or(0),
         );
         let (mut found, mut found_uids) = (Vec::new(), Vec::new());
+        // RFC 7162 §3.1.5: a MODSEQ key turns CONDSTORE on and has the
+        // answer name the highest MODSEQ of what was found.
+        let by_modseq = keys.iter().any(search::uses_modseq);
+        let mut highest = 0u64;
         for (&message_uid, seq) in selected.uids.iter().zip(1u32..) {
             let Some(meta) = stored.get(&message_uid) else {
                 continue;
@@ -1011,8 +1021,10 @@ impl Session {
             if keys.iter().all(|k| search::matches(k, &candidate)) {
                 found.push(if uid { message_uid } else { seq });
                 found_uids.push(message_uid);
+                highest = highest.max(meta.modseq);
             }
         }
+        self.condstore |= by_modseq;
         if let Some(selected) = &self.selected {
             let (delegation, id) = (selected.delegation.as_ref(), selected.mailbox.id);
             self.record(delegation, id, "search", &found_uids).await;
@@ -1029,7 +1041,19 @@ impl Session {
                 if returns.save
                     && let Some(selected) = &mut self.selected
                 {
-                    selected.saved = found_uids;
+                    // SAVE with MIN or MAX alone keeps only those (§2.1).
+                    let ends_only = (returns.min || returns.max) && !(returns.all || returns.count);
+                    selected.saved = if !ends_only {
+                        found_uids
+                    } else {
+                        let ends = [
+                            found_uids.first().filter(|_| returns.min),
+                            found_uids.last().filter(|_| returns.max),
+                        ];
+                        let mut ends: Vec<u32> = ends.into_iter().flatten().copied().collect();
+                        ends.dedup();
+                        ends
+                    };
                 }
                 if !returns.answers() {
                     return Ok(Reply::ok("SEARCH completed, result saved"));
@@ -1050,12 +1074,18 @@ impl Session {
                 if returns.count {
                     line.push_str(&format!(" COUNT {}", found.len()));
                 }
+                if by_modseq && !found.is_empty() {
+                    line.push_str(&format!(" MODSEQ {}", highest.max(1)));
+                }
                 self.line(&line);
             }
             None => {
                 let mut line = "* SEARCH".to_owned();
-                for n in found {
+                for n in &found {
                     line.push_str(&format!(" {n}"));
+                }
+                if by_modseq && !found.is_empty() {
+                    line.push_str(&format!(" (MODSEQ {})", highest.max(1)));
                 }
                 self.line(&line);
             }
@@ -1840,7 +1870,15 @@ impl Session {
         let removed = self.mail()?.expunge(id, only.as_deref()).await?;
         let delegation = self.selected.as_ref().and_then(|s| s.delegation.as_ref());
         self.record(delegation, id, "expunge", &removed).await;
-        // The expunges are told by the update that follows every command.
+        // The expunges are told by the update that follows every command;
+        // with QRESYNC the new HIGHESTMODSEQ goes with the answer (RFC
+        // 7162 §3.2.10).
+        if self.qresync {
+            let highest = self.mail()?.mailbox(id).await?.highest_modseq.max(1);
+            return Ok(Reply::ok(format!(
+                "[HIGHESTMODSEQ {highest}] EXPUNGE completed"
+            )));
+        }
         Ok(Reply::ok("EXPUNGE completed"))
     }
 
@@ -1885,8 +1923,8 @@ impl Session {
             Ok(plan) => plan,
             Err(why) => return Ok(Reply::bad(why)),
         };
-        // RFC 7162 §3.1.4.1: CHANGEDSINCE turns CONDSTORE on.
-        self.condstore |= changed_since.is_some();
+        // RFC 7162 §3.1: CHANGEDSINCE and the MODSEQ item turn CONDSTORE on.
+        self.condstore |= changed_since.is_some() || plan.asks_modseq();
         if self.condstore {
             plan.with_modseq();
         }
@@ -2000,7 +2038,8 @@ impl Session {
             if let Some(selected) = &mut self.selected {
                 selected.reported.insert(meta.uid, meta.modseq);
             }
-            if response == StoreResponse::Answer {
+            // RFC 7162 §3.1.3: with UNCHANGEDSINCE, also when .SILENT.
+            if response == StoreResponse::Answer || unchanged_since.is_some() {
                 let mut line = format!("* {seq} FETCH (FLAGS ").into_bytes();
                 fetch::flag_list(&mut line, &meta);
                 if uid {

@@ -798,7 +798,8 @@ impl TenantMail {
         uids: RangeInclusive<u32>,
     ) -> Result<Vec<MessageMeta>> {
         let (from, to) = (i64::from(*uids.start()), i64::from(*uids.end()));
-        let rows = mail_tx!(self, |sql| all_messages(&mut sql, mailbox, from, to).await?);
+        let rows = mail_tx!(self, |sql| all_messages(&mut sql, mailbox, from, to)
+            .await?);
         Ok(rows.into_iter().map(meta).collect())
     }
 
@@ -939,7 +940,9 @@ impl TenantMail {
             let mut changed: Vec<MessageRow> = Vec::new();
             loop {
                 let after = changed.last().map_or(0, |r| r.uid);
-                let page = sql.changed_since(mailbox, since, after, MAX_LISTING).await?;
+                let page = sql
+                    .changed_since(mailbox, since, after, MAX_LISTING)
+                    .await?;
                 let full = page.len() as i64 == MAX_LISTING;
                 changed.extend(page);
                 if !full {
@@ -949,7 +952,9 @@ impl TenantMail {
             let mut vanished: Vec<i64> = Vec::new();
             loop {
                 let after = vanished.last().copied().unwrap_or(0);
-                let page = sql.expunged_since(mailbox, since, after, MAX_LISTING).await?;
+                let page = sql
+                    .expunged_since(mailbox, since, after, MAX_LISTING)
+                    .await?;
                 let full = page.len() as i64 == MAX_LISTING;
                 vanished.extend(page);
                 if !full {
