@@ -133,7 +133,13 @@ pub(super) async fn find(
             Err(_) => return Ok(None),
         }
     } else {
-        let Ok(address) = format!("{label}@{domain}").parse() else {
+        // A colleague at the login's domain by local part, others by address.
+        let address = if label.contains('@') {
+            label.parse()
+        } else {
+            format!("{label}@{domain}").parse()
+        };
+        let Ok(address) = address else {
             return Ok(None);
         };
         let directory = imap.inner.router.directory();
@@ -145,18 +151,32 @@ pub(super) async fn find(
     Ok(delegation(imap, mail, me, account, label.to_ascii_lowercase()).await)
 }
 
-/// Every account `me` may open besides their own.
-pub(super) async fn all(imap: &Imap, mail: &TenantMail, me: PersonId) -> Result<Vec<Delegation>> {
+/// Every account `me` (who logged in at `domain`) may open besides their
+/// own.
+pub(super) async fn all(
+    imap: &Imap,
+    mail: &TenantMail,
+    me: PersonId,
+    domain: &str,
+) -> Result<Vec<Delegation>> {
     let directory = imap.inner.router.directory();
     let mut found = Vec::new();
     for account in mail.accounts().await? {
         let label = match &account {
             Account::Person(person) if *person == me => continue,
+            // The label `find` resolves back to the same person.
             Account::Person(person) => match directory.person(mail.tenant_id(), *person).await? {
-                Some(entry) => match entry.emails.first() {
-                    Some(address) => address.local_part().to_owned(),
-                    None => continue,
-                },
+                Some(entry) => {
+                    let here = entry
+                        .emails
+                        .iter()
+                        .find(|a| a.domain().eq_ignore_ascii_case(domain));
+                    match (here, entry.emails.first()) {
+                        (Some(address), _) => address.local_part().to_owned(),
+                        (None, Some(address)) => address.to_string(),
+                        (None, None) => continue,
+                    }
+                }
                 None => continue,
             },
             Account::Shared(name) => name.clone(),

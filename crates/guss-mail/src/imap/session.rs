@@ -1183,6 +1183,8 @@ impl Session {
             };
             values.push(value);
         }
+        self.record(found.delegation.as_ref(), info.id, "status", &[])
+            .await;
         let mut out = b"* STATUS ".to_vec();
         fetch::string(&mut out, &self.external(&found.visible()));
         out.extend_from_slice(format!(" ({})\r\n", values.join(" ")).as_bytes());
@@ -1449,8 +1451,10 @@ impl Session {
             },
             None => (None, name),
         };
-        let account = delegation.as_ref().map_or(&user.account, |d| &d.account);
-        let boxes = user.mail.mailboxes(account).await?;
+        let boxes = match &delegation {
+            Some(delegation) => user.mail.existing_mailboxes(&delegation.account).await?,
+            None => user.mail.mailboxes(&user.account).await?,
+        };
         let info = if name.eq_ignore_ascii_case("INBOX") {
             boxes.into_iter().find(|b| b.role == Some(Role::Inbox))
         } else {
@@ -1465,14 +1469,19 @@ impl Session {
         let Mailbox::Other(other) = mailbox else {
             return Some("INBOX".to_owned());
         };
-        let text = std::str::from_utf8(other.as_ref()).ok()?;
-        // Some IMAP4rev1 clients send UTF-8 all the same: taken as such.
-        let name = if self.rev2 || !text.is_ascii() {
-            text.to_owned()
-        } else {
-            utf7::decode(text)?
-        };
+        let name = self.internal(std::str::from_utf8(other.as_ref()).ok()?)?;
         Some(name.trim_end_matches(DELIMITER).to_owned()).filter(|n| !n.is_empty())
+    }
+
+    /// A name or pattern as the client spells it, as stored: UTF-8 for
+    /// IMAP4rev2, modified UTF-7 for IMAP4rev1 (some of which send UTF-8
+    /// all the same, taken as such).
+    fn internal(&self, text: &str) -> Option<String> {
+        if self.rev2 || !text.is_ascii() {
+            Some(text.to_owned())
+        } else {
+            utf7::decode(text)
+        }
     }
 
     /// A mailbox name as the client spells it.
@@ -1691,19 +1700,12 @@ impl Session {
             },
             None => None,
         };
-        let decode = |text: &str| {
-            if self.rev2 {
-                Some(text.to_owned())
-            } else {
-                utf7::decode(text)
-            }
-        };
-        let Some(reference) = decode(&list.reference) else {
+        let Some(reference) = self.internal(&list.reference) else {
             return Ok(Reply::bad("Invalid reference"));
         };
         let mut patterns = Vec::new();
         for pattern in list.patterns.iter().filter(|p| !p.is_empty()) {
-            let Some(pattern) = decode(pattern) else {
+            let Some(pattern) = self.internal(pattern) else {
                 return Ok(Reply::bad("Invalid pattern"));
             };
             patterns.push(format!("{reference}{pattern}"));
@@ -1787,7 +1789,7 @@ impl Session {
         }
         // Others' mailboxes under their namespace (without special uses,
         // which would make clients take them for the person's own).
-        let delegations = access::all(&self.imap, &user.mail, user.person).await?;
+        let delegations = access::all(&self.imap, &user.mail, user.person, &user.domain).await?;
         let mut roots = BTreeSet::new();
         for delegation in delegations {
             let root = delegation.root();
@@ -1797,7 +1799,7 @@ impl Session {
                 entries.push(ListEntry::parent(namespace));
             }
             entries.push(ListEntry::parent(&root));
-            let theirs = user.mail.mailboxes(&delegation.account).await?;
+            let theirs = user.mail.existing_mailboxes(&delegation.account).await?;
             for mailbox in &theirs {
                 let name = if mailbox.role == Some(Role::Inbox) {
                     "INBOX"

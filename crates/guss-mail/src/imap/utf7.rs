@@ -50,8 +50,15 @@ pub(super) fn encode(name: &str) -> String {
     out
 }
 
-/// The name spelled in modified UTF-7; `None` if it is not well formed.
+/// The name spelled in modified UTF-7; `None` if it is not well formed
+/// or not spelled the one way [`encode`] spells it (`&AC8-` for `/` would
+/// otherwise be a second name for the same mailbox).
 pub(super) fn decode(name: &str) -> Option<String> {
+    let decoded = decode_any(name)?;
+    (encode(&decoded) == name).then_some(decoded)
+}
+
+fn decode_any(name: &str) -> Option<String> {
     let mut out = String::with_capacity(name.len());
     let mut rest = name;
     while let Some(start) = rest.find('&') {
@@ -112,7 +119,7 @@ mod tests {
 
     #[test]
     fn malformed_names_are_refused() {
-        for bad in ["&", "&Jjo", "&Jjo!-", "Entwürfe", "&AP-", "&2D0-"] {
+        for bad in ["&", "&Jjo", "&Jjo!-", "Entwürfe", "&AP-", "&2D0-", "&AC8-", "INB&AE8-X", "&AGE-"] {
             assert_eq!(decode(bad), None, "{bad}");
         }
     }

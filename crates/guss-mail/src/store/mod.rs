@@ -546,6 +546,14 @@ impl TenantMail {
         rows.into_iter().map(info).collect()
     }
 
+    /// The account's mailboxes as they are, without making any (for
+    /// others than the owner, who may only read).
+    pub async fn existing_mailboxes(&self, account: &Account) -> Result<Vec<MailboxInfo>> {
+        let key = account.key();
+        let rows = mail_tx!(self, |sql| sql.mailboxes(&key).await?);
+        rows.into_iter().map(info).collect()
+    }
+
     /// The account's mailbox with `role`.
     pub async fn mailbox_by_role(&self, account: &Account, role: Role) -> Result<MailboxInfo> {
         self.mailboxes(account)
