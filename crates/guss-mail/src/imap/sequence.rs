@@ -44,15 +44,33 @@ pub(super) fn resolve(
     if !by_uid && ranges.iter().any(|&(_, hi)| hi > largest) {
         return Err(OutOfRange);
     }
+    let ranges = merged(ranges);
     Ok(uids
         .iter()
         .zip(1u32..)
         .filter(|&(&uid, seq)| {
             let n = if by_uid { uid } else { seq };
-            ranges.iter().any(|&(lo, hi)| lo <= n && n <= hi)
+            // The last range starting at or before `n` is the only candidate.
+            let after = ranges.partition_point(|&(lo, _)| lo <= n);
+            after > 0 && ranges.get(after - 1).is_some_and(|&(_, hi)| n <= hi)
         })
         .map(|(&uid, seq)| (seq, uid))
         .collect())
+}
+
+/// `ranges` sorted and with overlapping or adjacent ones joined, so that
+/// a number is looked up by binary search (a long UID list against a
+/// large mailbox stays cheap).
+fn merged(mut ranges: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    ranges.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(ranges.len());
+    for (lo, hi) in ranges {
+        match out.last_mut() {
+            Some(last) if lo <= last.1.saturating_add(1) => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
 }
 
 /// Whether `set` names `n`, `*` being `largest` (SEARCH).
@@ -113,6 +131,10 @@ mod tests {
         // `*` is the largest UID, also when it lies below the range's start.
         assert_eq!(resolve(&set("20:*"), &uids, true), Ok(vec![(4, 10)]));
         assert_eq!(resolve(&set("1:*"), &[], true), Ok(vec![]));
+        assert_eq!(
+            resolve(&set("10,3:4,9:5,3"), &uids, true),
+            Ok(vec![(1, 3), (2, 5), (3, 9), (4, 10)])
+        );
     }
 
     #[test]

@@ -42,6 +42,10 @@ use crate::{Error, Result};
 const READ_CHUNK: usize = 16 * 1024;
 /// Largest non-synchronizing literal (LITERAL-, RFC 7888 §5).
 const MAX_NON_SYNC_LITERAL: u32 = 4096;
+/// Most patterns in one LIST (LIST-EXTENDED allows several).
+const MAX_PATTERNS: usize = 32;
+/// Longest LIST pattern, in bytes.
+const MAX_PATTERN_LENGTH: usize = 512;
 /// Largest literal before login (a user name, a password, a SASL answer).
 const MAX_LITERAL_BEFORE_LOGIN: u32 = 8192;
 /// Output is written out once this much has gathered (long FETCHes).
@@ -1703,6 +1707,12 @@ impl Session {
         let Some(reference) = self.internal(&list.reference) else {
             return Ok(Reply::bad("Invalid reference"));
         };
+        // Matching costs pattern length times name length per mailbox.
+        if list.patterns.len() > MAX_PATTERNS
+            || list.patterns.iter().any(|p| p.len() > MAX_PATTERN_LENGTH)
+        {
+            return Ok(Reply::bad("Too many or too long patterns"));
+        }
         let mut patterns = Vec::new();
         for pattern in list.patterns.iter().filter(|p| !p.is_empty()) {
             let Some(pattern) = self.internal(pattern) else {
@@ -1951,8 +1961,10 @@ impl Session {
                     .mail()?
                     .store_flags(mailbox, &unseen, FlagChange::Add, &seen, None)
                     .await?;
-                for meta in changed {
-                    if let Some(target) = targets.iter_mut().find(|(_, m)| m.uid == meta.uid) {
+                let mut changed: HashMap<u32, MessageMeta> =
+                    changed.into_iter().map(|m| (m.uid, m)).collect();
+                for target in &mut targets {
+                    if let Some(meta) = changed.remove(&target.1.uid) {
                         target.1 = meta;
                     }
                 }

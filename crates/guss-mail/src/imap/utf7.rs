@@ -119,7 +119,17 @@ mod tests {
 
     #[test]
     fn malformed_names_are_refused() {
-        for bad in ["&", "&Jjo", "&Jjo!-", "Entwürfe", "&AP-", "&2D0-", "&AC8-", "INB&AE8-X", "&AGE-"] {
+        for bad in [
+            "&",
+            "&Jjo",
+            "&Jjo!-",
+            "Entwürfe",
+            "&AP-",
+            "&2D0-",
+            "&AC8-",
+            "INB&AE8-X",
+            "&AGE-",
+        ] {
             assert_eq!(decode(bad), None, "{bad}");
         }
     }
