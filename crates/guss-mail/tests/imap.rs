@@ -1025,9 +1025,12 @@ async fn imap4rev2_esearch_list_extended_and_mailbox_names() {
     assert!(inbox.contains("\"Entw&APw-rfe\""), "{inbox}");
     let (_, tagged) = c.command("LIST (RECURSIVEMATCH) \"\" *").await;
     assert!(tagged.starts_with("BAD"), "{tagged}");
-    let size = c.ok("STATUS INBOX (SIZE)").await;
+    let size = c.ok("STATUS INBOX (SIZE DELETED-STORAGE)").await;
     let expected = 2 * FIRST.len() + SECOND.len();
-    assert_eq!(size, format!("* STATUS \"INBOX\" (SIZE {expected})\r\n"));
+    assert_eq!(
+        size,
+        format!("* STATUS \"INBOX\" (SIZE {expected} DELETED-STORAGE 0)\r\n")
+    );
 
     // IMAP4rev2: UTF-8 names, ESEARCH always, no RECENT.
     assert_eq!(c.ok("ENABLE IMAP4rev2").await, "* ENABLED IMAP4rev2\r\n");
@@ -1036,6 +1039,15 @@ async fn imap4rev2_esearch_list_extended_and_mailbox_names() {
     assert_eq!(list, "* LIST (\\HasNoChildren) \"/\" {9}\r\nEntwürfe\r\n");
     let select = c.ok("SELECT \"Entwürfe\"").await;
     assert!(!select.contains("RECENT"), "{select}");
+    assert!(
+        select.contains("* LIST () \"/\" {9}\r\nEntwürfe\r\n"),
+        "{select}"
+    );
+    let sent = c.ok("SELECT Sent").await;
+    assert!(
+        sent.contains("* LIST (\\Sent) \"/\" \"Sent\"\r\n"),
+        "{sent}"
+    );
     c.ok("SELECT INBOX").await;
     let (untagged, _) = c.command("SEARCH SUBJECT termin").await;
     assert_eq!(

@@ -82,6 +82,13 @@ const NO_UID: &str = "4294967295";
 /// becomes a UID that does not exist, so that nothing is named; `None`
 /// if there is no `$`.
 pub(super) fn with_saved(message: &[u8], uids: &[u32], numbers: &[u32]) -> Option<Vec<u8>> {
+    let takes_set = matches!(
+        command_name(message)?.as_str(),
+        "FETCH" | "STORE" | "COPY" | "MOVE" | "SEARCH" | "EXPUNGE"
+    );
+    if !takes_set || !message.contains(&b'$') {
+        return None;
+    }
     let tokens = lex(message)?;
     let is_dollar = |t: &Lexed| t.token == Token::Atom(b"$".to_vec());
     if !tokens.iter().any(is_dollar) {
@@ -137,8 +144,26 @@ pub(super) enum Extended {
     Bad { tag: String, why: &'static str },
 }
 
+/// The command's name (after the tag, and after `UID`), upper-case, read
+/// without tokenizing the whole command (an APPEND may carry megabytes).
+fn command_name(message: &[u8]) -> Option<String> {
+    let head = message.get(..message.len().min(128))?;
+    let mut words = head
+        .split(|&b| b == b' ' || b == b'\r' || b == b'\n')
+        .filter(|w| !w.is_empty());
+    words.next()?;
+    let mut name = words.next()?;
+    if name.eq_ignore_ascii_case(b"UID") {
+        name = words.next()?;
+    }
+    Some(String::from_utf8_lossy(name).to_ascii_uppercase())
+}
+
 /// The extended command in `message`, if it is one.
 pub(super) fn parse(message: &[u8]) -> Option<Extended> {
+    if !matches!(command_name(message)?.as_str(), "LIST" | "SEARCH") {
+        return None;
+    }
     let tokens = lex(message)?;
     let tag = match tokens.first()?.token {
         Token::Atom(ref tag) => String::from_utf8(tag.clone()).ok()?,

@@ -332,6 +332,7 @@ impl Session {
                 "QUOTA=RES-STORAGE",
                 "ESEARCH",
                 "SEARCHRES",
+                "BINARY",
                 "LIST-EXTENDED",
                 "LIST-STATUS",
                 "STATUS=SIZE",
@@ -1153,9 +1154,15 @@ impl Session {
         let info = &found.info;
         let mail = self.mail()?;
         let (total, unseen) = mail.counts(info.id).await?;
-        let needs_messages = items
-            .iter()
-            .any(|i| matches!(i, StatusDataItemName::Deleted | StatusDataItemName::Size));
+        let needs_messages = items.iter().any(|i| {
+            matches!(
+                i,
+                StatusDataItemName::Deleted
+                    | StatusDataItemName::DeletedStorage
+                    | StatusDataItemName::Size
+            )
+        });
+        let deleted = |m: &&MessageMeta| m.flags.contains("\\Deleted");
         let messages = if needs_messages {
             mail.messages(info.id, 1..=u32::MAX).await?
         } else {
@@ -1171,11 +1178,12 @@ impl Session {
                 StatusDataItemName::UidValidity => format!("UIDVALIDITY {}", info.uid_validity),
                 StatusDataItemName::Unseen => format!("UNSEEN {unseen}"),
                 StatusDataItemName::Deleted => {
-                    let deleted = messages
-                        .iter()
-                        .filter(|m| m.flags.contains("\\Deleted"))
-                        .count();
-                    format!("DELETED {deleted}")
+                    format!("DELETED {}", messages.iter().filter(deleted).count())
+                }
+                // RFC 9208 §5.1 (with QUOTA=RES-STORAGE): what EXPUNGE frees.
+                StatusDataItemName::DeletedStorage => {
+                    let bytes: u64 = messages.iter().filter(deleted).map(|m| m.size).sum();
+                    format!("DELETED-STORAGE {}", bytes.div_ceil(1024))
                 }
                 StatusDataItemName::Size => {
                     format!("SIZE {}", messages.iter().map(|m| m.size).sum::<u64>())
@@ -1614,7 +1622,22 @@ impl Session {
             .position(|m| !m.flags.contains("\\Seen"))
             .map(|i| i + 1);
         self.line(&format!("* {} EXISTS", uids.len()));
-        if !self.rev2 {
+        if self.rev2 {
+            // RFC 9051 §6.3.2: the mailbox's LIST response.
+            let found = Found {
+                info: info.clone(),
+                delegation: delegation.clone(),
+            };
+            let use_ = match (&found.delegation, info.role) {
+                (None, Some(role)) if role != Role::Inbox => special_use(role),
+                _ => None,
+            };
+            let mut line =
+                format!("* LIST ({}) \"{DELIMITER}\" ", use_.unwrap_or_default()).into_bytes();
+            fetch::string(&mut line, &self.external(&found.visible()));
+            line.extend_from_slice(b"\r\n");
+            self.output.extend_from_slice(&line);
+        } else {
             self.line("* 0 RECENT");
         }
         self.line("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
@@ -1778,15 +1801,7 @@ impl Session {
                 mailbox.name.as_str()
             };
             let mut attributes = vec![children(&boxes, name)];
-            // RFC 6154 §2: the special uses.
-            match mailbox.role {
-                Some(Role::Sent) => attributes.push("\\Sent"),
-                Some(Role::Drafts) => attributes.push("\\Drafts"),
-                Some(Role::Trash) => attributes.push("\\Trash"),
-                Some(Role::Junk) => attributes.push("\\Junk"),
-                Some(Role::Archive) => attributes.push("\\Archive"),
-                Some(Role::Inbox) | None => {}
-            }
+            attributes.extend(mailbox.role.and_then(special_use));
             entries.push(ListEntry {
                 name: name.to_owned(),
                 attributes,
@@ -2216,6 +2231,18 @@ impl ListEntry {
     }
 }
 
+/// The special-use attribute of a role (RFC 6154 §2).
+fn special_use(role: Role) -> Option<&'static str> {
+    match role {
+        Role::Sent => Some("\\Sent"),
+        Role::Drafts => Some("\\Drafts"),
+        Role::Trash => Some("\\Trash"),
+        Role::Junk => Some("\\Junk"),
+        Role::Archive => Some("\\Archive"),
+        Role::Inbox => None,
+    }
+}
+
 /// A STATUS item named in LIST-STATUS.
 fn status_item(name: &str) -> Option<StatusDataItemName> {
     Some(match name {
@@ -2226,6 +2253,7 @@ fn status_item(name: &str) -> Option<StatusDataItemName> {
         "UNSEEN" => StatusDataItemName::Unseen,
         "DELETED" => StatusDataItemName::Deleted,
         "SIZE" => StatusDataItemName::Size,
+        "DELETED-STORAGE" => StatusDataItemName::DeletedStorage,
         "HIGHESTMODSEQ" => StatusDataItemName::HighestModSeq,
         _ => return None,
     })
