@@ -3,7 +3,7 @@
 
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
-use super::fetch::{Part, envelope, select, string};
+use super::fetch::{Part, envelope, nstring, select, string};
 
 /// Deepest MIME nesting described; deeper parts are shown as plain text.
 const MAX_DEPTH: usize = 32;
@@ -17,13 +17,6 @@ pub(super) fn structure(out: &mut Vec<u8>, raw: &[u8], extended: bool) {
     match MessageParser::default().parse(raw) {
         Some(message) => part(out, &message, 0, extended, 0),
         None => out.extend_from_slice(EMPTY_TEXT),
-    }
-}
-
-fn nstring(out: &mut Vec<u8>, text: Option<&str>) {
-    match text {
-        Some(text) => string(out, text),
-        None => out.extend_from_slice(b"NIL"),
     }
 }
 
@@ -120,7 +113,10 @@ fn part(out: &mut Vec<u8>, message: &Message<'_>, id: usize, extended: bool, dep
         parameters(out, attributes);
     }
     out.push(b' ');
-    nstring(out, p.content_id());
+    // The parser drops the angle brackets; the field has them (RFC 2045
+    // §7), and clients compare `cid:` links with what they get here.
+    let id = p.content_id().map(|id| format!("<{id}>"));
+    nstring(out, id.as_deref());
     out.push(b' ');
     nstring(out, p.content_description());
     out.push(b' ');
@@ -375,5 +371,12 @@ mod tests {
         );
         let plain = of(raw, false);
         assert!(plain.ends_with(" \"MIXED\")"), "{plain}");
+    }
+
+    #[test]
+    fn content_ids_keep_their_angle_brackets() {
+        let raw = b"Content-Type: image/png\r\nContent-ID: <logo@kanzlei>\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0K\r\n";
+        let body = of(raw, false);
+        assert!(body.contains("\"<logo@kanzlei>\""), "{body}");
     }
 }

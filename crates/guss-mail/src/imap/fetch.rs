@@ -402,7 +402,7 @@ fn header_value(raw: &[u8], name: &str) -> Option<String> {
 }
 
 /// A string, or NIL.
-fn nstring(out: &mut Vec<u8>, text: Option<&str>) {
+pub(super) fn nstring(out: &mut Vec<u8>, text: Option<&str>) {
     match text {
         Some(text) => string(out, text),
         None => out.extend_from_slice(b"NIL"),
