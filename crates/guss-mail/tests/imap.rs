@@ -1025,6 +1025,13 @@ async fn imap4rev2_esearch_list_extended_and_mailbox_names() {
     assert!(inbox.contains("\"Entw&APw-rfe\""), "{inbox}");
     let (_, tagged) = c.command("LIST (RECURSIVEMATCH) \"\" *").await;
     assert!(tagged.starts_with("BAD"), "{tagged}");
+    c.ok("CREATE Ablage/2026").await;
+    c.ok("UNSUBSCRIBE Ablage").await;
+    let recursive = c.ok("LIST (SUBSCRIBED RECURSIVEMATCH) \"\" Ablage").await;
+    assert_eq!(
+        recursive,
+        "* LIST (\\HasChildren) \"/\" \"Ablage\" (\"CHILDINFO\" (\"SUBSCRIBED\"))\r\n"
+    );
     let size = c.ok("STATUS INBOX (SIZE DELETED-STORAGE)").await;
     let expected = 2 * FIRST.len() + SECOND.len();
     assert_eq!(

@@ -64,6 +64,11 @@ backend_tests! {
         assert!(matches!(mail.create_mailbox(&anna, "Akten/2026").await, Err(Error::Conflict(_))));
         assert!(mail.create_mailbox(&anna, "inbox").await.is_err());
         assert!(mail.create_mailbox(&anna, "a//b").await.is_err());
+        mail.rename_mailbox(akten.id, "Archiv/Akten/2027").await.unwrap();
+        let boxes = mail.mailboxes(&anna).await.unwrap();
+        for parent in ["Archiv", "Archiv/Akten"] {
+            assert!(boxes.iter().any(|b| b.name == parent), "{parent} made");
+        }
         mail.rename_mailbox(akten.id, "Akten/2027").await.unwrap();
         assert!(mail.rename_mailbox(inbox.id, "Eingang").await.is_err());
         assert!(mail.delete_mailbox(inbox.id).await.is_err(), "special use stays");
@@ -74,6 +79,10 @@ backend_tests! {
         assert!(matches!(mail.delete_mailbox(parent).await, Err(Error::Conflict(_))));
         mail.delete_mailbox(akten.id).await.unwrap();
         mail.delete_mailbox(parent).await.unwrap();
+        for name in ["Archiv/Akten", "Archiv"] {
+            let id = mail.mailboxes(&anna).await.unwrap().into_iter().find(|b| b.name == name).unwrap().id;
+            mail.delete_mailbox(id).await.unwrap();
+        }
         assert_eq!(mail.mailboxes(&anna).await.unwrap().len(), 6);
     }
 

@@ -40,6 +40,9 @@ pub(super) struct ListExtended {
     pub(super) subscribed: bool,
     /// Selection `SPECIAL-USE`: special-use mailboxes only (RFC 6154).
     pub(super) special_use: bool,
+    /// Selection `RECURSIVEMATCH`: also parents whose children are
+    /// selected, with `CHILDINFO`.
+    pub(super) recursive: bool,
     /// Return `SUBSCRIBED` (implied by the selection): `\Subscribed`.
     pub(super) return_subscribed: bool,
     /// Return `STATUS (...)`: the items, upper-case (RFC 5819).
@@ -315,7 +318,6 @@ fn list(tokens: &[Lexed]) -> Result<Option<ListExtended>, &'static str> {
     let mut list = ListExtended::default();
     let mut at = 0;
     let mut extended = false;
-    let mut recursive = false;
     if tokens.first().map(|t| &t.token) == Some(&Token::Open) {
         extended = true;
         let (options, used) = atoms(tokens.get(1..).unwrap_or_default())?;
@@ -327,14 +329,14 @@ fn list(tokens: &[Lexed]) -> Result<Option<ListExtended>, &'static str> {
                     list.return_subscribed = true;
                 }
                 "SPECIAL-USE" => list.special_use = true,
-                "RECURSIVEMATCH" => recursive = true,
+                "RECURSIVEMATCH" => list.recursive = true,
                 // Mailboxes on other servers: there are none.
                 "REMOTE" => {}
                 _ => return Err("Unknown LIST selection option"),
             }
         }
         // RFC 5258 §3: RECURSIVEMATCH needs another selection option.
-        if recursive && !list.subscribed && !list.special_use {
+        if list.recursive && !list.subscribed && !list.special_use {
             return Err("RECURSIVEMATCH needs another selection option");
         }
     }
@@ -464,6 +466,7 @@ mod tests {
                 patterns: vec!["INBOX".into(), "Akten/%".into()],
                 subscribed: true,
                 special_use: false,
+                recursive: true,
                 return_subscribed: true,
                 status: Some(vec!["MESSAGES".into(), "UNSEEN".into()]),
             }

@@ -1744,9 +1744,26 @@ impl Session {
             patterns.push(format!("{reference}{pattern}"));
         }
         let entries = self.list_entries().await?;
+        // What the selection options choose.
+        let chosen = |e: &ListEntry| {
+            let special = e.attributes.len() > 1 && e.found.is_some();
+            (!list.subscribed || e.subscribed) && (!list.special_use || special)
+        };
+        // RFC 5258 §3.5: with RECURSIVEMATCH, a parent that is not chosen
+        // itself is listed for its chosen children, with CHILDINFO.
+        let parent_of_chosen: Vec<bool> = entries
+            .iter()
+            .map(|parent| {
+                let below = format!("{}{DELIMITER}", parent.name);
+                list.recursive
+                    && entries
+                        .iter()
+                        .any(|e| e.name.starts_with(&below) && chosen(e))
+            })
+            .collect();
         let mut out = Vec::new();
         let mut statuses = Vec::new();
-        for entry in entries {
+        for (entry, parent) in entries.iter().zip(parent_of_chosen) {
             let matches = patterns.iter().any(|pattern| {
                 if entry.name == "INBOX" {
                     wildcard(&pattern.to_ascii_uppercase(), &entry.name)
@@ -1754,9 +1771,8 @@ impl Session {
                     wildcard(pattern, &entry.name)
                 }
             });
-            let special = entry.attributes.len() > 1 && entry.found.is_some();
-            if !matches || (list.subscribed && !entry.subscribed) || (list.special_use && !special)
-            {
+            let is_chosen = chosen(entry);
+            if !matches || !(is_chosen || parent) {
                 continue;
             }
             let mut attributes = entry.attributes.clone();
@@ -1767,9 +1783,17 @@ impl Session {
                 format!("* {command} ({}) \"{DELIMITER}\" ", attributes.join(" ")).as_bytes(),
             );
             fetch::string(&mut out, &self.external(&entry.name));
+            if !is_chosen {
+                let why = if list.subscribed {
+                    "SUBSCRIBED"
+                } else {
+                    "SPECIAL-USE"
+                };
+                out.extend_from_slice(format!(" (\"CHILDINFO\" (\"{why}\"))").as_bytes());
+            }
             out.extend_from_slice(b"\r\n");
-            if let (Some(found), Some(_)) = (entry.found, &items) {
-                statuses.push(found);
+            if let (true, Some(found), Some(_)) = (is_chosen, &entry.found, &items) {
+                statuses.push(found.clone());
             }
         }
         self.output.extend_from_slice(&out);

@@ -646,6 +646,15 @@ impl TenantMail {
             for (id, new) in &renames {
                 sql.rename_mailbox(*id, new).await?;
             }
+            // The new name's parents, where missing (as CREATE makes them).
+            let levels: Vec<usize> = name.match_indices('/').map(|(i, _)| i).collect();
+            let now = self.store.clock().now().timestamp_micros();
+            for parent in levels.iter().filter_map(|&end| name.get(..end)) {
+                if !boxes.iter().any(|b| b.name == parent) {
+                    sql.insert_mailbox(&new_mailbox(&row.account, parent, None, now), false)
+                        .await?;
+                }
+            }
         });
         Ok(())
     }
