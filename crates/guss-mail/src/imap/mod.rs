@@ -70,8 +70,12 @@
 //!
 //! - the limit on sessions per person counts per process, not across the
 //!   processes sharing one PostgreSQL
-//! - Content-Language in BODYSTRUCTURE; UTF8=ACCEPT (RFC 6855) is not
+//! - RENAME of INBOX (moving its messages to a new mailbox) is refused
+//! - BODYSTRUCTURE gives parameters decoded (RFC 2231/2047) rather than as
+//!   written, and no Content-Language; UTF8=ACCEPT (RFC 6855) is not
 //!   offered (IMAP4rev2 clients get UTF-8 names)
+//! - SEARCH BODY/TEXT reads and parses every message of the mailbox (no
+//!   index), which is slow for very large mailboxes
 //! - responses are written by hand (`session.rs`, `fetch.rs`), not with
 //!   imap-codec's encoder; `session.rs` is long and would read better as
 //!   one file per group of commands
