@@ -38,6 +38,10 @@ use crate::store::{
 };
 use crate::{Error, Result};
 
+/// Longest an update goes without reading the selected mailbox, notices
+/// or not (a notice from another process may be lost while the listening
+/// connection is down).
+const SYNC_AT_LEAST: std::time::Duration = std::time::Duration::from_secs(30);
 /// Largest read from the socket at once.
 const READ_CHUNK: usize = 16 * 1024;
 /// Largest non-synchronizing literal (LITERAL-, RFC 7888 §5).
@@ -233,8 +237,15 @@ struct Session {
     search_return: Option<SearchReturn>,
     /// The LIST-EXTENDED options of the LIST being answered.
     list_extended: Option<ListExtended>,
-    /// Changes made in this process, while idling.
+    /// Notices of changes from the store since SELECT: an update reads the
+    /// mailbox only when one concerns it (or at least every
+    /// `SYNC_AT_LEAST`), and they wake an idling session.
     watch: Option<broadcast::Receiver<MailboxChanged>>,
+    /// The selected mailbox changed (by this session, or a notice already
+    /// taken): the next update reads it.
+    dirty: bool,
+    /// When the selected mailbox was last read for an update.
+    synced_at: tokio::time::Instant,
     logout: bool,
 }
 
@@ -259,6 +270,8 @@ impl Session {
             search_return: None,
             list_extended: None,
             watch: None,
+            dirty: false,
+            synced_at: tokio::time::Instant::now(),
             logout: false,
         }
     }
@@ -385,12 +398,13 @@ impl Session {
                         .max(std::time::Duration::from_millis(1))
                 };
                 let read = tokio::time::timeout(timeout, stream.read(&mut chunk));
-                let read = match (&mut self.watch, &self.selected) {
-                    // While idling, changes made in this process are pushed
-                    // at once; `read` is cancel-safe.
-                    (Some(watch), Some(selected)) => tokio::select! {
+                let read = match (idle_since, &mut self.watch, &self.selected) {
+                    // While idling, changes are pushed at once; `read` is
+                    // cancel-safe.
+                    (Some(_), Some(watch), Some(selected)) => tokio::select! {
                         read = read => read,
                         () = changed(watch, selected.mailbox.id) => {
+                            self.dirty = true;
                             if let Err(e) = self.sync(true).await {
                                 tracing::warn!(error = %e, "IMAP mailbox update failed");
                             }
@@ -408,6 +422,7 @@ impl Session {
                             since.elapsed() < self.config().command_timeout
                         }) =>
                     {
+                        self.dirty = true;
                         if let Err(e) = self.sync(true).await {
                             tracing::warn!(error = %e, "IMAP mailbox update failed");
                         }
@@ -476,7 +491,6 @@ impl Session {
                     Step::Continue
                 }
                 Mode::Idle { tag, .. } => {
-                    self.watch = None;
                     match fragments.decode_message(&IdleDoneCodec::default()) {
                         Ok(_) => {
                             if let Err(e) = self.sync(true).await {
@@ -708,7 +722,6 @@ impl Session {
             CommandBody::Idle if self.user.is_some() => {
                 // RFC 2177: what changes is pushed until the client says DONE.
                 self.line("+ idling");
-                self.watch = Some(self.imap.inner.store.watch());
                 if let Err(e) = self.sync(true).await {
                     tracing::warn!(error = %e, "IMAP mailbox update failed");
                 }
@@ -719,6 +732,17 @@ impl Session {
                 return Ok(Step::Continue);
             }
             body => {
+                // What this session writes, its next update reads back (on
+                // PostgreSQL its own notice may come later).
+                self.dirty |= matches!(
+                    body,
+                    CommandBody::Store { .. }
+                        | CommandBody::Expunge
+                        | CommandBody::ExpungeUid { .. }
+                        | CommandBody::Append { .. }
+                        | CommandBody::Copy { .. }
+                        | CommandBody::Move { .. }
+                );
                 if self.user.is_none() {
                     Reply::bad("Log in first")
                 } else {
@@ -1615,6 +1639,9 @@ impl Session {
         // A deputy with a grant to read only gets the mailbox read-only.
         let examine = read_only;
         let read_only = read_only || delegation.as_ref().is_some_and(|d| !d.write);
+        // Notices from before the read below are in what it reads.
+        self.watch = Some(self.imap.inner.store.watch());
+        (self.dirty, self.synced_at) = (false, tokio::time::Instant::now());
         let messages = self.mail()?.messages(info.id, 1..=u32::MAX).await?;
         let uids: Vec<u32> = messages.iter().map(|m| m.uid).collect();
         let first_unseen = messages
@@ -1996,6 +2023,7 @@ impl Session {
             if !unseen.is_empty() {
                 let mailbox = targets.first().map(|(_, m)| m.mailbox).unwrap_or_default();
                 let seen = Flags::new(["\\Seen"])?;
+                self.dirty = true;
                 let changed = self
                     .mail()?
                     .store_flags(mailbox, &unseen, FlagChange::Add, &seen, None)
@@ -2115,6 +2143,33 @@ impl Session {
         }
     }
 
+    /// Whether an update must read the selected mailbox: it changed (a
+    /// notice says so, or this session changed it), expunges wait to be
+    /// told, or it was not read for `SYNC_AT_LEAST`.
+    fn sync_due(&mut self, expunges_allowed: bool) -> bool {
+        let Some(selected) = &self.selected else {
+            return false;
+        };
+        let mut due = self.dirty
+            || self.synced_at.elapsed() >= SYNC_AT_LEAST
+            || (expunges_allowed && !selected.vanished.is_empty());
+        let Some(watch) = &mut self.watch else {
+            return true;
+        };
+        loop {
+            match watch.try_recv() {
+                Ok(change) => due |= change.mailbox == selected.mailbox.id,
+                Err(broadcast::error::TryRecvError::Empty) => break,
+                // Missed notices, or no store: look.
+                Err(_) => {
+                    due = true;
+                    break;
+                }
+            }
+        }
+        due
+    }
+
     /// Whether the grant behind the selected mailbox, if it is another
     /// account's, still holds as it did at SELECT (asked again now).
     async fn grant_holds(&self) -> Result<bool> {
@@ -2145,9 +2200,10 @@ impl Session {
     /// last heard: new messages (EXISTS), flags (FETCH) and, where
     /// allowed, expunges (EXPUNGE).
     async fn sync(&mut self, expunges_allowed: bool) -> Result<()> {
-        if self.withdrawn().await? {
+        if self.withdrawn().await? || !self.sync_due(expunges_allowed) {
             return Ok(());
         }
+        (self.dirty, self.synced_at) = (false, tokio::time::Instant::now());
         let (condstore, qresync) = (self.condstore, self.qresync);
         let (Some(selected), Some(user)) = (&mut self.selected, &self.user) else {
             return Ok(());
