@@ -76,9 +76,8 @@
 //!   offered (IMAP4rev2 clients get UTF-8 names)
 //! - SEARCH BODY/TEXT reads and parses every message of the mailbox (no
 //!   index), which is slow for very large mailboxes
-//! - responses are written by hand (`session.rs`, `fetch.rs`), not with
-//!   imap-codec's encoder; `session.rs` is long and would read better as
-//!   one file per group of commands
+//! - responses are written by hand (`session/`, `fetch.rs`), not with
+//!   imap-codec's encoder
 
 mod access;
 mod body;
