@@ -9,7 +9,9 @@ use guss_mail::imap::{Imap, ImapConfig, ImapListener, ImapParts};
 use guss_mail::routing::Router;
 use guss_mail::store::{Account, MailStore, Role};
 use libfuzzer_sys::fuzz_target;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[path = "common/pipe.rs"]
+mod pipe;
 
 /// `anna@kanzlei.example` with the password `pw`.
 struct Anna(TenantId, PersonId);
@@ -66,20 +68,7 @@ fn setup() -> &'static (tokio::runtime::Runtime, Imap) {
 
 fuzz_target!(|data: &[u8]| {
     let (runtime, imap) = setup();
-    let output = runtime.block_on(async {
-        let (mut client, server) = tokio::io::duplex(1 << 16);
-        let peer = "127.0.0.1:4000".parse().unwrap();
-        let session = imap.handle_stream(server, peer, ImapListener::Plain);
-        let talk = async {
-            let _ = client.write_all(data).await;
-            let _ = client.shutdown().await;
-            let mut out = Vec::new();
-            let _ = client.read_to_end(&mut out).await;
-            out
-        };
-        let ((), out) = tokio::join!(session, talk);
-        out
-    });
+    let output = pipe::talk(runtime, data, |server, peer| imap.handle_stream(server, peer, ImapListener::Plain));
     assert!(output.starts_with(b"* OK [CAPABILITY "), "{:?}", String::from_utf8_lossy(&output));
     assert!(output.ends_with(b"\r\n"), "{:?}", String::from_utf8_lossy(&output));
 });

@@ -11,7 +11,9 @@ use guss_mail::sending::Sending;
 use guss_mail::smtp::{Listener, Smtp, SmtpConfig, SmtpParts};
 use guss_mail::store::MailStore;
 use libfuzzer_sys::fuzz_target;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[path = "common/pipe.rs"]
+mod pipe;
 
 struct Nobody;
 
@@ -59,20 +61,7 @@ fn setup() -> &'static (tokio::runtime::Runtime, Smtp) {
 fuzz_target!(|data: &[u8]| {
     let (runtime, smtp) = setup();
     let kind = if data.first().is_some_and(|b| b & 1 == 1) { Listener::Submission } else { Listener::Mx };
-    let output = runtime.block_on(async {
-        let (mut client, server) = tokio::io::duplex(1 << 16);
-        let peer = "127.0.0.1:4000".parse().unwrap();
-        let session = smtp.handle_stream(server, peer, kind);
-        let talk = async {
-            let _ = client.write_all(data).await;
-            let _ = client.shutdown().await;
-            let mut out = Vec::new();
-            let _ = client.read_to_end(&mut out).await;
-            out
-        };
-        let ((), out) = tokio::join!(session, talk);
-        out
-    });
+    let output = pipe::talk(runtime, data, |server, peer| smtp.handle_stream(server, peer, kind));
     for line in output.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         assert!(line.len() >= 4 && line[..3].iter().all(u8::is_ascii_digit), "{:?}", String::from_utf8_lossy(line));
     }

@@ -248,10 +248,7 @@ async fn main() -> anyhow::Result<()> {
         (args.submissions, Listener::SubmissionTls),
     ] {
         if let Some(address) = address {
-            let listener = TcpListener::bind(address)
-                .await
-                .with_context(|| format!("listen on {address}"))?;
-            eprintln!("guss mail: {kind:?} on {address}");
+            let listener = listen(address, &format!("{kind:?}")).await?;
             tasks.spawn(smtp.clone().serve(listener, kind));
         }
     }
@@ -273,10 +270,7 @@ async fn main() -> anyhow::Result<()> {
             (args.imaps, ImapListener::Tls),
         ] {
             if let Some(address) = address {
-                let listener = TcpListener::bind(address)
-                    .await
-                    .with_context(|| format!("listen on {address}"))?;
-                eprintln!("guss mail: IMAP {kind:?} on {address}");
+                let listener = listen(address, &format!("IMAP {kind:?}")).await?;
                 tasks.spawn(imap.clone().serve(listener, kind));
             }
         }
@@ -290,6 +284,15 @@ async fn main() -> anyhow::Result<()> {
         _ = tasks.join_next() => bail!("a listener stopped"),
     }
     Ok(())
+}
+
+/// A listener on `address` for `what`, announced on standard error.
+async fn listen(address: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("listen on {address}"))?;
+    eprintln!("guss mail: {what} on {address}");
+    Ok(listener)
 }
 
 /// Events as JSON lines in a file (the bundle sends them to the audit log).

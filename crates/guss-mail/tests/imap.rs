@@ -11,13 +11,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use guss_core::{MemoryDirectory, MemoryEventSink, PersonEntry, Principal, SystemClock, TenantId};
+use guss_core::{MemoryEventSink, Principal, TenantId};
 use guss_mail::imap::{Imap, ImapConfig, ImapListener, ImapParts};
-use guss_mail::routing::Router;
 use guss_mail::store::{Account, MailStore, Role};
 use guss_testkit::accounts::{Accounts, MailAccounts, person_id};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+
+mod support;
 
 const DOMAIN: &str = "example.test";
 const FIRST: &[u8] = b"From: ben@example.test\r\nTo: anna@example.test\r\nSubject: Termin\r\n\r\nMorgen um neun?\r\n";
@@ -35,31 +36,13 @@ struct Server {
 
 async fn server(max_literal: u32) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let tenant = TenantId::new();
-    let directory = Arc::new(MemoryDirectory::new());
-    directory.add_domain(tenant, DOMAIN);
-    for name in ["anna", "ben", "chef"] {
-        directory.add_person(
-            PersonEntry::new(tenant, person_id(name), name)
-                .with_email(format!("{name}@{DOMAIN}").parse().unwrap()),
-        );
-    }
-    let events = Arc::new(MemoryEventSink::new());
+    let support::office::Office {
+        tenant,
+        store,
+        router,
+        events,
+    } = support::office::office(dir.path(), DOMAIN, &["anna", "ben", "chef"]).await;
     let withdrawn = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let blobs = Arc::new(
-        guss_blob::LocalBlobStore::open(&dir.path().join("blobs"))
-            .await
-            .unwrap(),
-    );
-    let store = MailStore::open(
-        dir.path().join("db").to_str().unwrap(),
-        blobs,
-        Arc::new(SystemClock),
-        events.clone(),
-    )
-    .await
-    .unwrap();
-    let router = Router::new(directory, store.clone());
     let mut config = ImapConfig::new(&format!("mail.{DOMAIN}"));
     config.allow_plain_auth_on_loopback = true;
     config.max_literal_size = max_literal;

@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use guss_core::{MemoryDirectory, MemoryEventSink, PersonEntry, SystemClock, TenantId};
+use guss_core::{MemoryEventSink, TenantId};
 use guss_mail::queue::{Queue, QueueConfig, Transport};
-use guss_mail::routing::Router;
 use guss_mail::sending::Sending;
 use guss_mail::smtp::{Listener, Smtp, SmtpConfig, SmtpParts};
 use guss_mail::store::{Account, MailStore, Role};
@@ -78,32 +77,12 @@ async fn server_with_dns(
     txt: Vec<(&str, &str)>,
 ) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let tenant = TenantId::new();
-    let directory = Arc::new(MemoryDirectory::new());
-    directory.add_domain(tenant, domain);
-    directory.add_person(
-        PersonEntry::new(tenant, person_id("anna"), "Anna")
-            .with_email(format!("anna@{domain}").parse().unwrap()),
-    );
-    directory.add_person(
-        PersonEntry::new(tenant, person_id("chef"), "Chef")
-            .with_email(format!("chef@{domain}").parse().unwrap()),
-    );
-    let events = Arc::new(MemoryEventSink::new());
-    let blobs = Arc::new(
-        guss_blob::LocalBlobStore::open(&dir.path().join("blobs"))
-            .await
-            .unwrap(),
-    );
-    let store = MailStore::open(
-        dir.path().join("db").to_str().unwrap(),
-        blobs,
-        Arc::new(SystemClock),
-        events.clone(),
-    )
-    .await
-    .unwrap();
-    let router = Router::new(directory, store.clone());
+    let support::office::Office {
+        tenant,
+        store,
+        router,
+        events,
+    } = support::office::office(dir.path(), domain, &["anna", "chef"]).await;
     let config = QueueConfig {
         retry: vec![Duration::from_millis(200)],
         poll: Duration::from_millis(100),
