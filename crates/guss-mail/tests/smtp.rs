@@ -165,6 +165,17 @@ impl Client {
         self.reply().await
     }
 
+    /// MAIL FROM, RCPT TO for each of `to` and DATA, each accepted.
+    async fn envelope(&mut self, from: &str, to: &[&str]) {
+        self.expect(&format!("MAIL FROM:<{from}>"), "250 ", "sender")
+            .await;
+        for to in to {
+            self.expect(&format!("RCPT TO:<{to}>"), "250 ", "recipient")
+                .await;
+        }
+        self.expect("DATA", "354 ", "").await;
+    }
+
     /// Sends `line` and checks that the reply starts with `code`.
     async fn expect(&mut self, line: &str, code: &str, why: &str) {
         let reply = self.cmd(line).await;
@@ -358,12 +369,8 @@ async fn submission_needs_a_login_and_an_own_address() {
         .expect("MAIL FROM:<ben@kanzlei.example>", "553 ", "not her address")
         .await;
     client
-        .expect("MAIL FROM:<anna@kanzlei.example>", "250 ", "")
+        .envelope("anna@kanzlei.example", &["anna@kanzlei.example"])
         .await;
-    client
-        .expect("RCPT TO:<anna@kanzlei.example>", "250 ", "")
-        .await;
-    client.expect("DATA", "354 ", "").await;
     client
         .send("From: ben@kanzlei.example\r\nSubject: forged\r\n\r\nx\r\n.\r\n")
         .await;
@@ -399,12 +406,8 @@ async fn submitted_mail_crosses_the_queue_even_when_the_next_hop_is_down_at_firs
     let mut client = Client::connect(sender.submission).await;
     client.login().await;
     client
-        .expect("MAIL FROM:<anna@kanzlei.example>", "250 ", "")
+        .envelope("anna@kanzlei.example", &["anna@praxis.example"])
         .await;
-    client
-        .expect("RCPT TO:<anna@praxis.example>", "250 ", "")
-        .await;
-    client.expect("DATA", "354 ", "").await;
     let message = "From: anna@kanzlei.example\r\nTo: anna@praxis.example\r\nSubject: Termin\r\n\r\nBis morgen.\r\n";
     client.send(&format!("{message}.\r\n")).await;
     assert!(client.reply().await.starts_with("250 "));
@@ -536,12 +539,8 @@ async fn dmarc_reject_is_refused_in_the_dialogue_and_aliases_and_shared_addresse
     let mut client = Client::connect(server.mx).await;
     client.cmd("EHLO phisher.test").await;
     client
-        .expect("MAIL FROM:<alerts@bank.example>", "250 ", "")
+        .envelope("alerts@bank.example", &["anna@kanzlei.example"])
         .await;
-    client
-        .expect("RCPT TO:<anna@kanzlei.example>", "250 ", "")
-        .await;
-    client.expect("DATA", "354 ", "").await;
     client.send("From: Bank <alerts@bank.example>\r\nSubject: Konto gesperrt\r\n\r\nKlicken Sie hier.\r\n.\r\n").await;
     let reply = client.reply().await;
     assert!(
@@ -552,12 +551,8 @@ async fn dmarc_reject_is_refused_in_the_dialogue_and_aliases_and_shared_addresse
 
     // Quarantine: accepted, but into Junk.
     client
-        .expect("MAIL FROM:<news@shop.example>", "250 ", "")
+        .envelope("news@shop.example", &["info@kanzlei.example"])
         .await;
-    client
-        .expect("RCPT TO:<info@kanzlei.example>", "250 ", "the alias")
-        .await;
-    client.expect("DATA", "354 ", "").await;
     client
         .send("From: news@shop.example\r\nSubject: Angebot\r\n\r\nx\r\n.\r\n")
         .await;
@@ -613,15 +608,11 @@ async fn outbound_mail_finds_the_next_server_by_mx() {
     let mut client = Client::connect(sender.submission).await;
     client.login().await;
     client
-        .expect("MAIL FROM:<anna@kanzlei.example>", "250 ", "")
+        .envelope(
+            "anna@kanzlei.example",
+            &["anna@praxis.example", "anna@nowhere.example"],
+        )
         .await;
-    client
-        .expect("RCPT TO:<anna@praxis.example>", "250 ", "")
-        .await;
-    client
-        .expect("RCPT TO:<anna@nowhere.example>", "250 ", "")
-        .await;
-    client.expect("DATA", "354 ", "").await;
     client
         .send("From: anna@kanzlei.example\r\nSubject: MX\r\n\r\nHallo\r\n.\r\n")
         .await;
