@@ -56,7 +56,6 @@ import base64
 import contextlib
 import hashlib
 import imaplib
-import importlib.util
 import os
 import random
 import re
@@ -80,15 +79,9 @@ EXISTS = re.compile(rb"^\* (\d+) EXISTS\r\n$")
 BODY_LITERAL = re.compile(rb"BODY\[\] \{(\d+)\}\r\n$")
 
 
-def load_mail_lib():
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "interop", "mail-lib.py")
-    spec = importlib.util.spec_from_file_location("mail_lib", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-lib = load_mail_lib()
+# The interop scripts' shared helpers.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "interop"))
+import mail_lib as lib  # noqa: E402
 
 
 class Failure(Exception):

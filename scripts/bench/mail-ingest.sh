@@ -53,10 +53,10 @@ ensure_postfix
 if [ "$backend" = postgres ] && ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
-[ -n "$bin" ] || bin="$(python3 scripts/interop/mail-lib.py build --release)"
+[ -n "$bin" ] || bin="$(python3 scripts/interop/mail_lib.py build --release)"
 [ -x "$bin" ] || { echo "mail-ingest.sh: $bin is not an executable" >&2; exit 1; }
 
-lib=scripts/interop/mail-lib.py
+lib=scripts/interop/mail_lib.py
 work="$(mktemp -d /tmp/guss-mail-ingest.XXXXXXXX)"
 server=""
 job=""

@@ -40,7 +40,6 @@ duplicated.
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import random
 import shutil
@@ -50,16 +49,9 @@ import tempfile
 import threading
 import time
 
-
-def load_mail_lib():
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mail-lib.py")
-    spec = importlib.util.spec_from_file_location("mail_lib", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import mail_lib as lib  # the shared helpers, next to this script
 
 
-lib = load_mail_lib()
 
 DOMAIN = "guss.test"
 USER, PASSWORD = "anna", "anna-crash-password"

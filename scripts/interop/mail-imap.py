@@ -37,7 +37,6 @@ Without --bin the example is built with cargo and the `imap` feature.
 import argparse
 import contextlib
 import imaplib
-import importlib.util
 import json
 import os
 import re
@@ -49,16 +48,9 @@ import sys
 import tempfile
 import time
 
-
-def load_mail_lib():
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mail-lib.py")
-    spec = importlib.util.spec_from_file_location("mail_lib", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import mail_lib as lib  # the shared helpers, next to this script
 
 
-lib = load_mail_lib()
 
 DOMAIN = "guss.test"
 USER, PASSWORD = "anna", "anna-mail-password"

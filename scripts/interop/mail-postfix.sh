@@ -40,10 +40,10 @@ done
 [ "$(id -u)" -eq 0 ] || { echo "mail-postfix.sh: run as root (a private Postfix instance)" >&2; exit 1; }
 
 ensure_postfix
-[ -n "$bin" ] || bin="$(python3 scripts/interop/mail-lib.py build)"
+[ -n "$bin" ] || bin="$(python3 scripts/interop/mail_lib.py build)"
 [ -x "$bin" ] || { echo "mail-postfix.sh: $bin is not an executable" >&2; exit 1; }
 
-lib=scripts/interop/mail-lib.py
+lib=scripts/interop/mail_lib.py
 domain=guss.test
 anna=anna@guss.test
 password=anna-postfix-password

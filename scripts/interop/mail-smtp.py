@@ -45,7 +45,6 @@ check passes.
 
 import argparse
 import base64
-import importlib.util
 import os
 import random
 import re
@@ -61,16 +60,9 @@ import time
 import traceback
 from email.utils import formatdate
 
-
-def load_mail_lib():
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mail-lib.py")
-    spec = importlib.util.spec_from_file_location("mail_lib", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import mail_lib as lib  # the shared helpers, next to this script
 
 
-lib = load_mail_lib()
 
 DOMAIN = "guss.test"
 USER, PASSWORD = "anna", "anna-mail-password"

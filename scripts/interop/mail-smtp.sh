@@ -58,7 +58,7 @@ case "$backend" in
     python3 -m pip install --quiet 'moto[server]' ;;
 esac
 
-[ -n "$bin" ] || bin="$(python3 scripts/interop/mail-lib.py build)"
+[ -n "$bin" ] || bin="$(python3 scripts/interop/mail_lib.py build)"
 [ -x "$bin" ] || { echo "mail-smtp.sh: $bin is not an executable" >&2; exit 1; }
 
 moto=""

@@ -355,7 +355,8 @@ impl Session {
                 self.flush(stream).await?;
             }
         }
-        if let Some(selected) = &self.selected {
+        // Only what is done in another's mailbox is recorded.
+        if let Some(selected) = self.selected.as_ref().filter(|s| s.delegation.is_some()) {
             let uids: Vec<u32> = targets.iter().map(|(_, m)| m.uid).collect();
             // Reading a message, or only what is known about it.
             let action = if plan.needs_body { "read" } else { "fetch" };
@@ -398,7 +399,7 @@ impl Session {
             .mail()?
             .store_flags(mailbox, &uids, change, &flags, unchanged_since)
             .await?;
-        if let Some(selected) = &self.selected {
+        if let Some(selected) = self.selected.as_ref().filter(|s| s.delegation.is_some()) {
             let uids: Vec<u32> = changed.iter().map(|m| m.uid).collect();
             self.record(selected.delegation.as_ref(), mailbox, "flags", &uids)
                 .await;

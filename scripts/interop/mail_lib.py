@@ -1,31 +1,31 @@
 #!/usr/bin/env python3
 """Shared helpers for the mail interop scripts (mail-smtp.py, mail-crash.py,
-mail-postfix.sh and the ingest benchmark): build and run the mail-server
+mail-imap.py, mail-postfix.sh and the benchmarks): build and run the mail-server
 example, the SMTP sink, a private PostgreSQL and an S3 server, read stored
 messages back with --export, and compare bytes.
 
-The scripts load this file with importlib (its name is not a module name):
+The scripts next to it import it:
 
-    lib = load_mail_lib()   # see mail-smtp.py
+    import mail_lib as lib
 
 It is also a command line for the shell scripts:
 
-    python3 scripts/interop/mail-lib.py build [--release]
+    python3 scripts/interop/mail_lib.py build [--release]
         builds the example and prints the path of the binary (wherever the
         caller's cargo puts it: CARGO_TARGET_DIR and .cargo/config apply)
-    python3 scripts/interop/mail-lib.py message simple|tricky|big --from A --to B --tag TAG OUT
+    python3 scripts/interop/mail_lib.py message simple|tricky|big --from A --to B --tag TAG OUT
         writes a test message (CRLF line ends) to OUT
-    python3 scripts/interop/mail-lib.py send --port P [--auth ADDRESS:PASSWORD] [--starttls] --from A --to B FILE...
+    python3 scripts/interop/mail_lib.py send --port P [--auth ADDRESS:PASSWORD] [--starttls] --from A --to B FILE...
         sends each FILE, byte for byte, over one SMTP connection
-    python3 scripts/interop/mail-lib.py dns-stub [PORT]
+    python3 scripts/interop/mail_lib.py dns-stub [PORT]
         a name server on 127.0.0.1 answering NXDOMAIN to everything (prints
         "dns-stub listening on 127.0.0.1:PORT"; SIGTERM stops it)
-    python3 scripts/interop/mail-lib.py wait-smtp PORT [SECONDS]
+    python3 scripts/interop/mail_lib.py wait-smtp PORT [SECONDS]
         waits until 127.0.0.1:PORT answers with a 220 greeting
-    python3 scripts/interop/mail-lib.py compare-export EXPORT_DIR [MAILBOX] SENT.eml
+    python3 scripts/interop/mail_lib.py compare-export EXPORT_DIR [MAILBOX] SENT.eml
         checks that exactly one exported message in MAILBOX (default INBOX)
         is SENT.eml with header fields put in front
-    python3 scripts/interop/mail-lib.py compare-maildir MAILDIR SENT.eml
+    python3 scripts/interop/mail_lib.py compare-maildir MAILDIR SENT.eml
         the same for the messages of a Maildir (whose line ends are LF)
 """
 
@@ -729,7 +729,7 @@ def exit_on_sigterm():
 def _send(argv):
     import argparse
     import smtplib
-    parser = argparse.ArgumentParser(prog="mail-lib.py send")
+    parser = argparse.ArgumentParser(prog="mail_lib.py send")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--auth", metavar="ADDRESS:PASSWORD", help="AUTH PLAIN")
     parser.add_argument("--starttls", action="store_true")
@@ -763,7 +763,7 @@ def _send(argv):
 def _message(argv):
     import argparse
     import random
-    parser = argparse.ArgumentParser(prog="mail-lib.py message")
+    parser = argparse.ArgumentParser(prog="mail_lib.py message")
     parser.add_argument("kind", choices=["simple", "tricky", "big"])
     parser.add_argument("--from", dest="sender", required=True)
     parser.add_argument("--to", required=True)
