@@ -1,0 +1,112 @@
+//! The mail listeners of the bundle: MX, submission and IMAP on the
+//! shared mail store, with people and domains from guss-identity and
+//! deputies decided by the policy engine.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use guss_mail::authenticity::Verifier;
+use guss_mail::imap::{Imap, ImapConfig, ImapListener, ImapParts};
+use guss_mail::inbound::InboundChecks;
+use guss_mail::queue::{Queue, QueueConfig, Transport};
+use guss_mail::routing::Router;
+use guss_mail::sending::Sending;
+use guss_mail::smtp::{Listener, Smtp, SmtpConfig, SmtpParts};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::bundle::Bundle;
+
+/// Starts the configured mail listeners and the outbound queue in `tasks`.
+/// Nothing starts when no listener is configured.
+pub async fn start(
+    bundle: &Arc<Bundle>,
+    tls: Option<TlsAcceptor>,
+    tasks: &mut JoinSet<()>,
+) -> anyhow::Result<()> {
+    let config = &bundle.config.mail;
+    let listeners = [
+        config.smtp,
+        config.submission,
+        config.submissions,
+        config.imap,
+        config.imaps,
+    ];
+    if listeners.iter().all(Option::is_none) {
+        return Ok(());
+    }
+    let hostname = bundle.config.mail_hostname();
+    let tls = match tls {
+        Some(tls) => tls,
+        None => guss_mail::smtp::tls::self_signed(&hostname)?,
+    };
+    let directory: Arc<dyn guss_core::Directory> = bundle.identity.clone();
+    let authenticator: Arc<dyn guss_core::Authenticator> = bundle.identity.clone();
+    let store = bundle.mail.clone();
+    let router = Router::new(directory, store.clone());
+    let transport = match &config.relay {
+        Some(relay) => {
+            let (host, port) = relay
+                .rsplit_once(':')
+                .context("mail.relay needs HOST:PORT")?;
+            Transport::relay(host, port.parse().context("mail.relay port")?)?
+        }
+        None => Transport::mx()?,
+    };
+    let queue = Queue::new(
+        store.clone(),
+        router.clone(),
+        transport,
+        &hostname,
+        QueueConfig::default(),
+    );
+    let smtp = Smtp::new(SmtpParts {
+        config: SmtpConfig::new(&hostname),
+        store: store.clone(),
+        router: router.clone(),
+        authenticator: authenticator.clone(),
+        authorizer: bundle.authorizer.clone(),
+        tls: Some(tls.clone()),
+        sending: Sending::new(store.clone(), &hostname),
+        queue: queue.clone(),
+        checks: InboundChecks::new(Verifier::system()?),
+    });
+    tasks.spawn(queue.run());
+    for (address, kind) in [
+        (config.smtp, Listener::Mx),
+        (config.submission, Listener::Submission),
+        (config.submissions, Listener::SubmissionTls),
+    ] {
+        if let Some(address) = address {
+            let listener = bind(address).await?;
+            tracing::info!(%address, ?kind, "mail listener");
+            tasks.spawn(smtp.clone().serve(listener, kind));
+        }
+    }
+    let imap = Imap::new(ImapParts {
+        config: ImapConfig::new(&hostname),
+        store,
+        router,
+        authenticator,
+        authorizer: bundle.authorizer.clone(),
+        tls: Some(tls),
+    });
+    for (address, kind) in [
+        (config.imap, ImapListener::Plain),
+        (config.imaps, ImapListener::Tls),
+    ] {
+        if let Some(address) = address {
+            let listener = bind(address).await?;
+            tracing::info!(%address, ?kind, "IMAP listener");
+            tasks.spawn(imap.clone().serve(listener, kind));
+        }
+    }
+    Ok(())
+}
+
+async fn bind(address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("listen on {address}"))
+}

@@ -1,0 +1,313 @@
+//! The web pages: the setup wizard, joining by invitation, sign-in, the
+//! home page and the devices page. Server-rendered HTML (askama templates
+//! in `templates/`) with one small script for the passkey ceremonies, which
+//! talk to guss-identity's JSON endpoints at `/api/identity/`.
+//!
+//! Forms are protected twice against cross-site requests: the browser's
+//! `Origin` must be this organisation's, and signed-in forms carry a token
+//! derived from the session (an HMAC, so nothing is stored). Admin forms
+//! also need a fresh passkey confirmation (step-up), which the script
+//! performs before it submits them.
+
+mod devices;
+mod error;
+mod home;
+pub mod i18n;
+mod join;
+mod setup;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, HOST, ORIGIN, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use guss_core::TenantId;
+use guss_identity::http::SESSION_COOKIE;
+use guss_identity::{Role, Session};
+
+use crate::bundle::Bundle;
+use crate::office::SetupStep;
+pub use error::WebError;
+use i18n::{LANG_COOKIE, Lang, Text};
+
+/// The organisation a request is for, found from its host name.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestTenant(pub Option<TenantId>);
+
+/// The pages, to be merged at the root.
+pub fn router(bundle: Arc<Bundle>) -> Router {
+    Router::new()
+        .route("/", get(home::start))
+        .route("/setup", get(setup::start_page).post(setup::start))
+        .route("/setup/office", get(setup::office_page).post(setup::office))
+        .route("/setup/mail", get(setup::mail_page).post(setup::mail))
+        .route("/setup/mail/check", axum::routing::post(setup::mail_check))
+        .route("/setup/people", get(setup::people_page).post(setup::people))
+        .route(
+            "/setup/continuity",
+            get(setup::continuity_page).post(setup::continuity),
+        )
+        .route("/setup/kit", axum::routing::post(setup::kit))
+        .route("/setup/sheet", get(setup::sheet_page).post(setup::finish))
+        .route("/join/{token}", get(join::join_page))
+        .route("/welcome", get(join::welcome))
+        .route("/sign-in", get(join::sign_in_page))
+        .route("/home", get(home::home))
+        .route("/devices", get(devices::page).post(devices::connect))
+        .route("/devices/profile/{token}", get(devices::profile))
+        .route("/static/app.js", get(script))
+        .route("/static/app.css", get(stylesheet))
+        .with_state(bundle)
+        .layer(axum::middleware::from_fn(error::localize))
+        .layer(axum::middleware::from_fn(remember_language))
+}
+
+async fn script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/app.js"),
+    )
+}
+
+async fn stylesheet() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../static/app.css"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (CONTENT_TYPE, content_type),
+            (CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The `lang` query parameter, if any.
+pub(crate) fn query_lang(uri: &axum::http::Uri) -> Option<String> {
+    uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "lang")
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+/// `?lang=en` (or `de`) switches the language and keeps it in a cookie.
+async fn remember_language(request: Request, next: Next) -> Response {
+    let chosen = query_lang(request.uri());
+    let mut response = next.run(request).await;
+    if let Some(code) = chosen.filter(|c| c == "de" || c == "en")
+        && let Ok(value) = HeaderValue::from_str(&format!(
+            "{LANG_COOKIE}={code}; Path=/; SameSite=Lax; Max-Age=31536000"
+        ))
+    {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+    response
+}
+
+/// One page request: the organisation, the language, and who is signed in.
+pub(crate) struct Visit {
+    pub(crate) tenant: Option<TenantId>,
+    pub(crate) lang: Lang,
+    pub(crate) session: Option<(Session, String)>,
+    /// `scheme://host` of this request.
+    pub(crate) origin: String,
+    headers: HeaderMap,
+}
+
+impl FromRequestParts<Arc<Bundle>> for Visit {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, bundle: &Arc<Bundle>) -> Result<Self, WebError> {
+        let tenant = parts.extensions.get::<RequestTenant>().and_then(|t| t.0);
+        let lang = Lang::of(&parts.headers, query_lang(&parts.uri).as_deref());
+        let session = match (tenant, session_token(&parts.headers)) {
+            (Some(tenant), Some(token)) => match bundle.identity.session(tenant, &token).await {
+                Ok(session) => Some((session, token)),
+                Err(_) => None,
+            },
+            _ => None,
+        };
+        let host = parts
+            .headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        let scheme = match &bundle.config.public_url {
+            Some(url) => url.scheme().to_owned(),
+            None => "http".to_owned(),
+        };
+        Ok(Visit {
+            tenant,
+            lang,
+            session,
+            origin: format!("{scheme}://{}", host.to_ascii_lowercase()),
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+impl Visit {
+    pub(crate) fn text(&self) -> &'static Text {
+        self.lang.text()
+    }
+
+    /// The organisation, or the "nothing here" page.
+    pub(crate) fn tenant(&self) -> Result<TenantId, WebError> {
+        self.tenant.ok_or(WebError::NoOffice)
+    }
+
+    /// The signed-in session, or off to sign-in.
+    pub(crate) fn signed_in(&self) -> Result<&Session, WebError> {
+        self.session
+            .as_ref()
+            .map(|(s, _)| s)
+            .ok_or(WebError::SignIn)
+    }
+
+    /// The form token for this session.
+    pub(crate) fn csrf(&self, bundle: &Bundle) -> String {
+        match &self.session {
+            Some((_, token)) => {
+                let tag = ring::hmac::sign(&bundle.form_key, format!("form:{token}").as_bytes());
+                URL_SAFE_NO_PAD.encode(tag.as_ref())
+            }
+            None => String::new(),
+        }
+    }
+
+    /// Checks a submitted form: it comes from this origin and, when signed
+    /// in, carries this session's token.
+    pub(crate) fn check_form(&self, bundle: &Bundle, token: &str) -> Result<(), WebError> {
+        let origin = self.headers.get(ORIGIN).and_then(|o| o.to_str().ok());
+        if origin.is_none_or(|o| !o.eq_ignore_ascii_case(&self.origin)) {
+            return Err(WebError::CrossSite);
+        }
+        if let Some((_, session)) = &self.session {
+            let tag = URL_SAFE_NO_PAD
+                .decode(token)
+                .map_err(|_| WebError::CrossSite)?;
+            ring::hmac::verify(&bundle.form_key, format!("form:{session}").as_bytes(), &tag)
+                .map_err(|_| WebError::CrossSite)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a passkey confirmed this session recently enough for admin
+    /// actions.
+    pub(crate) fn stepped_up(&self, bundle: &Bundle) -> bool {
+        self.session.as_ref().is_some_and(|(s, _)| {
+            s.stepped_up(
+                bundle.clock.now(),
+                bundle.identity.settings().step_up_window,
+            )
+        })
+    }
+
+    /// The page frame for a signed-in person (navigation) or a visitor.
+    pub(crate) async fn layout(&self, bundle: &Bundle, title: &str) -> Layout {
+        let mut nav = None;
+        if let (Some((session, _)), Some(tenant)) = (&self.session, self.tenant) {
+            let me = bundle
+                .identity
+                .people(session)
+                .await
+                .ok()
+                .and_then(|people| people.into_iter().find(|p| p.id == session.person()));
+            let admin = me.as_ref().is_some_and(|p| p.is_admin());
+            let setup_open = admin
+                && bundle
+                    .settings(tenant)
+                    .await
+                    .is_ok_and(|s| s.step < SetupStep::Done);
+            nav = Some(Nav {
+                name: me.map(|p| p.display_name).unwrap_or_default(),
+                setup_open,
+            });
+        }
+        Layout {
+            t: self.text(),
+            lang: self.lang.code(),
+            title: title.to_owned(),
+            nav,
+            csrf: self.csrf(bundle),
+            steps: Vec::new(),
+        }
+    }
+}
+
+/// What every page frame shows.
+pub(crate) struct Layout {
+    pub(crate) t: &'static Text,
+    pub(crate) lang: &'static str,
+    pub(crate) title: String,
+    pub(crate) nav: Option<Nav>,
+    pub(crate) csrf: String,
+    /// The wizard's steps, when on a wizard page.
+    pub(crate) steps: Vec<StepView>,
+}
+
+/// The navigation of a signed-in person.
+pub(crate) struct Nav {
+    pub(crate) name: String,
+    pub(crate) setup_open: bool,
+}
+
+/// One step in the wizard's step list.
+pub(crate) struct StepView {
+    pub(crate) name: &'static str,
+    pub(crate) href: &'static str,
+    pub(crate) current: bool,
+    pub(crate) done: bool,
+}
+
+/// Renders a template as a page that is never cached.
+pub(crate) fn render(page: &impl Template) -> Result<Response, WebError> {
+    let html = page.render().map_err(|e| WebError::Backend(e.into()))?;
+    Ok(([(CACHE_CONTROL, "no-store")], Html(html)).into_response())
+}
+
+/// A 303 to `to`.
+pub(crate) fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// The roles' names on the pages.
+pub(crate) fn role_name(t: &Text, roles: &[Role]) -> &'static str {
+    if roles.contains(&Role::OWNER) {
+        t.role_owner
+    } else if roles.contains(&Role::ADMIN) {
+        t.role_admin
+    } else {
+        t.role_member
+    }
+}
+
+/// A status code with a plain body: for the non-HTML endpoints.
+pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response {
+    (status, text).into_response()
+}
