@@ -227,12 +227,12 @@ async fn recent_files(
     {
         folders.push(home);
     }
-    if let Ok(office) = DavPath::from_segments(["office"]) {
-        if files.stat(&office).await.map_err(backend)?.is_some() {
-            for entry in files.list(&office).await.map_err(backend)? {
-                if entry.kind == EntryKind::Folder {
-                    folders.push(entry.path);
-                }
+    if let Ok(office) = DavPath::from_segments(["office"])
+        && files.stat(&office).await.map_err(backend)?.is_some()
+    {
+        for entry in files.list(&office).await.map_err(backend)? {
+            if entry.kind == EntryKind::Folder {
+                folders.push(entry.path);
             }
         }
     }
@@ -247,7 +247,7 @@ async fn recent_files(
             }
         }
     }
-    found.sort_by(|a, b| b.1.modified.cmp(&a.1.modified));
+    found.sort_by_key(|(_, entry)| std::cmp::Reverse(entry.modified));
     Ok(found
         .into_iter()
         .take(LISTED)

@@ -410,7 +410,7 @@ async fn expected_records(
         .split_once("://")
         .map(|(_, h)| h.split(':').next().unwrap_or(h).to_owned())
         .unwrap_or_default();
-    let mut mail_domain = MailDomain::new(domain, &bundle.config.mail_hostname(), &web_host);
+    let mut mail_domain = MailDomain::new(domain, bundle.config.mail_hostname(), &web_host);
     mail_domain.dkim_keys = keys.published().map(|k| k.dns_public_key()).collect();
     Ok(records(&mail_domain))
 }
@@ -483,7 +483,7 @@ pub(super) async fn mail(
         .trim()
         .trim_end_matches('.')
         .to_ascii_lowercase();
-    let check = MailDomain::new(&domain, &bundle.config.mail_hostname(), "localhost");
+    let check = MailDomain::new(&domain, bundle.config.mail_hostname(), "localhost");
     if let Err(e) = check.validate() {
         return mail_view(&bundle, &visit, None, Some(e.to_string())).await;
     }

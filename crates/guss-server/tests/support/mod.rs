@@ -1,0 +1,246 @@
+//! A bundle on a test database, and browsers that hold a cookie and a
+//! software passkey: every sign-in and step-up is a real WebAuthn ceremony
+//! against the bundle's router.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use guss_server::{Bundle, Config};
+use guss_testkit::{Backend, TestDb};
+use tower::ServiceExt as _;
+use url::Url;
+use webauthn_authenticator_rs::WebauthnAuthenticator as _;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+/// The admin API's token in tests.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// A bundle on `db` (SQLite in its directory, or PostgreSQL), its keys in a
+/// temporary directory, as a local trial on port 8080.
+pub struct Office {
+    pub bundle: Arc<Bundle>,
+    pub app: Router,
+    _keys: tempfile::TempDir,
+}
+
+pub async fn office(db: &TestDb) -> Office {
+    let keys = tempfile::tempdir().unwrap();
+    let config = Config {
+        data: keys.path().to_owned(),
+        admin_token: Some(ADMIN_TOKEN.to_owned()),
+        database_url: (db.backend() == Backend::Postgres).then(|| db.url().to_owned()),
+        ..Config::default()
+    };
+    let bundle = Arc::new(Bundle::open(config).await.unwrap());
+    let app = guss_server::routes::app(bundle.clone(), None);
+    Office {
+        bundle,
+        app,
+        _keys: keys,
+    }
+}
+
+/// An answer, read whole.
+pub struct Answer {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub set_cookie: Vec<String>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_default()
+    }
+
+    /// The CSRF token of the first form on the page.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("a form with a csrf token") + marker.len();
+        let end = self.body[start..].find('"').unwrap() + start;
+        self.body[start..end].to_owned()
+    }
+}
+
+pub async fn send(app: &Router, request: Request<Body>) -> Answer {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let set_cookie = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+        .await
+        .unwrap();
+    Answer {
+        status,
+        location,
+        set_cookie,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// One person's browser at one host: their cookie and their passkey.
+pub struct Browser {
+    pub app: Router,
+    pub host: String,
+    pub cookie: Option<String>,
+    pub device: SoftPasskey,
+}
+
+impl Browser {
+    pub fn new(app: &Router, host: &str) -> Self {
+        Browser {
+            app: app.clone(),
+            host: host.to_owned(),
+            cookie: None,
+            device: SoftPasskey::new(true),
+        }
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.host)
+    }
+
+    fn request(&self, method: &str, path: &str) -> axum::http::request::Builder {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, &self.host);
+        if let Some(cookie) = &self.cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        request
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        send(
+            &self.app,
+            self.request("GET", path).body(Body::empty()).unwrap(),
+        )
+        .await
+    }
+
+    /// A form post from this origin.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        self.post_form_from(path, fields, Some(&self.origin()))
+            .await
+    }
+
+    pub async fn post_form_from(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Answer {
+        let body: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let mut request = self
+            .request("POST", path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        send(&self.app, request.body(Body::from(body)).unwrap()).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> Answer {
+        let request = self
+            .request("POST", path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ORIGIN, self.origin());
+        send(
+            &self.app,
+            request.body(Body::from(body.to_string())).unwrap(),
+        )
+        .await
+    }
+
+    fn keep_cookie(&mut self, answer: &Answer) {
+        if let Some(cookie) = answer
+            .set_cookie
+            .iter()
+            .find(|c| c.starts_with("__Host-guss_session="))
+        {
+            self.cookie = Some(cookie.split(';').next().unwrap().to_owned());
+        }
+    }
+
+    /// Enrols this browser's passkey with an invitation token.
+    pub async fn enroll(&mut self, token: &str) {
+        let start = self
+            .post_json(
+                "/api/identity/enroll/start",
+                serde_json::json!({ "token": token, "label": "Laptop" }),
+            )
+            .await;
+        assert_eq!(start.status, StatusCode::OK, "{}", start.body);
+        let start = start.json();
+        let options = serde_json::from_value(start["options"].clone()).unwrap();
+        let credential = self
+            .device
+            .do_registration(Url::parse(&self.origin()).unwrap(), options)
+            .unwrap();
+        let finish = self
+            .post_json(
+                "/api/identity/enroll/finish",
+                serde_json::json!({ "ceremony": start["ceremony"], "credential": credential }),
+            )
+            .await;
+        assert_eq!(finish.status, StatusCode::OK, "{}", finish.body);
+        self.keep_cookie(&finish);
+    }
+
+    async fn assert(&mut self, path: &str, start: serde_json::Value) -> Answer {
+        let start = self.post_json(&format!("{path}/start"), start).await;
+        assert_eq!(start.status, StatusCode::OK, "{}", start.body);
+        let start = start.json();
+        let options = serde_json::from_value(start["options"].clone()).unwrap();
+        let credential = self
+            .device
+            .do_authentication(Url::parse(&self.origin()).unwrap(), options)
+            .unwrap();
+        self.post_json(
+            &format!("{path}/finish"),
+            serde_json::json!({ "ceremony": start["ceremony"], "credential": credential }),
+        )
+        .await
+    }
+
+    /// Signs in as `email` with this browser's passkey (the software
+    /// passkey cannot do discoverable credentials; Chromium's test does
+    /// the username-less way).
+    pub async fn sign_in(&mut self, email: &str) -> Answer {
+        let answer = self
+            .assert(
+                "/api/identity/sign-in",
+                serde_json::json!({ "email": email }),
+            )
+            .await;
+        self.keep_cookie(&answer);
+        answer
+    }
+
+    /// Confirms the session with the passkey (for admin actions).
+    pub async fn step_up(&mut self) {
+        let answer = self
+            .assert("/api/identity/step-up", serde_json::json!({}))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    }
+}
+
+/// The token at the end of a `/join/TOKEN` link or path.
+pub fn token_of(link: &str) -> String {
+    link.rsplit_once("/join/").unwrap().1.to_owned()
+}

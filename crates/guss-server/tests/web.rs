@@ -1,0 +1,342 @@
+//! The bundle's pages and guards through its router, on SQLite and
+//! PostgreSQL: the wizard from a fresh start, sign-in, CSRF and step-up,
+//! and requests without a session or for another organisation refused on
+//! every route.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod support;
+
+use axum::http::StatusCode;
+use guss_testkit::backend_tests;
+use support::{ADMIN_TOKEN, Browser, office, token_of};
+
+const LOCAL: &str = "localhost:8080";
+
+/// The owner of a fresh local trial, signed in after the first page.
+async fn first_owner(app: &axum::Router) -> Browser {
+    let mut owner = Browser::new(app, LOCAL);
+    let created = owner
+        .post_form(
+            "/setup",
+            &[
+                ("organisation", "Kanzlei Beispiel"),
+                ("profession", "law_office"),
+                ("owner_name", "Anna Beispiel"),
+                ("owner_email", "anna@kanzlei.example"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let join = created.location.unwrap();
+    assert!(join.starts_with("/join/"), "{join}");
+    owner.enroll(&token_of(&join)).await;
+    let welcome = owner.get("/welcome").await;
+    assert_eq!(welcome.location.as_deref(), Some("/setup/office"));
+    owner
+}
+
+backend_tests! {
+    async fn a_fresh_start_walks_the_owner_through_the_wizard(db: TestDb) {
+        let office = office(&db).await;
+        let visitor = Browser::new(&office.app, LOCAL);
+        let first = visitor.get("/").await;
+        assert_eq!(first.location.as_deref(), Some("/setup"));
+        let page = visitor.get("/setup").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("<html lang=\"de\""), "German by default");
+        assert!(page.body.contains("Kanzlei") && page.body.contains("Fahrschule"));
+        let english = visitor.get("/setup?lang=en").await;
+        assert!(english.body.contains("<html lang=\"en\"") && english.body.contains("Driving school"));
+        assert!(english.set_cookie.iter().any(|c| c.starts_with("guss_lang=en")));
+        // An IP address cannot hold passkeys: the trial moves to localhost.
+        let by_ip = Browser::new(&office.app, "127.0.0.1:8080").get("/setup").await;
+        assert_eq!(by_ip.location.as_deref(), Some("http://localhost:8080/setup"));
+
+        // Bad input keeps the form and says what to fix.
+        let bad = visitor
+            .post_form("/setup", &[("organisation", "Kanzlei"), ("profession", "law_office"), ("owner_name", "Anna"), ("owner_email", "not an address")])
+            .await;
+        assert_eq!(bad.status, StatusCode::OK);
+        assert!(bad.body.contains("role=\"alert\"") && bad.body.contains("value=\"Kanzlei\""));
+
+        let mut owner = first_owner(&office.app).await;
+        // Only the first visit creates an organisation.
+        let again = Browser::new(&office.app, LOCAL)
+            .post_form("/setup", &[("organisation", "Zweite"), ("profession", "other"), ("owner_name", "Eve"), ("owner_email", "eve@evil.example")])
+            .await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND);
+
+        let page = owner.get("/setup/office").await;
+        assert!(page.body.contains("data-step-up=\"needed\""), "joining is no admin confirmation");
+        let csrf = page.csrf();
+
+        // An admin form needs the step-up, the session's token and this origin.
+        let no_step_up = owner.post_form("/setup/office", &[("csrf", &csrf), ("profession", "law_office")]).await;
+        assert_eq!(no_step_up.status, StatusCode::BAD_REQUEST);
+        owner.step_up().await;
+        let forged = owner.post_form("/setup/office", &[("csrf", "forged"), ("profession", "law_office")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let cross_site = owner
+            .post_form_from("/setup/office", &[("csrf", &csrf), ("profession", "law_office")], Some("https://evil.example"))
+            .await;
+        assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+        let no_origin = owner.post_form_from("/setup/office", &[("csrf", &csrf), ("profession", "law_office")], None).await;
+        assert_eq!(no_origin.status, StatusCode::FORBIDDEN);
+        let done = owner.post_form("/setup/office", &[("csrf", &csrf), ("profession", "law_office")]).await;
+        assert_eq!(done.location.as_deref(), Some("/setup/mail"), "{}", done.body);
+
+        // The law office's folders and calendars exist.
+        let tenant = office.bundle.offices.tenant_at(LOCAL).await.unwrap();
+        let files = office.bundle.files.tenant(tenant);
+        for folder in ["Akten", "Vorlagen", "Verwaltung"] {
+            let path = guss_dav::DavPath::from_segments(["office", folder]).unwrap();
+            assert!(files.stat(&path).await.unwrap().is_some(), "{folder}");
+        }
+        let calendars = office.bundle.calendars.tenant(tenant).calendars("office").await.unwrap();
+        let slugs: Vec<_> = calendars.iter().map(|c| c.slug.as_str()).collect();
+        assert!(slugs.contains(&"buero") && slugs.contains(&"fristen"), "{slugs:?}");
+
+        // The mail domain and its records.
+        let saved = owner.post_form("/setup/mail", &[("csrf", &csrf), ("domain", "kanzlei.example")]).await;
+        assert_eq!(saved.location.as_deref(), Some("/setup/mail"), "{}", saved.body);
+        let records = owner.get("/setup/mail").await;
+        assert!(records.body.contains("_domainkey.kanzlei.example"), "{}", records.body);
+        assert!(records.body.contains("MX"));
+        let invalid = owner.post_form("/setup/mail", &[("csrf", &csrf), ("domain", "not a domain")]).await;
+        assert!(invalid.body.contains("role=\"alert\""));
+
+        // A colleague invited; the wizard does not end with one admin.
+        let invited = owner
+            .post_form("/setup/people", &[("csrf", &csrf), ("name", "Ben Beispiel"), ("email", "ben@kanzlei.example")])
+            .await;
+        assert_eq!(invited.status, StatusCode::OK, "{}", invited.body);
+        assert!(invited.body.contains("http://localhost:8080/join/"));
+        let blocked = owner.post_form("/setup/sheet", &[("csrf", &csrf)]).await;
+        assert_eq!(blocked.status, StatusCode::OK);
+        assert!(blocked.body.contains("zwei Personen verwalten"), "{}", blocked.body);
+        assert_eq!(owner.get("/setup/sheet").await.location.as_deref(), Some("/setup/continuity"));
+
+        let people = office.bundle.identity.store();
+        let ben = {
+            use guss_identity::store::{IdentityStore as _, TenantRegistry as _};
+            people.scoped(tenant).await.unwrap()
+                .person_by_email(&"ben@kanzlei.example".parse().unwrap()).await.unwrap().unwrap()
+        };
+        let anna_id = owner_id(&office, tenant).await;
+        let admin = owner
+            .post_form("/setup/continuity", &[("csrf", &csrf), ("action", "admin"), ("person", &ben.id.to_string())])
+            .await;
+        assert_eq!(admin.location.as_deref(), Some("/setup/continuity"), "{}", admin.body);
+        let deputy = owner
+            .post_form("/setup/continuity", &[("csrf", &csrf), ("action", "deputy"), ("represented", &anna_id), ("deputy", &ben.id.to_string())])
+            .await;
+        assert_eq!(deputy.location.as_deref(), Some("/setup/continuity"), "{}", deputy.body);
+        let sheet = owner.get("/setup/sheet").await;
+        assert!(sheet.body.contains("Ben Beispiel vertritt Anna Beispiel"), "{}", sheet.body);
+        let finished = owner.post_form("/setup/sheet", &[("csrf", &csrf)]).await;
+        assert_eq!(finished.location.as_deref(), Some("/home"));
+        let home = owner.get("/home").await;
+        assert_eq!(home.status, StatusCode::OK);
+        assert!(home.body.contains("Heute") && home.body.contains("Ausfallsicherheit"));
+        assert!(!home.body.contains("noch nicht abgeschlossen"));
+        assert_eq!(owner.get("/").await.location.as_deref(), Some("/home"));
+
+        // Every step is in the audit log, and the chain holds.
+        let (entries, _) = office.bundle.audit.export(tenant).await.unwrap();
+        for kind in ["guss.identity.tenant.created", "guss.identity.invitation.sent", "guss.identity.role.granted", "guss.policy.deputy.named"] {
+            assert!(entries.iter().any(|e| e.event.contains(kind)), "{kind} in the audit log");
+        }
+        office.bundle.audit.verify(tenant).await.unwrap().unwrap();
+    }
+
+    async fn sign_in_sign_out_and_devices(db: TestDb) {
+        let office = office(&db).await;
+        let mut owner = first_owner(&office.app).await;
+        let signed_out = owner.post_json("/api/identity/sign-out", serde_json::json!({})).await;
+        assert_eq!(signed_out.status, StatusCode::OK);
+        owner.cookie = None;
+        assert_eq!(owner.get("/home").await.location.as_deref(), Some("/sign-in"));
+        let page = owner.get("/sign-in").await;
+        assert!(page.body.contains("data-sign-in"));
+        let signed_in = owner.sign_in("anna@kanzlei.example").await;
+        assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+        assert!(owner.cookie.is_some());
+
+        // A device's app password: only after a step-up, shown once.
+        let devices = owner.get("/devices").await;
+        let csrf = devices.csrf();
+        let connect = [("csrf", csrf.as_str()), ("kind", "apple"), ("label", "Annas iPhone")];
+        owner.step_up().await;
+        let ready = owner.post_form("/devices", &connect).await;
+        assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+        assert!(ready.body.contains("<svg"), "a QR code");
+        let marker = "/devices/profile/";
+        let start = ready.body.find(marker).unwrap() + marker.len();
+        let token: String = ready.body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+        let profile = owner.get(&format!("/devices/profile/{token}")).await;
+        assert_eq!(profile.status, StatusCode::OK);
+        assert!(profile.body.contains("com.apple.caldav.account"));
+        assert_eq!(owner.get(&format!("/devices/profile/{token}")).await.status, StatusCode::GONE, "once only");
+        let listed = owner.get("/devices").await;
+        assert!(listed.body.contains("Annas iPhone"));
+    }
+
+    async fn nothing_without_a_session_and_nothing_across_organisations(db: TestDb) {
+        let office = office(&db).await;
+        let mut anna = first_owner(&office.app).await;
+        // A second organisation, as a hosting firm makes it.
+        let created = office
+            .bundle
+            .create_tenant("Praxis Zwei", "Zoe Zwei", "zoe@praxis.example", Some("praxis.localhost:8080"), None)
+            .await
+            .unwrap();
+        assert_eq!(created.origin, "http://praxis.localhost:8080");
+
+        // Anna's session and passkey, taken to Zoe's host.
+        let mut intruder = Browser::new(&office.app, "praxis.localhost:8080");
+        intruder.cookie = anna.cookie.clone();
+        std::mem::swap(&mut intruder.device, &mut anna.device);
+        let stranger = Browser::new(&office.app, "praxis.localhost:8080");
+        let nowhere = Browser::new(&office.app, "unknown.localhost:8080");
+        for path in PAGES {
+            for browser in [&intruder, &stranger] {
+                let answer = browser.get(path).await;
+                assert!(
+                    answer.location.as_deref() == Some("/sign-in")
+                        || matches!(answer.status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED),
+                    "GET {path}: {} {:?}", answer.status, answer.location
+                );
+                let posted = browser.post_form(path, &[("csrf", "x")]).await;
+                assert!(
+                    matches!(posted.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::SEE_OTHER),
+                    "POST {path}: {}", posted.status
+                );
+                assert_ne!(posted.location.as_deref(), Some("/home"));
+            }
+            let answer = nowhere.get(path).await;
+            assert!(
+                matches!(answer.status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED)
+                    || answer.location.as_deref() == Some("/sign-in"),
+                "{path} on no host: {}", answer.status
+            );
+        }
+        for path in ["/api/identity/me", "/api/identity/sessions", "/api/identity/app-passwords", "/api/identity/people"] {
+            assert_eq!(intruder.get(path).await.status, StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(stranger.get(path).await.status, StatusCode::UNAUTHORIZED, "{path}");
+        }
+        for path in ["/dav/files/", "/dav/files/people/zoe@praxis.example/", "/dav/calendars/", "/dav/principals/", "/api/files/versions"] {
+            let answer = stranger.get(path).await;
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{path}: {}", answer.body);
+        }
+        assert!(stranger.get("/.well-known/caldav").await.status.is_redirection());
+
+        // Anna's app password works at home and nowhere else.
+        let tenant = office.bundle.offices.tenant_at(LOCAL).await.unwrap();
+        anna = Browser { device: intruder.device, ..Browser::new(&office.app, LOCAL) };
+        anna.sign_in("anna@kanzlei.example").await;
+        anna.step_up().await;
+        let created = anna
+            .post_json("/api/identity/app-passwords", serde_json::json!({ "label": "Laptop", "scopes": ["files", "calendar"] }))
+            .await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        let password = created.json()["password"].as_str().unwrap().to_owned();
+        let basic = |host: &str, path: &str| {
+            use base64::Engine as _;
+            let credentials = base64::engine::general_purpose::STANDARD.encode(format!("anna@kanzlei.example:{password}"));
+            axum::http::Request::builder()
+                .method("PROPFIND")
+                .uri(path)
+                .header("host", host)
+                .header("depth", if path.starts_with("/dav/calendars/") { "1" } else { "0" })
+                .header("authorization", format!("Basic {credentials}"))
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        let home = support::send(&office.app, basic(LOCAL, "/dav/files/people/anna@kanzlei.example/")).await;
+        assert_eq!(home.status, StatusCode::MULTI_STATUS, "{}", home.body);
+        let shared = support::send(&office.app, basic(LOCAL, "/dav/files/office/Akten/")).await;
+        assert_eq!(shared.status, StatusCode::MULTI_STATUS, "{}", shared.body);
+        let calendars = support::send(&office.app, basic(LOCAL, "/dav/calendars/anna@kanzlei.example/")).await;
+        assert_eq!(calendars.status, StatusCode::MULTI_STATUS, "{}", calendars.body);
+        assert!(calendars.body.contains("office~buero"), "the office calendar is shared with everyone: {}", calendars.body);
+        let elsewhere = support::send(&office.app, basic("praxis.localhost:8080", "/dav/files/people/anna@kanzlei.example/")).await;
+        assert_eq!(elsewhere.status, StatusCode::UNAUTHORIZED);
+        // Within the office, others' folders stay closed.
+        office.bundle.create_tenant("x", "x", "x@x.example", Some("x.localhost:8080"), None).await.unwrap();
+        let invite = office.bundle.identity.provision_person(tenant, "ben@kanzlei.example".parse().unwrap(), "Ben", &[], None).await.unwrap();
+        drop(invite);
+        guss_server::access::home_folder(&office.bundle.files.tenant(tenant), "ben@kanzlei.example").await.unwrap();
+        let bens = support::send(&office.app, basic(LOCAL, "/dav/files/people/ben@kanzlei.example/")).await;
+        assert!(matches!(bens.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{}", bens.status);
+    }
+
+    async fn the_admin_api_needs_its_token(db: TestDb) {
+        let office = office(&db).await;
+        let request = |token: Option<&str>, body: &str| {
+            let mut builder = axum::http::Request::post("/api/admin/tenants")
+                .header("host", "admin.localhost:8080")
+                .header("content-type", "application/json");
+            if let Some(token) = token {
+                builder = builder.header("authorization", format!("Bearer {token}"));
+            }
+            builder.body(axum::body::Body::from(body.to_owned())).unwrap()
+        };
+        let body = r#"{"name": "Fahrschule Rasant", "owner_email": "max.rasant@fahrschule.example"}"#;
+        assert_eq!(support::send(&office.app, request(None, body)).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(support::send(&office.app, request(Some("wrong"), body)).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(support::send(&office.app, request(Some(ADMIN_TOKEN), "{")).await.status, StatusCode::BAD_REQUEST);
+        let created = support::send(&office.app, request(Some(ADMIN_TOKEN), body)).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let link = created.json()["setup_link"].as_str().unwrap().to_owned();
+        // The first organisation of a local trial lives at localhost.
+        assert!(link.starts_with("http://localhost:8080/join/"), "{link}");
+        let mut owner = Browser::new(&office.app, LOCAL);
+        owner.enroll(&token_of(&link)).await;
+        assert_eq!(owner.get("/welcome").await.location.as_deref(), Some("/setup/office"));
+        let second = support::send(&office.app, request(Some(ADMIN_TOKEN), r#"{"name": "Praxis Zwei", "owner_email": "z@praxis.example"}"#)).await;
+        let link = second.json()["setup_link"].as_str().unwrap().to_owned();
+        assert!(link.starts_with("http://praxis-zwei.localhost:8080/join/"), "{link}");
+        // The setup link works once.
+        let mut again = Browser::new(&office.app, LOCAL);
+        let replay = again
+            .post_json("/api/identity/enroll/start", serde_json::json!({ "token": token_of(&owner_link_of(&created)), "label": "x" }))
+            .await;
+        assert_ne!(replay.status, StatusCode::OK);
+        let _ = &mut again;
+        // Operations.
+        let health = support::send(&office.app, axum::http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap()).await;
+        assert_eq!((health.status, health.body.as_str()), (StatusCode::OK, "ok\n"));
+        let metrics = support::send(&office.app, axum::http::Request::get("/metrics").body(axum::body::Body::empty()).unwrap()).await;
+        assert_eq!(metrics.status, StatusCode::UNAUTHORIZED, "metrics are for the admin token or loopback");
+    }
+}
+
+fn owner_link_of(answer: &support::Answer) -> String {
+    answer.json()["setup_link"].as_str().unwrap().to_owned()
+}
+
+async fn owner_id(office: &support::Office, tenant: guss_core::TenantId) -> String {
+    use guss_identity::store::{IdentityStore as _, TenantRegistry as _};
+    let store = office.bundle.identity.store().scoped(tenant).await.unwrap();
+    store
+        .person_by_email(&"anna@kanzlei.example".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .to_string()
+}
+
+/// Every page route of the bundle.
+const PAGES: &[&str] = &[
+    "/home",
+    "/welcome",
+    "/devices",
+    "/setup/office",
+    "/setup/mail",
+    "/setup/mail/check",
+    "/setup/people",
+    "/setup/continuity",
+    "/setup/kit",
+    "/setup/sheet",
+];
