@@ -181,7 +181,7 @@ backend_tests! {
     async fn discovery_calendars_and_queries(db: TestDb) {
         let app = app(&db).await;
         let (status, _) = app.call("PROPFIND", "/.well-known/caldav", "anna", &[("depth", "0")], "").await;
-        assert_eq!(status, StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
         let (status, body) = app.call("PROPFIND", "/dav/", "anna", &[("depth", "0")], r#"<D:propfind xmlns:D="DAV:"><D:prop><D:current-user-principal/></D:prop></D:propfind>"#).await;
         assert_eq!(status, StatusCode::MULTI_STATUS);
         assert!(body.contains("<D:href>/dav/principals/anna/</D:href>"));

@@ -391,6 +391,13 @@ async fn propfind_depths_and_properties() {
     let infinite = dav.call("PROPFIND", "/dav/", &[], "").await;
     assert_eq!(infinite.status, StatusCode::FORBIDDEN);
     assert!(infinite.body.contains("propfind-finite-depth"));
+    // Without Depth, a file is answered (infinity is Depth 0 for it) and a
+    // missing path is missing, not forbidden.
+    let file = dav.call("PROPFIND", "/dav/akten/brief.txt", &[], "").await;
+    assert_eq!(file.status, StatusCode::MULTI_STATUS, "{}", file.body);
+    assert!(file.body.contains("brief.txt"));
+    let missing = dav.call("PROPFIND", "/dav/akten/nichts.txt", &[], "").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
     let one = dav
         .call("PROPFIND", "/dav/akten/", &[("depth", "1")], "")
@@ -1147,7 +1154,7 @@ async fn well_known_redirects() {
         carddav: Some("/dav/contacts/".into()),
     };
     let response = well_known("/.well-known/carddav", &targets).unwrap();
-    assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(response.headers()["location"], "/dav/contacts/");
     assert!(well_known("/.well-known/other", &targets).is_none());
 }

@@ -12,6 +12,7 @@
 //! [tls]
 //! acme_directory = "https://acme-v02.api.letsencrypt.org/directory"
 //! acme_contact = "mailto:hosting@example.net"
+//! http_listen = "0.0.0.0:80"   # HTTP-01 challenges, and redirects to HTTPS
 //!
 //! [mail]
 //! hostname = "mail.guss.example"
@@ -72,8 +73,12 @@ pub struct TlsConfig {
     pub acme_directory: Option<Url>,
     /// The contact given to the ACME certificate authority.
     pub acme_contact: Option<String>,
-    /// Extra PEM root certificates to trust for the ACME directory (a test CA).
+    /// A PEM root certificate to trust for the ACME directory's own HTTPS
+    /// (a test CA such as pebble).
     pub acme_root_file: Option<PathBuf>,
+    /// A plain-HTTP listener (port 80) for ACME HTTP-01 challenges; every
+    /// other request there is redirected to HTTPS.
+    pub http_listen: Option<SocketAddr>,
 }
 
 /// Mail listeners; each one is off unless given an address.

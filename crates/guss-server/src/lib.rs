@@ -23,10 +23,12 @@
 //! - [`routes`] is the HTTP router (WebDAV, CalDAV, JSON APIs, pages);
 //! - [`web`] renders the pages: wizard, joining, sign-in, home, devices;
 //! - [`mail`] starts the SMTP and IMAP listeners;
+//! - [`acme`] obtains and renews HTTPS certificates;
 //! - [`serve`] runs it all until a shutdown signal.
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod acme;
 pub mod bundle;
 pub mod config;
 pub mod mail;

@@ -103,10 +103,12 @@ pub fn app(bundle: Arc<Bundle>, metrics: Option<PrometheusHandle>) -> Router {
             X_FRAME_OPTIONS,
             HeaderValue::from_static("DENY"),
         ))
-        // Invitation and profile links carry secrets in their path.
+        // Invitation and profile links carry secrets in their path: they
+        // never go to other sites. (`no-referrer` would also make browsers
+        // send `Origin: null` on the pages' own forms.)
         .layer(SetResponseHeaderLayer::overriding(
             REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
+            HeaderValue::from_static("same-origin"),
         ));
     // The DAV services read the whole path themselves, so they are not
     // nested (which would strip it) but chosen by prefix.
@@ -140,6 +142,47 @@ pub fn app(bundle: Arc<Bundle>, metrics: Option<PrometheusHandle>) -> Router {
         .layer(security_headers)
         .layer(axum::middleware::from_fn_with_state(bundle, find_tenant))
         .layer(axum::middleware::from_fn(count_requests))
+}
+
+/// The plain-HTTP listener next to HTTPS: ACME HTTP-01 answers, and a
+/// redirect to HTTPS for everything else.
+pub fn plain_http(bundle: Arc<Bundle>, certificates: Arc<crate::acme::Certificates>) -> Router {
+    let https_port = bundle
+        .config
+        .public_url
+        .as_ref()
+        .and_then(|u| u.port())
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    Router::new()
+        .route(
+            "/.well-known/acme-challenge/{token}",
+            get(
+                move |axum::extract::Path(token): axum::extract::Path<String>| async move {
+                    match certificates.challenge_answer(&token) {
+                        Some(answer) => (StatusCode::OK, answer).into_response(),
+                        None => (StatusCode::NOT_FOUND, "no such challenge\n").into_response(),
+                    }
+                },
+            ),
+        )
+        .fallback(move |request: Request| async move {
+            let host = request
+                .headers()
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| h.split(':').next().unwrap_or(h).to_owned());
+            let Some(host) = host else {
+                return (StatusCode::BAD_REQUEST, "no Host\n").into_response();
+            };
+            let path = request
+                .uri()
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_owned();
+            axum::response::Redirect::permanent(&format!("https://{host}{https_port}{path}"))
+                .into_response()
+        })
 }
 
 /// Gives the request its organisation, from the `Host` header.

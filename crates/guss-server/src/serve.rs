@@ -31,13 +31,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("metrics")?;
-    let tls = https(&config)?;
     let bundle = Arc::new(Bundle::open(config).await?);
     let app = crate::routes::app(bundle.clone(), Some(metrics));
     let listener = TcpListener::bind(bundle.config.listen)
         .await
         .with_context(|| format!("listen on {}", bundle.config.listen))?;
     let mut tasks = JoinSet::new();
+    let tls = match &bundle.config.tls.acme_directory {
+        Some(_) => {
+            let acme = crate::acme::Acme::new(bundle.clone())?;
+            let certificates = acme.certificates();
+            tasks.spawn(acme.run());
+            if let Some(address) = bundle.config.tls.http_listen {
+                let plain = TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("listen on {address}"))?;
+                let redirect = crate::routes::plain_http(bundle.clone(), certificates.clone());
+                tasks.spawn(async move {
+                    if let Err(e) = axum::serve(plain, redirect).await {
+                        tracing::error!(error = %e, "the plain-HTTP listener stopped");
+                    }
+                });
+            }
+            Some(certificates.acceptor())
+        }
+        None => https(&bundle.config)?,
+    };
     crate::mail::start(&bundle, tls.clone(), &mut tasks).await?;
     tasks.spawn(maintain(bundle.clone()));
 

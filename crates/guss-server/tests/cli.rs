@@ -20,18 +20,32 @@ fn tenant_create_prints_a_setup_link_per_organisation() {
             .args(["tenant", "create", "--name", name, "--owner-email", email])
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     };
     let first = create("Kanzlei Müller", "anna@kanzlei.example");
     assert!(first.starts_with("http://localhost:8080/join/"), "{first}");
     let second = create("Praxis Zwei", "zoe@praxis.example");
-    assert!(second.starts_with("http://praxis-zwei.localhost:8080/join/"), "{second}");
+    assert!(
+        second.starts_with("http://praxis-zwei.localhost:8080/join/"),
+        "{second}"
+    );
     assert_ne!(first, second);
 
     let refused = guss()
         .args(["--data", data.path().to_str().unwrap()])
-        .args(["tenant", "create", "--name", "X", "--owner-email", "no address"])
+        .args([
+            "tenant",
+            "create",
+            "--name",
+            "X",
+            "--owner-email",
+            "no address",
+        ])
         .output()
         .unwrap();
     assert!(!refused.status.success());
@@ -52,7 +66,10 @@ fn serve_prints_its_address_and_stops_cleanly_on_sigterm() {
     BufReader::new(server.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert!(line.starts_with("guss is running: open http://localhost:"), "{line}");
+    assert!(
+        line.starts_with("guss is running: open http://localhost:"),
+        "{line}"
+    );
     let address = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
@@ -65,7 +82,10 @@ fn serve_prints_its_address_and_stops_cleanly_on_sigterm() {
     assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
     assert!(answer.contains("location: /setup"), "{answer}");
     assert!(http_get(&port, "/healthz").ends_with("ok\n"));
-    assert!(data.path().join("db").exists(), "the embedded default keeps its data in --data");
+    assert!(
+        data.path().join("db").exists(),
+        "the embedded default keeps its data in --data"
+    );
 
     rustix::process::kill_process(
         rustix::process::Pid::from_child(&server),

@@ -18,9 +18,6 @@ pub(crate) async fn propfind<B: DavBackend + ?Sized>(
     body: Body,
 ) -> Result<Response, Problem> {
     let depth = Depth::parse(ctx.header("depth"))?;
-    if depth == Depth::Infinity && !ctx.config.allow_depth_infinity_propfind {
-        return Err(crate::Error::InfiniteDepth.into());
-    }
     let text = read_xml_body(&ctx.headers, body, ctx.config.max_xml_body).await?;
     let request = parse_propfind_within(&text, ctx.config.xml_limits)?;
     let resource = ctx
@@ -28,6 +25,15 @@ pub(crate) async fn propfind<B: DavBackend + ?Sized>(
         .resource(&ctx.path)
         .await?
         .ok_or_else(Problem::not_found)?;
+    // Infinity (also what a missing Depth means) is refused for folders
+    // only: for a file it is the same as Depth 0, and clients that omit the
+    // header to ask about one file must get their answer.
+    if depth == Depth::Infinity
+        && resource.kind == ResourceKind::Collection
+        && !ctx.config.allow_depth_infinity_propfind
+    {
+        return Err(crate::Error::InfiniteDepth.into());
+    }
     super::conditions::evaluate_if(ctx, super::conditions::if_header(ctx)?.as_ref()).await?;
     let mut responses = vec![props::response(ctx, &resource, &request).await?];
     let mut queue = VecDeque::new();

@@ -1,5 +1,9 @@
 //! RFC 6764 §5: `/.well-known/caldav` and `/.well-known/carddav` redirect
 //! to the context path where the service lives.
+//!
+//! The redirect is a 307, one of the codes §5 allows: clients repeat their
+//! PROPFIND with its body at the target, where after a 301 some (python's
+//! requests among them) drop the body and get a different answer.
 
 use axum::http::{StatusCode, header};
 use axum::response::Response;
@@ -13,7 +17,7 @@ use super::reply::{empty, set_header};
 ///
 /// let targets = WellKnown { caldav: Some("/dav/calendars/".into()), carddav: None };
 /// let response = well_known("/.well-known/caldav", &targets).unwrap();
-/// assert_eq!(response.status().as_u16(), 301);
+/// assert_eq!(response.status().as_u16(), 307);
 /// assert_eq!(response.headers()["location"], "/dav/calendars/");
 /// assert!(well_known("/.well-known/carddav", &targets).is_none());
 /// assert!(well_known("/anna/", &targets).is_none());
@@ -34,7 +38,7 @@ pub fn well_known(path: &str, targets: &WellKnown) -> Option<Response> {
         "/.well-known/carddav" => targets.carddav.as_deref()?,
         _ => return None,
     };
-    let mut response = empty(StatusCode::MOVED_PERMANENTLY);
+    let mut response = empty(StatusCode::TEMPORARY_REDIRECT);
     set_header(&mut response, header::LOCATION, target);
     response.headers().get(header::LOCATION)?;
     Some(response)

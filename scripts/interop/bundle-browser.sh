@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# End-to-end browser test of the guss bundle server's onboarding: builds
+# `guss` (crates/guss-server), starts it on a free loopback port with a fresh
+# data directory, and runs tests/browser/bundle-onboarding.mjs (Debian
+# Chromium + CDP virtual WebAuthn authenticators) against
+# http://localhost:PORT. The test calls scripts/interop/bundle_clients.py,
+# which checks the colleague's app password with webdav4 and caldav.
+#
+# Installs what is missing (Chromium and Node from Debian, playwright-core
+# from the lockfile, webdav4 and caldav from PyPI). Exit code = the test
+# result. Screenshots and summary.json stay in the artifacts directory.
+#
+# Env:
+#   GUSS_BUNDLE_BIN  use this server binary instead of building one
+#                    (it must accept `--data DIR serve --listen ADDR`)
+#   GUSS_ARTIFACTS   where the screenshots and summary.json go
+#                    (default target/test-artifacts/bundle-onboarding)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+BROWSER_DIR="$ROOT/tests/browser"
+ARTIFACTS="${GUSS_ARTIFACTS:-$ROOT/target/test-artifacts/bundle-onboarding}"
+WEBDAV4_VERSION="0.11.0"
+CALDAV_VERSION="3.6.0"
+
+log() { printf '[bundle-browser] %s\n' "$*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# --- dependencies -----------------------------------------------------------
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" -eq 0 ]; then
+    $SUDO apt-get update
+    apt_updated=1
+  fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+}
+
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing chromium (Debian package)"
+  apt_install chromium
+fi
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  log "installing nodejs and npm (Debian packages)"
+  apt_install nodejs npm
+fi
+
+if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
+  log "installing playwright-core in tests/browser"
+  if [ -f "$BROWSER_DIR/package-lock.json" ]; then
+    (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund)
+  else
+    (cd "$BROWSER_DIR" && npm install --no-audit --no-fund)
+  fi
+fi
+
+if ! python3 -c 'import webdav4' >/dev/null 2>&1; then
+  log "installing webdav4 $WEBDAV4_VERSION (PyPI)"
+  python3 -m pip install --quiet "webdav4==$WEBDAV4_VERSION"
+fi
+if ! python3 -c 'import caldav' >/dev/null 2>&1; then
+  log "installing caldav $CALDAV_VERSION (PyPI)"
+  python3 -m pip install --quiet "caldav==$CALDAV_VERSION"
+fi
+
+# --- server binary ----------------------------------------------------------
+if [ -n "${GUSS_BUNDLE_BIN:-}" ]; then
+  SERVER_BIN="$GUSS_BUNDLE_BIN"
+else
+  log "building the guss server"
+  cargo build -p guss-server --locked
+  SERVER_BIN="$ROOT/target/debug/guss"
+fi
+[ -x "$SERVER_BIN" ] || { log "server binary not found: $SERVER_BIN"; exit 1; }
+
+# --- start the server -------------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/guss-bundle-browser.XXXXXX")"
+DATA="$WORK/data"
+SERVER_LOG="$WORK/server.log"
+SERVER_PID=""
+
+cleanup() {
+  local rc=$?
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ "$rc" -ne 0 ] && [ -s "$SERVER_LOG" ]; then
+    log "server log (last 60 lines):"
+    tail -n 60 "$SERVER_LOG" >&2 || true
+  fi
+  if [ -s "$SERVER_LOG" ] && [ -d "$ARTIFACTS" ]; then
+    cp "$SERVER_LOG" "$ARTIFACTS/server.log" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+  log "artifacts: $ARTIFACTS"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The test itself removes the screenshots and summary of an earlier run.
+mkdir -p "$ARTIFACTS"
+
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+BASE_URL="http://localhost:$PORT"
+
+log "starting $SERVER_BIN on 127.0.0.1:$PORT (data: $DATA)"
+"$SERVER_BIN" --data "$DATA" serve --listen "127.0.0.1:$PORT" >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+
+healthy() {
+  if command -v curl >/dev/null 2>&1; then
+    [ "$(curl -fsS --max-time 2 "$1" 2>/dev/null)" = "ok" ]
+  else
+    python3 -c 'import sys, urllib.request; sys.exit(urllib.request.urlopen(sys.argv[1], timeout=2).read().strip() != b"ok")' "$1" 2>/dev/null
+  fi
+}
+
+ready=0
+for _ in $(seq 1 120); do # ~60 s
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    log "server exited before it answered"
+    exit 1
+  fi
+  if healthy "$BASE_URL/healthz"; then
+    ready=1
+    break
+  fi
+  sleep 0.5
+done
+if [ "$ready" -ne 1 ]; then
+  log "server did not answer $BASE_URL/healthz within 60 s"
+  exit 1
+fi
+
+# --- run the browser test ---------------------------------------------------
+log "running the browser test against $BASE_URL"
+set +e
+GUSS_BASE_URL="$BASE_URL" GUSS_ARTIFACTS="$ARTIFACTS" \
+  node --test "$BROWSER_DIR/bundle-onboarding.mjs"
+rc=$?
+set -e
+exit "$rc"
