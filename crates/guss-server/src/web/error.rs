@@ -108,13 +108,13 @@ impl WebError {
     }
 }
 
-/// A page error waiting for the request's language (see [`localize`]).
+/// A page error waiting for the request's language.
 #[derive(Clone)]
 struct Pending(Arc<Mutex<Option<WebError>>>);
 
 impl IntoResponse for WebError {
     /// Handlers do not know the language when they fail: the response
-    /// carries the error, and [`localize`] renders it in the request's.
+    /// carries the error, and a middleware renders it in the request's.
     fn into_response(self) -> Response {
         let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
         response
