@@ -56,6 +56,85 @@ impl Lang {
     }
 }
 
+/// What a DNS record is for, in the page's language. guss-mail explains
+/// its records in English; German pages show these.
+pub fn record_purpose(lang: Lang, english: &'static str) -> &'static str {
+    const GERMAN: &[(&str, &str)] = &[
+        (
+            "SPF: the servers allowed to send mail for this name",
+            "SPF: die Server, die für diesen Namen Mail senden dürfen",
+        ),
+        (
+            "MX: the server that receives the domain's mail",
+            "MX: der Server, der die Mail der Domain empfängt",
+        ),
+        (
+            "DKIM key: receivers check the signatures of outgoing mail with it",
+            "DKIM-Schlüssel: Empfänger prüfen damit die Signatur ausgehender Mail",
+        ),
+        (
+            "DMARC: what receivers do with mail that fails the checks, and where they report",
+            "DMARC: was Empfänger mit Mail tun, die die Prüfungen nicht besteht, und wohin sie berichten",
+        ),
+        (
+            "MTA-STS: tells other mail servers to insist on encryption",
+            "MTA-STS: verlangt von anderen Mailservern Verschlüsselung",
+        ),
+        (
+            "MTA-STS: the web address the encryption policy is fetched from",
+            "MTA-STS: die Webadresse, von der die Verschlüsselungsregel geholt wird",
+        ),
+        (
+            "TLS-RPT: where other mail servers report encryption problems",
+            "TLS-RPT: wohin andere Mailserver Verschlüsselungsprobleme melden",
+        ),
+        (
+            "tells apps that this service is not offered, so they do not try it",
+            "sagt Apps, dass es diesen Dienst nicht gibt, damit sie ihn nicht versuchen",
+        ),
+        (
+            "lets mail apps find the server for sending mail",
+            "damit Mail-Apps den Server zum Senden finden",
+        ),
+        (
+            "lets mail apps find the server for reading mail",
+            "damit Mail-Apps den Server zum Lesen finden",
+        ),
+        (
+            "lets calendar apps find the calendar server",
+            "damit Kalender-Apps den Kalenderserver finden",
+        ),
+        (
+            "lets address book apps find the contacts server",
+            "damit Adressbuch-Apps den Kontakteserver finden",
+        ),
+        (
+            "lets Thunderbird and other mail apps set themselves up",
+            "damit sich Thunderbird und andere Mail-Apps selbst einrichten",
+        ),
+        (
+            "lets Outlook set itself up",
+            "damit sich Outlook selbst einrichtet",
+        ),
+        (
+            "CAA: the only certificate authority allowed to issue certificates for the domain",
+            "CAA: die einzige Zertifizierungsstelle, die Zertifikate für die Domain ausstellen darf",
+        ),
+        ("the address of a server", "die Adresse eines Servers"),
+        (
+            "a record the mail domain needs",
+            "ein Eintrag, den die Mail-Domain braucht",
+        ),
+    ];
+    match lang {
+        Lang::En => english,
+        Lang::De => GERMAN
+            .iter()
+            .find(|(en, _)| *en == english)
+            .map_or(english, |(_, de)| de),
+    }
+}
+
 /// Every string of the pages.
 #[allow(missing_docs)] // the field names say what each string is
 #[derive(Debug)]
@@ -500,6 +579,19 @@ pub static EN: Text = Text {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    #[test]
+    fn every_record_purpose_has_german_words() {
+        use guss_mail::dns::{MailDomain, records};
+        let mut domain =
+            MailDomain::new("kanzlei.example", "mail.kanzlei.example", "kanzlei.example");
+        domain.caa_issuer = Some("letsencrypt.org".into());
+        for record in records(&domain).iter() {
+            let english = record.purpose();
+            assert_ne!(record_purpose(Lang::De, english), english, "{english}");
+            assert_eq!(record_purpose(Lang::En, english), english);
+        }
+    }
 
     #[test]
     fn german_unless_english_is_asked_for() {

@@ -440,7 +440,7 @@ async fn mail_view(
                 name: record.name.clone(),
                 kind: record.record_type().to_string(),
                 value: value.to_owned(),
-                purpose: record.purpose(),
+                purpose: super::i18n::record_purpose(visit.lang, record.purpose()),
             });
         }
     }

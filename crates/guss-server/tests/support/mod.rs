@@ -1,7 +1,13 @@
 //! A bundle on a test database, and browsers that hold a cookie and a
 //! software passkey: every sign-in and step-up is a real WebAuthn ceremony
 //! against the bundle's router.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, dead_code, unreachable_pub)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    dead_code,
+    unreachable_pub
+)]
 
 use std::sync::Arc;
 
