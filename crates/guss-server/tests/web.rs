@@ -149,6 +149,29 @@ backend_tests! {
         office.bundle.audit.verify(tenant).await.unwrap().unwrap();
     }
 
+    async fn a_single_admin_finishes_only_with_a_break_glass_kit(db: TestDb) {
+        let office = office(&db).await;
+        let mut owner = first_owner(&office.app).await;
+        owner.step_up().await;
+        let csrf = owner.get("/setup/continuity").await.csrf();
+        let blocked = owner.post_form("/setup/sheet", &[("csrf", &csrf)]).await;
+        assert!(blocked.body.contains("Notfallset gedruckt"), "{}", blocked.body);
+        let too_few = owner
+            .post_form("/setup/kit", &[("csrf", &csrf), ("trustees", "Notar Meier"), ("threshold", "2")])
+            .await;
+        assert!(too_few.body.contains("role=\"alert\""), "a threshold above the trustees is refused: {}", too_few.body);
+        let kit = owner
+            .post_form("/setup/kit", &[("csrf", &csrf), ("trustees", "Notar Meier\nSteuerberaterin Schulz\n"), ("threshold", "2")])
+            .await;
+        assert_eq!(kit.status, StatusCode::OK, "{}", kit.body);
+        assert_eq!(kit.body.matches("class=\"sheet\"").count(), 2, "one sheet per trustee");
+        assert!(kit.body.contains("Notar Meier") && kit.body.contains("(2/2)"));
+        let sheet = owner.get("/setup/sheet").await;
+        assert!(sheet.body.contains("Steuerberaterin Schulz"), "the sheet says who holds recovery sheets");
+        let finished = owner.post_form("/setup/sheet", &[("csrf", &csrf)]).await;
+        assert_eq!(finished.location.as_deref(), Some("/home"));
+    }
+
     async fn sign_in_sign_out_and_devices(db: TestDb) {
         let office = office(&db).await;
         let mut owner = first_owner(&office.app).await;
