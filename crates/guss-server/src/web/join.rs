@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use guss_identity::store::TenantRegistry as _;
+use serde::Deserialize;
 
 use super::{Layout, Visit, WebError, render, see_other};
 use crate::access::{handle_of, home_folder};
@@ -57,11 +58,17 @@ pub(super) async fn join_page(
     })
 }
 
+#[derive(Deserialize)]
+pub(super) struct WelcomeQuery {
+    joined: Option<String>,
+}
+
 /// After a passkey ceremony: the wizard for an admin whose setup is
-/// unfinished, the devices page for someone new, else home.
+/// unfinished, the devices page for someone who has just joined, else home.
 pub(super) async fn welcome(
     State(bundle): State<Arc<Bundle>>,
     visit: Visit,
+    Query(query): Query<WelcomeQuery>,
 ) -> Result<Response, WebError> {
     let tenant = visit.tenant()?;
     let session = visit.signed_in()?;
@@ -82,8 +89,11 @@ pub(super) async fn welcome(
             settings.step.max(SetupStep::Office),
         )));
     }
-    let new_here = bundle.identity.app_passwords(session).await?.is_empty();
-    Ok(see_other(if new_here { "/devices" } else { "/home" }))
+    Ok(see_other(if query.joined.is_some() {
+        "/devices"
+    } else {
+        "/home"
+    }))
 }
 
 #[derive(Template)]
