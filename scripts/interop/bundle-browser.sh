@@ -116,7 +116,13 @@ PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 BASE_URL="http://localhost:$PORT"
 
 log "starting $SERVER_BIN on 127.0.0.1:$PORT (data: $DATA)"
-"$SERVER_BIN" --data "$DATA" serve --listen "127.0.0.1:$PORT" >"$SERVER_LOG" 2>&1 &
+# Mail listeners too, so that the app password is tried over submission and IMAP.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+SUBMISSION_PORT="$(free_port)"
+IMAP_PORT="$(free_port)"
+printf '[mail]\nhostname = "localhost"\nsubmission = "127.0.0.1:%s"\nimap = "127.0.0.1:%s"\n' \
+  "$SUBMISSION_PORT" "$IMAP_PORT" >"$WORK/guss.toml"
+"$SERVER_BIN" --config "$WORK/guss.toml" --data "$DATA" serve --listen "127.0.0.1:$PORT" >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 
 healthy() {
@@ -148,6 +154,7 @@ fi
 log "running the browser test against $BASE_URL"
 set +e
 GUSS_BASE_URL="$BASE_URL" GUSS_ARTIFACTS="$ARTIFACTS" \
+  GUSS_SUBMISSION_PORT="$SUBMISSION_PORT" GUSS_IMAP_PORT="$IMAP_PORT" \
   node --test "$BROWSER_DIR/bundle-onboarding.mjs"
 rc=$?
 set -e

@@ -20,7 +20,13 @@ CalDAV, with the python `caldav` client (PyPI `caldav`):
                       display name "Büro" (--calendar)
   7 caldav-event      an event created in that calendar reads back by UID
   8 caldav-refused    a wrong password is refused (401)
-  9 cleanup           delete the uploaded file and the event
+Mail, when --submission-port and --imap-port are given (the same app
+password; STARTTLS on both, the server's own certificate):
+  9 mail-submit       smtplib submits a message from the person to themself
+ 10 mail-imap         imaplib finds it in the INBOX, byte for byte behind
+                      the trace fields
+ 11 mail-refused      a wrong password is refused at IMAP LOGIN
+ 12 cleanup           delete the uploaded file and the event (9 without mail)
 
 Each step prints ok or FAIL with what it saw; the exit status is 1 when any
 step fails (2 when a client library is missing).
@@ -29,7 +35,12 @@ Needs: python3 -m pip install webdav4 caldav
 
 import argparse
 import datetime
+import email.message
+import imaplib
 import io
+import smtplib
+import ssl
+import time
 import sys
 import traceback
 import urllib.parse
@@ -152,6 +163,63 @@ def ics_event(uid, summary, start):
     )
 
 
+def mail_checks(args, steps):
+    """Submission and IMAP with the app password."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the bundle's own certificate
+    subject = f"Aktennotiz {RUN}"
+    message_id = f"<{RUN}@bundle.test>"
+    message = email.message.EmailMessage()
+    message["From"] = args.username
+    message["To"] = args.username
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message.set_content(f"Bitte Frist notieren. {RUN}\nÄnderungen: keine.\n")
+    sent = message.as_bytes().replace(b"\n", b"\r\n")
+    print(f"Mail: submission :{args.submission_port}, IMAP :{args.imap_port} as {args.username}", flush=True)
+
+    def submit():
+        with smtplib.SMTP("127.0.0.1", args.submission_port, timeout=TIMEOUT) as smtp:
+            smtp.starttls(context=context)
+            smtp.login(args.username, args.password)
+            refused = smtp.send_message(message)
+            require(not refused, f"recipients refused: {refused}")
+        return f"submitted {subject!r}"
+
+    def imap():
+        deadline = time.monotonic() + TIMEOUT
+        with imaplib.IMAP4("127.0.0.1", args.imap_port, timeout=TIMEOUT) as client:
+            client.starttls(ssl_context=context)
+            client.login(args.username, args.password)
+            while True:
+                client.select("INBOX")
+                typ, found = client.uid("SEARCH", None, "HEADER", "Message-ID", message_id)
+                uids = found[0].split() if typ == "OK" and found and found[0] else []
+                if uids or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            require(uids, "the message did not arrive in the INBOX")
+            typ, data = client.uid("FETCH", uids[0], "(BODY.PEEK[])")
+            raw = data[0][1]
+            require(raw.endswith(sent), "the stored message differs from the submitted one behind the trace fields")
+            client.logout()
+        return f"UID {uids[0].decode()} in INBOX, {len(raw)} bytes, the submitted message intact"
+
+    def refused():
+        with imaplib.IMAP4("127.0.0.1", args.imap_port, timeout=TIMEOUT) as client:
+            client.starttls(ssl_context=context)
+            try:
+                client.login(args.username, args.password + "-wrong")
+            except imaplib.IMAP4.error as e:
+                return f"LOGIN refused: {e}"
+        raise Failed("a wrong password logged in")
+
+    steps.run("mail-submit", submit)
+    steps.run("mail-imap", imap, needs=("mail-submit",))
+    steps.run("mail-refused", refused)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--webdav-url", required=True, help="the person's WebDAV folder")
@@ -159,6 +227,8 @@ def main():
     parser.add_argument("--username", required=True)
     parser.add_argument("--password", required=True, help="an app password")
     parser.add_argument("--calendar", default="Büro", help="display name of the office's shared calendar")
+    parser.add_argument("--submission-port", type=int, help="the bundle's submission port (STARTTLS)")
+    parser.add_argument("--imap-port", type=int, help="the bundle's IMAP port (STARTTLS)")
     args = parser.parse_args()
 
     webdav_url = args.webdav_url if args.webdav_url.endswith("/") else args.webdav_url + "/"
@@ -287,6 +357,9 @@ def main():
     steps.run("caldav-calendars", calendars, needs=("caldav-principal",))
     steps.run("caldav-event", event, needs=("caldav-calendars",))
     steps.run("caldav-refused", caldav_refused)
+
+    if args.submission_port and args.imap_port:
+        mail_checks(args, steps)
 
     def cleanup():
         done = []

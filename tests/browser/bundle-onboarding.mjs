@@ -583,6 +583,10 @@ test('bundle onboarding: wizard, invitation, devices, WebDAV and CalDAV with an 
         '--password', account.password,
         '--calendar', SHARED_CALENDAR,
       ];
+      if (process.env.GUSS_SUBMISSION_PORT && process.env.GUSS_IMAP_PORT) {
+        clientArgs.push('--submission-port', process.env.GUSS_SUBMISSION_PORT,
+          '--imap-port', process.env.GUSS_IMAP_PORT);
+      }
       const result = await runClients(clientArgs);
       process.stdout.write(result.out);
       if (result.err) process.stderr.write(result.err);
