@@ -62,6 +62,8 @@ pub struct Bundle {
     pub(crate) form_key: ring::hmac::Key,
     /// Serialises the creation of the first organisation of a local trial.
     pub(crate) first_setup: tokio::sync::Mutex<()>,
+    /// Mail the bundle sends itself, once the mail listeners run.
+    pub outbound: std::sync::OnceLock<crate::mail::Outbound>,
 }
 
 /// Every event is counted, logged and appended to its organisation's audit
@@ -184,6 +186,7 @@ impl Bundle {
             clock,
             form_key,
             first_setup: tokio::sync::Mutex::new(()),
+            outbound: std::sync::OnceLock::new(),
         })
     }
 

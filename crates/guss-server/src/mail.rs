@@ -18,8 +18,56 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::bundle::Bundle;
 
-/// Starts the configured mail listeners and the outbound queue in `tasks`.
-/// Nothing starts when no listener is configured.
+/// The way out for mail the bundle writes itself (invitations).
+#[derive(Clone)]
+pub struct Outbound {
+    router: Router,
+    sending: Sending,
+    queue: Queue,
+    hostname: String,
+}
+
+impl Outbound {
+    /// Delivers `raw` (a whole message, without trace fields) from `from`
+    /// to `to`: signed with the organisation's DKIM key, into local
+    /// mailboxes or the durable outbound queue.
+    pub async fn send(
+        &self,
+        tenant: guss_core::TenantId,
+        from: &str,
+        to: &guss_core::EmailAddress,
+        raw: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        let route = self.router.route(to).await?;
+        if matches!(route, guss_mail::routing::Route::Unknown) {
+            anyhow::bail!("nobody here has the address {to}");
+        }
+        let by = guss_core::Principal::Service {
+            tenant,
+            service: crate::SERVICE.clone(),
+        };
+        let received = format!(
+            "Received: by {} (guss) for <{to}>; {}\r\n",
+            self.hostname,
+            chrono::Utc::now().to_rfc2822()
+        );
+        self.sending
+            .submit(
+                &self.queue,
+                &by,
+                from,
+                &[(to.as_str().to_owned(), route)],
+                received,
+                raw,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Starts the configured mail listeners and the outbound queue in `tasks`,
+/// and gives the bundle its way out for mail. Nothing starts when no
+/// listener is configured.
 pub async fn start(
     bundle: &Arc<Bundle>,
     tls: Option<TlsAcceptor>,
@@ -71,6 +119,12 @@ pub async fn start(
         sending: Sending::new(store.clone(), &hostname),
         queue: queue.clone(),
         checks: InboundChecks::new(Verifier::system()?),
+    });
+    let _ = bundle.outbound.set(Outbound {
+        router: router.clone(),
+        sending: Sending::new(store.clone(), &hostname),
+        queue: queue.clone(),
+        hostname: hostname.clone(),
     });
     tasks.spawn(queue.run());
     for (address, kind) in [

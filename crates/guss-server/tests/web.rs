@@ -172,6 +172,49 @@ backend_tests! {
         assert_eq!(finished.location.as_deref(), Some("/home"));
     }
 
+    async fn invitations_go_out_by_mail_once_the_bundle_sends_mail(db: TestDb) {
+        let office = support::office_with(&db, |config| {
+            config.mail.submission = Some("127.0.0.1:0".parse().unwrap());
+        })
+        .await;
+        let mut tasks = tokio::task::JoinSet::new();
+        guss_server::mail::start(&office.bundle, None, &mut tasks).await.unwrap();
+        let mut owner = first_owner(&office.app).await;
+        owner.step_up().await;
+        let csrf = owner.get("/setup/people").await.csrf();
+        // Without a mail domain, the link is only shown.
+        let shown = owner
+            .post_form("/setup/people", &[("csrf", &csrf), ("name", "Clara Extern"), ("email", "clara@extern.example")])
+            .await;
+        assert!(shown.body.contains("/join/") && !shown.body.contains("data-invitation-mailed"));
+        owner.post_form("/setup/mail", &[("csrf", &csrf), ("domain", "kanzlei.example")]).await;
+        let mailed = owner
+            .post_form("/setup/people", &[("csrf", &csrf), ("name", "Ben Beispiel"), ("email", "ben@kanzlei.example")])
+            .await;
+        assert!(mailed.body.contains("data-invitation-mailed"), "{}", mailed.body);
+        let marker = "value=\"http://localhost:8080/join/";
+        let start = mailed.body.find(marker).unwrap() + "value=\"".len();
+        let link = &mailed.body[start..start + mailed.body[start..].find('"').unwrap()];
+
+        // Ben's address is the office's own: the invitation waits in his inbox.
+        let tenant = office.bundle.offices.tenant_at(LOCAL).await.unwrap();
+        let ben = {
+            use guss_identity::store::{IdentityStore as _, TenantRegistry as _};
+            office.bundle.identity.store().scoped(tenant).await.unwrap()
+                .person_by_email(&"ben@kanzlei.example".parse().unwrap()).await.unwrap().unwrap()
+        };
+        let mail = office.bundle.mail.tenant(tenant);
+        let account = guss_mail::store::Account::Person(ben.id);
+        let inbox = mail.mailboxes(&account).await.unwrap().into_iter().find(|m| m.name == "INBOX").unwrap();
+        let messages = mail.messages(inbox.id, 1..=u32::MAX).await.unwrap();
+        assert_eq!(messages.len(), 1);
+        let raw = String::from_utf8(mail.raw(&messages[0]).await.unwrap().to_vec()).unwrap();
+        assert!(raw.contains(link), "the mail carries the link: {raw}");
+        assert!(raw.contains("From: \"Kanzlei Beispiel\" <noreply@kanzlei.example>"), "{raw}");
+        assert!(raw.contains("DKIM-Signature:"), "signed with the office's key");
+        tasks.abort_all();
+    }
+
     async fn sign_in_sign_out_and_devices(db: TestDb) {
         let office = office(&db).await;
         let mut owner = first_owner(&office.app).await;

@@ -542,6 +542,7 @@ struct PersonView {
 struct Invited {
     name: String,
     link: String,
+    mailed: bool,
 }
 
 #[derive(Template)]
@@ -622,18 +623,67 @@ pub(super) async fn people(
     } else {
         Role::MEMBER
     };
-    let link = match bundle.identity.invite(&session, email, name, &[role]).await {
+    let link = match bundle
+        .identity
+        .invite(&session, email.clone(), name, &[role])
+        .await
+    {
         Ok(link) => link,
         Err(e @ (guss_identity::Error::Invalid { .. } | guss_identity::Error::Conflict { .. })) => {
             return people_view(&bundle, &visit, None, Some(e.to_string())).await;
         }
         Err(e) => return Err(e.into()),
     };
+    let link = format!("{}/join/{}", visit.origin, link.token);
+    let mailed = match mail_invitation(&bundle, &visit, session.tenant, name, &email, &link).await {
+        Ok(mailed) => mailed,
+        Err(e) => {
+            // The link on the page still works; the mail is a convenience.
+            tracing::warn!(error = format!("{e:#}"), "mailing the invitation failed");
+            false
+        }
+    };
     let invited = Invited {
         name: name.to_owned(),
-        link: format!("{}/join/{}", visit.origin, link.token),
+        link,
+        mailed,
     };
     people_view(&bundle, &visit, Some(invited), None).await
+}
+
+/// Sends the invitation link by mail, from the organisation's mail domain,
+/// when the bundle sends mail and the domain is set up. Returns whether it
+/// was sent.
+async fn mail_invitation(
+    bundle: &Bundle,
+    visit: &Visit,
+    tenant: TenantId,
+    name: &str,
+    to: &EmailAddress,
+    link: &str,
+) -> anyhow::Result<bool> {
+    let (Some(outbound), Some(domain)) = (
+        bundle.outbound.get(),
+        bundle.settings(tenant).await?.mail_domain,
+    ) else {
+        return Ok(false);
+    };
+    let t = visit.text();
+    let organisation = organisation_name(bundle, tenant)
+        .await
+        .map_err(|_| anyhow::anyhow!("organisation name"))?;
+    let from = format!("noreply@{domain}");
+    let message = mail_builder::MessageBuilder::new()
+        .from((organisation.as_str(), from.as_str()))
+        .to((name, to.as_str()))
+        .subject(format!("{} {organisation}", t.invitation_mail_subject))
+        .text_body(format!(
+            "{name},\n\n{}\n\n{link}\n\n-- \n{organisation}\n",
+            t.invitation_mail_text
+        ))
+        .write_to_vec()?;
+    outbound.send(tenant, &from, to, message).await?;
+    Ok(true)
 }
 
 // ------------------------------------------------------------ continuity

@@ -33,13 +33,19 @@ pub struct Office {
 }
 
 pub async fn office(db: &TestDb) -> Office {
+    office_with(db, |_| {}).await
+}
+
+/// The same, with the configuration changed by `configure`.
+pub async fn office_with(db: &TestDb, configure: impl FnOnce(&mut Config)) -> Office {
     let keys = tempfile::tempdir().unwrap();
-    let config = Config {
+    let mut config = Config {
         data: keys.path().to_owned(),
         admin_token: Some(ADMIN_TOKEN.to_owned()),
         database_url: (db.backend() == Backend::Postgres).then(|| db.url().to_owned()),
         ..Config::default()
     };
+    configure(&mut config);
     let bundle = Arc::new(Bundle::open(config).await.unwrap());
     let app = guss_server::routes::app(bundle.clone(), None);
     Office {
