@@ -27,7 +27,7 @@ async fn connect(file: &Path) -> Result<SqlitePool> {
         .busy_timeout(Duration::from_secs(10));
     SqlitePoolOptions::new()
         .max_connections(4)
-        .idle_timeout(Duration::from_secs(300))
+        .idle_timeout(Duration::from_secs(60))
         .connect_with(options)
         .await
         .map_err(Error::backend)
