@@ -27,8 +27,8 @@ import time
 import urllib.request
 
 TOKEN = "bench-admin-token-0123456789abcdef"
-# guss-sql closes SQLite connections unused for 60 s.
-IDLE_CLOSE = 75
+# guss-sql closes SQLite connections unused for 60 s, checking once a minute.
+IDLE_CLOSE = 130
 
 
 def free_port():
