@@ -14,22 +14,7 @@ fn home_page(c: &mut Criterion) {
     let db = runtime.block_on(TestDb::new(Backend::Sqlite)).unwrap();
     let (office, owner) = runtime.block_on(async {
         let office = support::office(&db).await;
-        let mut owner = support::Browser::new(&office.app, "localhost:8080");
-        let created = owner
-            .post_form(
-                "/setup",
-                &[
-                    ("organisation", "Kanzlei Beispiel"),
-                    ("profession", "law_office"),
-                    ("owner_name", "Anna Beispiel"),
-                    ("owner_email", "anna@kanzlei.example"),
-                ],
-            )
-            .await;
-        owner
-            .enroll(&support::token_of(&created.location.unwrap()))
-            .await;
-        owner.get("/welcome").await;
+        let owner = support::first_owner(&office.app).await;
         (office, owner)
     });
     let answer = runtime.block_on(owner.get("/home"));

@@ -8,32 +8,9 @@ mod support;
 
 use axum::http::StatusCode;
 use guss_testkit::backend_tests;
-use support::{ADMIN_TOKEN, Browser, office, token_of};
+use support::{ADMIN_TOKEN, Browser, first_owner, office, token_of};
 
-const LOCAL: &str = "localhost:8080";
-
-/// The owner of a fresh local trial, signed in after the first page.
-async fn first_owner(app: &axum::Router) -> Browser {
-    let mut owner = Browser::new(app, LOCAL);
-    let created = owner
-        .post_form(
-            "/setup",
-            &[
-                ("organisation", "Kanzlei Beispiel"),
-                ("profession", "law_office"),
-                ("owner_name", "Anna Beispiel"),
-                ("owner_email", "anna@kanzlei.example"),
-            ],
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
-    let join = created.location.unwrap();
-    assert!(join.starts_with("/join/"), "{join}");
-    owner.enroll(&token_of(&join)).await;
-    let welcome = owner.get("/welcome").await;
-    assert_eq!(welcome.location.as_deref(), Some("/setup/office"));
-    owner
-}
+const LOCAL: &str = support::LOCAL;
 
 backend_tests! {
     async fn a_fresh_start_walks_the_owner_through_the_wizard(db: TestDb) {

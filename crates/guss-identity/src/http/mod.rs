@@ -177,7 +177,7 @@ impl<R: TenantRegistry + 'static> FromRequestParts<App<R>> for Authed {
     async fn from_request_parts(parts: &mut Parts, app: &App<R>) -> Result<Self, Error> {
         let request = Request::from_request_parts(parts, app).await?;
         let token = bearer(&parts.headers)
-            .or_else(|| cookie(&parts.headers))
+            .or_else(|| cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned))
             .ok_or(Error::Unauthenticated)?;
         let session = app.identity.session(request.tenant, &token).await?;
         Ok(Authed { session })
@@ -232,15 +232,24 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     }
 }
 
-fn cookie(headers: &HeaderMap) -> Option<String> {
+/// The value of the cookie `name` in a request's `Cookie` headers.
+///
+/// ```
+/// use axum::http::{HeaderMap, HeaderValue, header::COOKIE};
+/// let mut headers = HeaderMap::new();
+/// headers.insert(COOKIE, HeaderValue::from_static("a=1; __Host-guss_session=tok"));
+/// assert_eq!(guss_identity::http::cookie(&headers, guss_identity::http::SESSION_COOKIE), Some("tok"));
+/// assert_eq!(guss_identity::http::cookie(&headers, "b"), None);
+/// ```
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
+        .find(|(found, _)| *found == name)
+        .map(|(_, value)| value)
 }
 
 /// The `Set-Cookie` header for a new session (or, with `None`, its removal).

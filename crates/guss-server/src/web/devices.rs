@@ -22,7 +22,7 @@ use ring::aead;
 use serde::Deserialize;
 
 use super::i18n::Text;
-use super::{Layout, Visit, WebError, plain, render};
+use super::{Layout, Visit, WebError, organisation_name, plain, render};
 use crate::bundle::Bundle;
 
 /// How long a profile link works.
@@ -183,11 +183,7 @@ pub(super) async fn connect(
         }
         Err(e) => return Err(e.into()),
     };
-    let people = bundle.identity.people(session).await?;
-    let me = people
-        .iter()
-        .find(|p| p.id == session.person())
-        .ok_or(WebError::SignIn)?;
+    let me = visit.me(&bundle).await?;
     let address = me.emails.first().cloned().ok_or(WebError::NotFound)?;
     let username = address.as_str().to_owned();
     let webdav_url = format!("{}/dav/files/people/{}/", visit.origin, username);
@@ -252,16 +248,7 @@ async fn client_settings(
     let domain = office
         .mail_domain
         .unwrap_or_else(|| address.domain().to_owned());
-    let organisation = {
-        use guss_identity::store::TenantRegistry as _;
-        bundle
-            .identity
-            .store()
-            .tenant(tenant)
-            .await?
-            .map(|t| t.name)
-            .unwrap_or_default()
-    };
+    let organisation = organisation_name(bundle, tenant).await?;
     let settings = ClientSettings::new(&domain, &bundle.config.mail_hostname(), web_host)
         .and_then(|s| s.with_display_name(&organisation))
         .map_err(|e| WebError::Backend(e.into()))?;

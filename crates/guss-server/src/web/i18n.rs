@@ -4,7 +4,6 @@
 //! complete by construction: a missing translation does not compile.
 
 use axum::http::HeaderMap;
-use axum::http::header::COOKIE;
 
 /// The languages of the web pages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,16 +22,7 @@ impl Lang {
     /// The language a request asks for: `?lang=` first, then the cookie,
     /// else German.
     pub fn of(headers: &HeaderMap, query: Option<&str>) -> Lang {
-        let chosen = query.or_else(|| {
-            headers
-                .get_all(COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(';'))
-                .filter_map(|pair| pair.trim().split_once('='))
-                .find(|(name, _)| *name == LANG_COOKIE)
-                .map(|(_, value)| value)
-        });
+        let chosen = query.or_else(|| guss_identity::http::cookie(headers, LANG_COOKIE));
         match chosen {
             Some("en") => Lang::En,
             _ => Lang::De,
@@ -588,6 +578,7 @@ pub static EN: Text = Text {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use axum::http::header::COOKIE;
 
     #[test]
     fn every_record_purpose_has_german_words() {

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use guss_identity::store::TenantRegistry as _;
 use serde::Deserialize;
 
-use super::{Layout, Visit, WebError, render, see_other};
+use super::{Layout, Visit, WebError, organisation_name, render, see_other};
 use crate::access::{handle_of, home_folder};
 use crate::bundle::Bundle;
 use crate::office::SetupStep;
@@ -23,14 +22,7 @@ struct JoinPage {
 }
 
 async fn organisation(bundle: &Bundle, visit: &Visit) -> Result<String, WebError> {
-    let tenant = visit.tenant()?;
-    Ok(bundle
-        .identity
-        .store()
-        .tenant(tenant)
-        .await?
-        .map(|t| t.name)
-        .unwrap_or_default())
+    organisation_name(bundle, visit.tenant()?).await
 }
 
 /// The page an invitation link opens: create a passkey.
@@ -71,14 +63,7 @@ pub(super) async fn welcome(
     Query(query): Query<WelcomeQuery>,
 ) -> Result<Response, WebError> {
     let tenant = visit.tenant()?;
-    let session = visit.signed_in()?;
-    let me = bundle
-        .identity
-        .people(session)
-        .await?
-        .into_iter()
-        .find(|p| p.id == session.person())
-        .ok_or(WebError::SignIn)?;
+    let me = visit.me(&bundle).await?;
     if let Some(handle) = handle_of(&me) {
         home_folder(&bundle.files.tenant(tenant), &handle).await?;
     }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Router;
 use axum::extract::{FromRequestParts, Request};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, HOST, ORIGIN, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -31,7 +31,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use guss_core::TenantId;
 use guss_identity::http::SESSION_COOKIE;
-use guss_identity::{Role, Session};
+use guss_identity::{Person, Role, Session};
 
 use crate::bundle::Bundle;
 use crate::office::SetupStep;
@@ -161,14 +161,7 @@ impl FromRequestParts<Arc<Bundle>> for Visit {
 }
 
 fn session_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
+    guss_identity::http::cookie(headers, SESSION_COOKIE).map(str::to_owned)
 }
 
 impl Visit {
@@ -226,6 +219,18 @@ impl Visit {
                 bundle.identity.settings().step_up_window,
             )
         })
+    }
+
+    /// The signed-in person.
+    pub(crate) async fn me(&self, bundle: &Bundle) -> Result<Person, WebError> {
+        let session = self.signed_in()?;
+        bundle
+            .identity
+            .people(session)
+            .await?
+            .into_iter()
+            .find(|p| p.id == session.person())
+            .ok_or(WebError::SignIn)
     }
 
     /// The page frame for a signed-in person (navigation) or a visitor.
@@ -294,6 +299,21 @@ pub(crate) fn render(page: &impl Template) -> Result<Response, WebError> {
 /// A 303 to `to`.
 pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
+}
+
+/// An organisation's name.
+pub(crate) async fn organisation_name(
+    bundle: &Bundle,
+    tenant: TenantId,
+) -> Result<String, WebError> {
+    use guss_identity::store::TenantRegistry as _;
+    Ok(bundle
+        .identity
+        .store()
+        .tenant(tenant)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_default())
 }
 
 /// The roles' names on the pages.

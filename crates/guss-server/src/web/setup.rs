@@ -17,7 +17,7 @@ use guss_policy::delegation::DeputyOf;
 use serde::Deserialize;
 
 use super::i18n::{Lang, Text};
-use super::{Layout, StepView, Visit, WebError, render, role_name, see_other};
+use super::{Layout, StepView, Visit, WebError, organisation_name, render, role_name, see_other};
 use crate::access::furnish;
 use crate::bundle::Bundle;
 use crate::office::SetupStep;
@@ -105,8 +105,7 @@ struct Wizard {
 async fn wizard(bundle: &Bundle, visit: &Visit, current: SetupStep) -> Result<Wizard, WebError> {
     let tenant = visit.tenant()?;
     let session = visit.signed_in()?.clone();
-    let me = me(bundle, &session).await?;
-    if !me.is_admin() {
+    if !visit.me(bundle).await?.is_admin() {
         return Err(WebError::Forbidden);
     }
     let settings = bundle.settings(tenant).await?;
@@ -126,16 +125,6 @@ async fn wizard(bundle: &Bundle, visit: &Visit, current: SetupStep) -> Result<Wi
             "needed"
         },
     })
-}
-
-async fn me(bundle: &Bundle, session: &Session) -> Result<Person, WebError> {
-    bundle
-        .identity
-        .people(session)
-        .await?
-        .into_iter()
-        .find(|p| p.id == session.person())
-        .ok_or(WebError::SignIn)
 }
 
 /// An admin form: from this origin, with the session's token, confirmed
@@ -327,16 +316,6 @@ pub(super) async fn office_page(
             .unwrap_or_default(),
         l: w.layout,
     })
-}
-
-async fn organisation_name(bundle: &Bundle, tenant: TenantId) -> Result<String, WebError> {
-    Ok(bundle
-        .identity
-        .store()
-        .tenant(tenant)
-        .await?
-        .map(|t| t.name)
-        .unwrap_or_default())
 }
 
 #[derive(Deserialize)]
@@ -948,7 +927,7 @@ pub(super) async fn finish(
 ) -> Result<Response, WebError> {
     visit.check_form(&bundle, &form.csrf)?;
     let session = visit.signed_in()?.clone();
-    if !me(&bundle, &session).await?.is_admin() {
+    if !visit.me(&bundle).await?.is_admin() {
         return Err(WebError::Forbidden);
     }
     let c = continuity_of(&bundle, &session, visit.text()).await?;

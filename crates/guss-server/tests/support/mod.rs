@@ -256,3 +256,30 @@ impl Browser {
 pub fn token_of(link: &str) -> String {
     link.rsplit_once("/join/").unwrap().1.to_owned()
 }
+
+/// The local trial's host.
+pub const LOCAL: &str = "localhost:8080";
+
+/// The owner of a fresh local trial (a law office), signed in with their
+/// new passkey and past the welcome page.
+pub async fn first_owner(app: &Router) -> Browser {
+    let mut owner = Browser::new(app, LOCAL);
+    let created = owner
+        .post_form(
+            "/setup",
+            &[
+                ("organisation", "Kanzlei Beispiel"),
+                ("profession", "law_office"),
+                ("owner_name", "Anna Beispiel"),
+                ("owner_email", "anna@kanzlei.example"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let join = created.location.unwrap();
+    assert!(join.starts_with("/join/"), "{join}");
+    owner.enroll(&token_of(&join)).await;
+    let welcome = owner.get("/welcome").await;
+    assert_eq!(welcome.location.as_deref(), Some("/setup/office"));
+    owner
+}
