@@ -14,34 +14,15 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
+# shellcheck source=scripts/interop/browser-lib.sh
+. "$ROOT/scripts/interop/browser-lib.sh"
 BROWSER_DIR="$ROOT/tests/browser"
 
 log() { printf '[passkey-browser] %s\n' "$*" >&2; }
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # --- dependencies -----------------------------------------------------------
-if [ ! -x /usr/bin/chromium ]; then
-  log "installing chromium (Debian package)"
-  $SUDO apt-get update
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
-fi
-
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  log "installing nodejs and npm (Debian packages)"
-  $SUDO apt-get update
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm
-fi
-
-if [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; then
-  log "installing playwright-core in tests/browser"
-  if [ -f "$BROWSER_DIR/package-lock.json" ]; then
-    (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund)
-  else
-    (cd "$BROWSER_DIR" && npm install --no-audit --no-fund)
-  fi
-fi
+install_browser_deps "$BROWSER_DIR"
 
 # --- server binary ----------------------------------------------------------
 if [ -n "${GUSS_PASSKEY_BIN:-}" ]; then
@@ -62,15 +43,7 @@ SERVER_PID=""
 
 cleanup() {
   local rc=$?
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  stop_server "$SERVER_PID"
   if [ "$rc" -ne 0 ] && [ -s "$SERVER_LOG" ]; then
     log "server log (last 50 lines):"
     tail -n 50 "$SERVER_LOG" >&2 || true
