@@ -37,3 +37,21 @@ stop_server() {
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
+
+# Waits up to $3 seconds (default 60) until URL $2 answers (with a body of
+# exactly $4, when given) while process $1 runs. Fails otherwise.
+wait_for_server() {
+  local pid="$1" url="$2" seconds="${3:-60}" expect="${4:-}" body
+  for _ in $(seq 1 $((seconds * 2))); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      printf '[browser] the server exited before it answered\n' >&2
+      return 1
+    fi
+    if body="$(curl -fsS --max-time 2 "$url" 2>/dev/null)" && { [ -z "$expect" ] || [ "$body" = "$expect" ]; }; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  printf '[browser] %s did not answer within %s s\n' "$url" "$seconds" >&2
+  return 1
+}

@@ -90,30 +90,7 @@ printf '[mail]\nhostname = "localhost"\nsubmission = "127.0.0.1:%s"\nimap = "127
 "$SERVER_BIN" --config "$WORK/guss.toml" --data "$DATA" serve --listen "127.0.0.1:$PORT" >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 
-healthy() {
-  if command -v curl >/dev/null 2>&1; then
-    [ "$(curl -fsS --max-time 2 "$1" 2>/dev/null)" = "ok" ]
-  else
-    python3 -c 'import sys, urllib.request; sys.exit(urllib.request.urlopen(sys.argv[1], timeout=2).read().strip() != b"ok")' "$1" 2>/dev/null
-  fi
-}
-
-ready=0
-for _ in $(seq 1 120); do # ~60 s
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    log "server exited before it answered"
-    exit 1
-  fi
-  if healthy "$BASE_URL/healthz"; then
-    ready=1
-    break
-  fi
-  sleep 0.5
-done
-if [ "$ready" -ne 1 ]; then
-  log "server did not answer $BASE_URL/healthz within 60 s"
-  exit 1
-fi
+wait_for_server "$SERVER_PID" "$BASE_URL/healthz" 60 ok
 
 # --- run the browser test ---------------------------------------------------
 log "running the browser test against $BASE_URL"

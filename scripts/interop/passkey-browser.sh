@@ -62,30 +62,7 @@ log "starting $SERVER_BIN on 127.0.0.1:$PORT (data: $DATA)"
 "$SERVER_BIN" --listen "127.0.0.1:$PORT" --data "$DATA" >"$SERVER_LOG" 2>&1 &
 SERVER_PID=$!
 
-answers() {
-  if command -v curl >/dev/null 2>&1; then
-    curl -fsS --max-time 2 -o /dev/null "$1" 2>/dev/null
-  else
-    python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$1" 2>/dev/null
-  fi
-}
-
-ready=0
-for _ in $(seq 1 60); do # ~30 s
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    log "server exited before it answered"
-    exit 1
-  fi
-  if answers "$BASE_URL/"; then
-    ready=1
-    break
-  fi
-  sleep 0.5
-done
-if [ "$ready" -ne 1 ]; then
-  log "server did not answer at $BASE_URL/ within 30 s"
-  exit 1
-fi
+wait_for_server "$SERVER_PID" "$BASE_URL/" 30
 
 # --- run the browser test ---------------------------------------------------
 log "running the browser test against $BASE_URL"

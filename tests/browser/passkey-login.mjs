@@ -16,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS } from './chromium.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, addPasskeyAuthenticator } from './chromium.mjs';
 
 const WAIT_MS = 20_000; // upper bound for every single wait
 const NEGATIVE_WAIT_MS = 5_000; // how long the negative test watches #status
@@ -64,17 +64,7 @@ async function openBrowser() {
     if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) log.push(`http ${r.status()}: ${r.request().method()} ${r.url()}`);
   });
 
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'internal',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-    },
-  });
+  const { cdp, authenticatorId } = await addPasskeyAuthenticator(context, page);
 
   const credentials = async () =>
     (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
