@@ -68,12 +68,14 @@ impl Certificates {
         Ok(())
     }
 
-    /// A TLS acceptor that always serves the current certificate.
-    pub fn acceptor(self: &Arc<Self>) -> tokio_rustls::TlsAcceptor {
+    /// A TLS acceptor that always serves the current certificate,
+    /// offering the ALPN `protocols` (none for mail: a client that offers
+    /// `imap` or `smtp` must not be refused for a protocol name).
+    pub fn acceptor(self: &Arc<Self>, protocols: &[&[u8]]) -> tokio_rustls::TlsAcceptor {
         let mut config = rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_cert_resolver(self.clone());
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
         tokio_rustls::TlsAcceptor::from(Arc::new(config))
     }
 }

@@ -37,7 +37,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listen on {}", bundle.config.listen))?;
     let mut tasks = JoinSet::new();
-    let tls = match &bundle.config.tls.acme_directory {
+    // The web and mail listeners share the certificate; only the web
+    // announces an application protocol.
+    let (tls, mail_tls) = match &bundle.config.tls.acme_directory {
         Some(_) => {
             let acme = crate::acme::Acme::new(bundle.clone())?;
             let certificates = acme.certificates();
@@ -53,11 +55,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
                     }
                 });
             }
-            Some(certificates.acceptor())
+            (
+                Some(certificates.acceptor(&[b"http/1.1"])),
+                Some(certificates.acceptor(&[])),
+            )
         }
-        None => https(&bundle.config)?,
+        None => {
+            let files = https(&bundle.config)?;
+            (files.clone(), files)
+        }
     };
-    crate::mail::start(&bundle, tls.clone(), &mut tasks).await?;
+    crate::mail::start(&bundle, mail_tls, &mut tasks).await?;
     tasks.spawn(maintain(bundle.clone()));
 
     let address = match (&bundle.config.public_url, bundle.config.is_local_trial()) {
