@@ -302,6 +302,22 @@ backend_tests! {
         let calendars = support::send(&office.app, basic(LOCAL, "/dav/calendars/anna@kanzlei.example/")).await;
         assert_eq!(calendars.status, StatusCode::MULTI_STATUS, "{}", calendars.body);
         assert!(calendars.body.contains("office~buero"), "the office calendar is shared with everyone: {}", calendars.body);
+        // A file goes in and comes back (on PostgreSQL, through S3).
+        let put = |method: &str, body: &'static str| {
+            use base64::Engine as _;
+            let credentials = base64::engine::general_purpose::STANDARD.encode(format!("anna@kanzlei.example:{password}"));
+            axum::http::Request::builder()
+                .method(method)
+                .uri("/dav/files/people/anna@kanzlei.example/Notiz.txt")
+                .header("host", LOCAL)
+                .header("authorization", format!("Basic {credentials}"))
+                .body(axum::body::Body::from(body))
+                .unwrap()
+        };
+        let stored = support::send(&office.app, put("PUT", "Frist am Montag")).await;
+        assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
+        let read = support::send(&office.app, put("GET", "")).await;
+        assert_eq!((read.status, read.body.as_str()), (StatusCode::OK, "Frist am Montag"));
         let elsewhere = support::send(&office.app, basic("praxis.localhost:8080", "/dav/files/people/anna@kanzlei.example/")).await;
         assert_eq!(elsewhere.status, StatusCode::UNAUTHORIZED);
         // Within the office, others' folders stay closed.
