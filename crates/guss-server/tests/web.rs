@@ -193,7 +193,17 @@ backend_tests! {
     }
 
     async fn sign_in_sign_out_and_devices(db: TestDb) {
-        let office = office(&db).await;
+        // With a certificate configured, profiles are signed with it.
+        let certificate = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let files = tempfile::tempdir().unwrap();
+        let (chain, key) = (files.path().join("chain.pem"), files.path().join("key.pem"));
+        std::fs::write(&chain, certificate.cert.pem()).unwrap();
+        std::fs::write(&key, certificate.signing_key.serialize_pem()).unwrap();
+        let office = support::office_with(&db, |config| {
+            config.tls.certificate_file = Some(chain.clone());
+            config.tls.key_file = Some(key.clone());
+        })
+        .await;
         let mut owner = first_owner(&office.app).await;
         let signed_out = owner.post_json("/api/identity/sign-out", serde_json::json!({})).await;
         assert_eq!(signed_out.status, StatusCode::OK);
@@ -216,9 +226,18 @@ backend_tests! {
         let marker = "/devices/profile/";
         let start = ready.body.find(marker).unwrap() + marker.len();
         let token: String = ready.body[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
-        let profile = owner.get(&format!("/devices/profile/{token}")).await;
-        assert_eq!(profile.status, StatusCode::OK);
-        assert!(profile.body.contains("com.apple.caldav.account"));
+        let profile = owner.get_bytes(&format!("/devices/profile/{token}")).await;
+        assert_eq!(profile.first(), Some(&0x30), "a signed profile is CMS (DER)");
+        let signed = files.path().join("profile.mobileconfig");
+        std::fs::write(&signed, &profile).unwrap();
+        let verified = std::process::Command::new("openssl")
+            .args(["cms", "-verify", "-inform", "DER", "-noverify", "-in"])
+            .arg(&signed)
+            .output()
+            .expect("openssl");
+        assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
+        let plist = String::from_utf8(verified.stdout).unwrap();
+        assert!(plist.contains("com.apple.caldav.account") && plist.contains("Annas iPhone"));
         assert_eq!(owner.get(&format!("/devices/profile/{token}")).await.status, StatusCode::GONE, "once only");
         let listed = owner.get("/devices").await;
         assert!(listed.body.contains("Annas iPhone"));

@@ -4,7 +4,8 @@
 //! code to carry it to a phone.
 //!
 //! An Apple profile holds the app password, so it is never stored in
-//! clear: the one-time link to it carries the key it is sealed with.
+//! clear: the one-time link to it carries the key it is sealed with. It is
+//! signed with the server's certificate when there is one.
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use guss_core::{EmailAddress, Scope};
-use guss_mail::autoconfig::{ClientSettings, DeviceAccount, mobileconfig};
+use guss_mail::autoconfig::{ClientSettings, DeviceAccount, ProfileSigner, mobileconfig};
 use ring::aead;
 use serde::Deserialize;
 
@@ -199,8 +200,9 @@ pub(super) async fn connect(
                 created.password.clone().into(),
                 label,
             );
-            let profile =
-                mobileconfig(&settings, &account, None).map_err(|e| WebError::Backend(e.into()))?;
+            let signer = profile_signer(&bundle);
+            let profile = mobileconfig(&settings, &account, signer.as_ref())
+                .map_err(|e| WebError::Backend(e.into()))?;
             let link = seal_profile(&bundle, tenant, &profile).await?;
             let link = format!("{}/devices/profile/{link}", visit.origin);
             profile_link = Some(link.clone());
@@ -253,6 +255,29 @@ async fn client_settings(
         .and_then(|s| s.with_display_name(&organisation))
         .map_err(|e| WebError::Backend(e.into()))?;
     Ok(settings)
+}
+
+/// The server's certificate as the signer of configuration profiles (iOS
+/// and macOS show a signed profile as verified): the configured
+/// certificate files, or the one from ACME. `None` on a plain-HTTP trial.
+fn profile_signer(bundle: &Bundle) -> Option<ProfileSigner> {
+    let tls = &bundle.config.tls;
+    let (chain, key) = match (&tls.certificate_file, &tls.key_file) {
+        (Some(chain), Some(key)) => (chain.clone(), key.clone()),
+        _ if tls.acme_directory.is_some() => {
+            let dir = bundle.config.data.join("acme");
+            (dir.join("chain.pem"), dir.join("key.pem"))
+        }
+        _ => return None,
+    };
+    let (chain, key) = (std::fs::read(chain).ok()?, std::fs::read(key).ok()?);
+    match ProfileSigner::from_pem(&chain, &key) {
+        Ok(signer) => Some(signer),
+        Err(e) => {
+            tracing::warn!(error = %e, "profiles go out unsigned: the certificate cannot sign");
+            None
+        }
+    }
 }
 
 /// An SVG QR code of `text`.

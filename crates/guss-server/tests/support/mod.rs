@@ -166,6 +166,21 @@ impl Browser {
         .await
     }
 
+    /// A GET answered with bytes (a download).
+    pub async fn get_bytes(&self, path: &str) -> Vec<u8> {
+        let response = self
+            .app
+            .clone()
+            .oneshot(self.request("GET", path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        axum::body::to_bytes(response.into_body(), 1 << 22)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
     /// A form post from this origin.
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
         self.post_form_from(path, fields, Some(&self.origin()))
