@@ -14,6 +14,10 @@
 //! acme_contact = "mailto:hosting@example.net"
 //! http_listen = "0.0.0.0:80"   # HTTP-01 challenges, and redirects to HTTPS
 //!
+//! [dns]                       # publish mail domains' records (RFC 2136)
+//! server = "192.0.2.53:53"
+//! tsig_key_file = "/etc/guss/update.key"
+//!
 //! [mail]
 //! hostname = "mail.guss.example"
 //! smtp = "0.0.0.0:25"
@@ -59,6 +63,22 @@ pub struct Config {
     /// Mail listeners.
     #[serde(default)]
     pub mail: MailConfig,
+    /// The DNS server that hosts the organisations' zones.
+    #[serde(default)]
+    pub dns: DnsConfig,
+}
+
+/// Where the wizard publishes a mail domain's records (RFC 2136 dynamic
+/// updates signed with TSIG) and checks them. Without it, the wizard shows
+/// the records to enter by hand and checks them through the system's
+/// resolver.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsConfig {
+    /// The primary name server, `IP:PORT`.
+    pub server: Option<SocketAddr>,
+    /// The TSIG key in BIND's format (`key "name" { algorithm …; secret …; };`).
+    pub tsig_key_file: Option<PathBuf>,
 }
 
 /// HTTPS: certificates from files or from an ACME certificate authority.
@@ -120,6 +140,7 @@ impl Default for Config {
             admin_token: None,
             tls: TlsConfig::default(),
             mail: MailConfig::default(),
+            dns: DnsConfig::default(),
         }
     }
 }

@@ -149,6 +149,35 @@ backend_tests! {
         assert_eq!(finished.location.as_deref(), Some("/home"));
     }
 
+    async fn the_mail_records_are_published_where_the_zone_is_hosted(db: TestDb) {
+        let Some(named) = support::Named::start("kanzlei.example") else {
+            return;
+        };
+        let office = support::office_with(&db, |config| {
+            config.dns.server = Some(named.server);
+            config.dns.tsig_key_file = Some(named.key_file.clone());
+        })
+        .await;
+        let mut owner = first_owner(&office.app).await;
+        owner.step_up().await;
+        let csrf = owner.get("/setup/mail").await.csrf();
+        assert_eq!(named.dig("kanzlei.example", "MX"), "", "the zone starts empty");
+        let published = owner.post_form("/setup/mail", &[("csrf", &csrf), ("domain", "kanzlei.example")]).await;
+        assert_eq!(published.status, StatusCode::OK, "{}", published.body);
+        assert!(published.body.contains("Alle Einträge sind richtig veröffentlicht."), "{}", published.body);
+        assert_eq!(named.dig("kanzlei.example", "MX"), "10 localhost.");
+        assert!(named.dig("_dmarc.kanzlei.example", "TXT").contains("v=DMARC1"));
+        let tenant = office.bundle.offices.tenant_at(LOCAL).await.unwrap();
+        let keys = office.bundle.mail.tenant(tenant).dkim_keys("kanzlei.example").await.unwrap();
+        for key in keys.published() {
+            let name = format!("{}._domainkey.kanzlei.example", key.dns_public_key().selector);
+            assert!(named.dig(&name, "TXT").contains("v=DKIM1"), "{name}");
+        }
+        // A domain whose zone is not there: said on the page, nothing lost.
+        let refused = owner.post_form("/setup/mail", &[("csrf", &csrf), ("domain", "anderswo.example")]).await;
+        assert!(refused.body.contains("role=\"alert\"") && refused.body.contains("anderswo.example"), "{}", refused.body);
+    }
+
     async fn invitations_go_out_by_mail_once_the_bundle_sends_mail(db: TestDb) {
         let office = support::office_with(&db, |config| {
             config.mail.submission = Some("127.0.0.1:0".parse().unwrap());

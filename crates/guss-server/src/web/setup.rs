@@ -12,7 +12,7 @@ use axum::response::Response;
 use guss_core::{Action, Context, EmailAddress, PersonId, Resource, ResourceKind, TenantId};
 use guss_identity::store::TenantRegistry as _;
 use guss_identity::{Person, RecoverySheet, Role, Session};
-use guss_mail::dns::{LiveDns, MailDomain, records};
+use guss_mail::dns::{LiveDns, MailDomain, TsigKey, records};
 use guss_policy::delegation::DeputyOf;
 use serde::Deserialize;
 
@@ -478,8 +478,44 @@ pub(super) async fn mail(
     let mut settings = bundle.settings(tenant).await?;
     settings.mail_domain = Some(domain.clone());
     bundle.offices.save(tenant, &settings).await?;
-    expected_records(&bundle, tenant, &domain, &visit).await?;
-    Ok(see_other("/setup/mail"))
+    let expected = expected_records(&bundle, tenant, &domain, &visit).await?;
+    let dns = &bundle.config.dns;
+    let (Some(server), Some(key_file)) = (dns.server, &dns.tsig_key_file) else {
+        return Ok(see_other("/setup/mail"));
+    };
+    // Published where the office's zone is hosted, then checked there.
+    let published = async {
+        let key = TsigKey::from_bind_config(&std::fs::read_to_string(key_file)?)?;
+        guss_mail::dns::publish(&expected, server, &domain, &key).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(e) = published {
+        tracing::warn!(%domain, error = format!("{e:#}"), "publishing the mail records failed");
+        return mail_view(&bundle, &visit, None, Some(format!("{domain}: {e}"))).await;
+    }
+    let findings = live_check(&bundle, &expected).await?;
+    mail_view(&bundle, &visit, Some(findings), None).await
+}
+
+/// The records as the configured name server (or the system's resolver)
+/// sees them now, as sentences about what is wrong.
+async fn live_check(
+    bundle: &Bundle,
+    expected: &guss_mail::dns::RecordSet,
+) -> Result<Vec<String>, WebError> {
+    let dns = match bundle.config.dns.server {
+        Some(server) => LiveDns::name_server(server),
+        None => LiveDns::system(),
+    }
+    .map_err(|e| WebError::Backend(e.into()))?;
+    let findings = tokio::time::timeout(
+        Duration::from_secs(20),
+        guss_mail::dns::check(expected, &dns),
+    )
+    .await
+    .map_err(|_| WebError::Backend(anyhow::anyhow!("the DNS check timed out")))?;
+    Ok(findings.iter().map(ToString::to_string).collect())
 }
 
 #[derive(Deserialize)]
@@ -499,15 +535,8 @@ pub(super) async fn mail_check(
         return Ok(see_other("/setup/mail"));
     };
     let expected = expected_records(&bundle, session.tenant, &domain, &visit).await?;
-    let dns = LiveDns::system().map_err(|e| WebError::Backend(e.into()))?;
-    let findings = tokio::time::timeout(
-        Duration::from_secs(20),
-        guss_mail::dns::check(&expected, &dns),
-    )
-    .await
-    .map_err(|_| WebError::Invalid(visit.text().error_text.to_owned()))?;
-    let lines = findings.iter().map(ToString::to_string).collect();
-    mail_view(&bundle, &visit, Some(lines), None).await
+    let findings = live_check(&bundle, &expected).await?;
+    mail_view(&bundle, &visit, Some(findings), None).await
 }
 
 // ------------------------------------------------------------ colleagues

@@ -322,3 +322,102 @@ pub async fn first_owner(app: &Router) -> Browser {
     assert_eq!(welcome.location.as_deref(), Some("/setup/office"));
     owner
 }
+
+/// A private BIND (`named`) on a loopback port, primary for one zone that
+/// takes RFC 2136 updates signed with its TSIG key. `None` when BIND is
+/// not installed (the test command installs it; CI requires it).
+pub struct Named {
+    pub server: std::net::SocketAddr,
+    pub key_file: std::path::PathBuf,
+    process: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+impl Named {
+    pub fn start(zone: &str) -> Option<Named> {
+        use std::process::{Command, Stdio};
+        let installed = Command::new("named").arg("-v").output().is_ok();
+        if !installed {
+            let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+            assert!(!required, "BIND (named) is required here");
+            eprintln!("named is not installed: the RFC 2136 half is skipped");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        // A port free for both TCP and UDP.
+        let port = loop {
+            let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = tcp.local_addr().unwrap().port();
+            if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+                break port;
+            }
+        };
+        let key = Command::new("tsig-keygen")
+            .args(["-a", "hmac-sha256", "guss-update"])
+            .output()
+            .unwrap();
+        let key_file = path.join("update.key");
+        std::fs::write(&key_file, &key.stdout).unwrap();
+        std::fs::write(
+            path.join("zone.db"),
+            format!(
+                "$TTL 300\n@ IN SOA ns.{zone}. hostmaster.{zone}. 1 3600 600 86400 300\n@ IN NS ns.{zone}.\nns IN A 127.0.0.1\n"
+            ),
+        )
+        .unwrap();
+        let dir_text = path.display();
+        std::fs::write(
+            path.join("named.conf"),
+            format!(
+                "include \"{dir_text}/update.key\";\n\
+                 options {{ directory \"{dir_text}\"; pid-file \"{dir_text}/named.pid\"; \
+                 listen-on port {port} {{ 127.0.0.1; }}; listen-on-v6 {{ none; }}; recursion no; \
+                 dnssec-validation no; }};\n\
+                 controls {{ }};\n\
+                 zone \"{zone}\" {{ type primary; file \"{dir_text}/zone.db\"; \
+                 update-policy {{ grant guss-update zonesub ANY; }}; }};\n"
+            ),
+        )
+        .unwrap();
+        let process = Command::new("named")
+            .args(["-f", "-n", "1", "-c"])
+            .arg(path.join("named.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let named = Named {
+            server: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            key_file,
+            process,
+            _dir: dir,
+        };
+        for _ in 0..100 {
+            if !named.dig(zone, "SOA").is_empty() {
+                return Some(named);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("named did not start");
+    }
+
+    /// `dig +short` against this server.
+    pub fn dig(&self, name: &str, kind: &str) -> String {
+        let output = std::process::Command::new("dig")
+            .args(["+short", "+time=1", "+tries=1", "-p"])
+            .arg(self.server.port().to_string())
+            .arg("@127.0.0.1")
+            .args([name, kind])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+}
