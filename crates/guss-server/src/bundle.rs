@@ -64,12 +64,16 @@ pub struct Bundle {
     pub(crate) first_setup: tokio::sync::Mutex<()>,
     /// Mail the bundle sends itself, once the mail listeners run.
     pub outbound: std::sync::OnceLock<crate::mail::Outbound>,
+    /// Carries scheduling messages between calendar and mail, once the
+    /// mail listeners run.
+    pub(crate) imip: Arc<std::sync::OnceLock<crate::imip::Imip>>,
 }
 
 /// Every event is counted, logged and appended to its organisation's audit
 /// chain; an event that cannot be recorded fails the action that caused it.
 struct AuditEvents {
     log: Arc<AuditLog<SqlPolicyStore>>,
+    imip: Arc<std::sync::OnceLock<crate::imip::Imip>>,
 }
 
 #[async_trait]
@@ -82,6 +86,14 @@ impl EventSink for AuditEvents {
             subject = event.subject().unwrap_or(""),
             "event"
         );
+        let kind = event.kind().as_str().to_owned();
+        let carried =
+            kind == "guss.calendar.imip.outgoing" || kind == "guss.mail.invitation.received";
+        if carried && let Some(imip) = self.imip.get() {
+            self.log.emit(event.clone()).await?;
+            imip.react(&event).await;
+            return Ok(());
+        }
         self.log.emit(event).await
     }
 }
@@ -100,7 +112,11 @@ impl Bundle {
         let audit_key =
             ed25519_dalek::SigningKey::from_bytes(&key_file(&config.data.join("audit.key"))?);
         let audit = Arc::new(AuditLog::new(policy.clone(), audit_key, clock.clone()));
-        let events: Arc<dyn EventSink> = Arc::new(AuditEvents { log: audit.clone() });
+        let imip = Arc::new(std::sync::OnceLock::new());
+        let events: Arc<dyn EventSink> = Arc::new(AuditEvents {
+            log: audit.clone(),
+            imip: imip.clone(),
+        });
 
         let identity_store = SqlStore::open(&location)
             .await
@@ -187,6 +203,7 @@ impl Bundle {
             form_key,
             first_setup: tokio::sync::Mutex::new(()),
             outbound: std::sync::OnceLock::new(),
+            imip,
         })
     }
 

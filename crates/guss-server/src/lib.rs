@@ -22,7 +22,8 @@
 //! - [`access`] gathers what the policy engine decides on;
 //! - [`routes`] is the HTTP router (WebDAV, CalDAV, JSON APIs, pages);
 //! - [`web`] renders the pages: wizard, joining, sign-in, home, devices;
-//! - [`mail`] starts the SMTP and IMAP listeners;
+//! - [`mail`] starts the SMTP and IMAP listeners; [`imip`] carries
+//!   scheduling messages between calendar and mail;
 //! - [`acme`] obtains and renews HTTPS certificates;
 //! - [`serve`] runs it all until a shutdown signal.
 #![forbid(unsafe_code)]
@@ -31,6 +32,7 @@ pub mod access;
 pub mod acme;
 pub mod bundle;
 pub mod config;
+pub mod imip;
 pub mod mail;
 pub mod office;
 pub mod presets;

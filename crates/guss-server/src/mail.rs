@@ -65,6 +65,13 @@ impl Outbound {
     }
 }
 
+impl Outbound {
+    /// The messages waiting in the outbound queue.
+    pub async fn queued(&self) -> anyhow::Result<Vec<guss_mail::queue::Queued>> {
+        Ok(self.queue.pending().await?)
+    }
+}
+
 /// Starts the configured mail listeners and the outbound queue in `tasks`,
 /// and gives the bundle its way out for mail. Nothing starts when no
 /// listener is configured.
@@ -120,12 +127,19 @@ pub async fn start(
         queue: queue.clone(),
         checks: InboundChecks::new(Verifier::system()?),
     });
-    let _ = bundle.outbound.set(Outbound {
+    let outbound = Outbound {
         router: router.clone(),
         sending: Sending::new(store.clone(), &hostname),
         queue: queue.clone(),
         hostname: hostname.clone(),
-    });
+    };
+    let _ = bundle.imip.set(crate::imip::Imip::new(
+        outbound.clone(),
+        store.clone(),
+        bundle.calendars.clone(),
+        bundle.calendar_users.clone(),
+    ));
+    let _ = bundle.outbound.set(outbound);
     tasks.spawn(queue.run());
     for (address, kind) in [
         (config.smtp, Listener::Mx),

@@ -178,6 +178,77 @@ backend_tests! {
         assert!(refused.body.contains("role=\"alert\"") && refused.body.contains("anderswo.example"), "{}", refused.body);
     }
 
+    async fn calendar_invitations_to_outsiders_go_by_mail_and_their_replies_come_back(db: TestDb) {
+        let office = support::office_with(&db, |config| {
+            config.mail.submission = Some("127.0.0.1:0".parse().unwrap());
+        })
+        .await;
+        let mut tasks = tokio::task::JoinSet::new();
+        guss_server::mail::start(&office.bundle, None, &mut tasks).await.unwrap();
+        let mut anna = first_owner(&office.app).await;
+        anna.step_up().await;
+        let csrf = anna.get("/setup/mail").await.csrf();
+        anna.post_form("/setup/mail", &[("csrf", &csrf), ("domain", "kanzlei.example")]).await;
+        let created = anna
+            .post_json("/api/identity/app-passwords", serde_json::json!({ "label": "Kalender", "scopes": ["calendar"] }))
+            .await;
+        let password = created.json()["password"].as_str().unwrap().to_owned();
+        let invitation = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n\
+            UID:mandant-1@kanzlei.example\r\nDTSTAMP:20301101T080000Z\r\nDTSTART:20301104T090000Z\r\n\
+            DTEND:20301104T100000Z\r\nSUMMARY:Besprechung Akte 17\r\n\
+            ORGANIZER:mailto:anna@kanzlei.example\r\n\
+            ATTENDEE;PARTSTAT=ACCEPTED:mailto:anna@kanzlei.example\r\n\
+            ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:mandant@extern.example\r\n\
+            END:VEVENT\r\nEND:VCALENDAR\r\n";
+        let put = {
+            use base64::Engine as _;
+            let credentials = base64::engine::general_purpose::STANDARD.encode(format!("anna@kanzlei.example:{password}"));
+            axum::http::Request::put("/dav/calendars/anna@kanzlei.example/calendar/akte-17.ics")
+                .header("host", LOCAL)
+                .header("content-type", "text/calendar")
+                .header("authorization", format!("Basic {credentials}"))
+                .body(axum::body::Body::from(invitation))
+                .unwrap()
+        };
+        let stored = support::send(&office.app, put).await;
+        assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
+        // The invitation waits in the outbound queue for the outsider's MX.
+        let queued = office.bundle.outbound.get().unwrap().queued().await.unwrap();
+        assert!(
+            queued.iter().any(|q| q.sender == "anna@kanzlei.example" && q.recipients == ["mandant@extern.example"]),
+            "{queued:?}"
+        );
+
+        // The outsider accepts by mail; the reply reaches Anna's copy.
+        let tenant = office.bundle.offices.tenant_at(LOCAL).await.unwrap();
+        let anna_id: guss_core::PersonId = owner_id(&office, tenant).await.parse().unwrap();
+        let reply = "From: mandant@extern.example\r\nTo: anna@kanzlei.example\r\nSubject: Zugesagt\r\n\
+            MIME-Version: 1.0\r\nContent-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n\
+            BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//extern//EN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\n\
+            UID:mandant-1@kanzlei.example\r\nDTSTAMP:20301101T090000Z\r\nDTSTART:20301104T090000Z\r\n\
+            ORGANIZER:mailto:anna@kanzlei.example\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:mandant@extern.example\r\n\
+            END:VEVENT\r\nEND:VCALENDAR\r\n";
+        office
+            .bundle
+            .mail
+            .tenant(tenant)
+            .deliver(
+                &[(guss_mail::store::Account::Person(anna_id), guss_mail::store::Role::Inbox)],
+                bytes::Bytes::from(reply),
+            )
+            .await
+            .unwrap();
+        let calendars = office.bundle.calendars.tenant(tenant);
+        let calendar = calendars.calendar("anna@kanzlei.example", "calendar").await.unwrap().unwrap();
+        let copy = calendars.object_by_uid(&calendar, "mandant-1@kanzlei.example").await.unwrap().unwrap();
+        let unfolded = copy.ics.replace("\r\n ", "");
+        assert!(
+            unfolded.lines().any(|l| l.starts_with("ATTENDEE") && l.contains("PARTSTAT=ACCEPTED") && l.contains("mandant@extern.example")),
+            "{}", copy.ics
+        );
+        tasks.abort_all();
+    }
+
     async fn invitations_go_out_by_mail_once_the_bundle_sends_mail(db: TestDb) {
         let office = support::office_with(&db, |config| {
             config.mail.submission = Some("127.0.0.1:0".parse().unwrap());
