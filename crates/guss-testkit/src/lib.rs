@@ -110,9 +110,24 @@ impl TestDb {
 
 /// Whether a missing PostgreSQL is a failure rather than a skip.
 pub fn postgres_required() -> bool {
-    let set =
-        |name: &str| std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
     set("CI") || set("GUSS_REQUIRE_POSTGRES")
+}
+
+fn set(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// The test S3 server (`GUSS_TEST_S3_ENDPOINT`, e.g. `http://127.0.0.1:9000`
+/// with a bucket `guss-test` and the keys `test`/`test`), or `None` to skip
+/// the S3 half of a test. With `CI=true` or `GUSS_REQUIRE_S3=1` a missing
+/// server fails the test instead.
+pub fn s3_endpoint() -> Option<String> {
+    let endpoint = std::env::var("GUSS_TEST_S3_ENDPOINT").ok();
+    assert!(
+        endpoint.is_some() || !(set("CI") || set("GUSS_REQUIRE_S3")),
+        "an S3 server is required here: set GUSS_TEST_S3_ENDPOINT"
+    );
+    endpoint
 }
 
 /// Runs a future to completion on a fresh single-threaded runtime.

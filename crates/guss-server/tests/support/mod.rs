@@ -62,22 +62,9 @@ pub async fn office_with(db: &TestDb, configure: impl FnOnce(&mut Config)) -> Of
 /// The test command's S3 server as a bundle `s3_url` (the PostgreSQL
 /// bundles keep their content there: the scale-out pair); required in CI.
 fn s3_url() -> Option<String> {
-    match std::env::var("GUSS_TEST_S3_ENDPOINT") {
-        Ok(endpoint) => {
-            let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
-            Some(format!("http://test:test@{host}/guss-test"))
-        }
-        Err(_) => {
-            let required = ["CI", "GUSS_REQUIRE_S3"]
-                .iter()
-                .any(|v| std::env::var(v).is_ok_and(|x| x == "true" || x == "1"));
-            assert!(
-                !required,
-                "an S3 server is required here: set GUSS_TEST_S3_ENDPOINT"
-            );
-            None
-        }
-    }
+    let endpoint = guss_testkit::s3_endpoint()?;
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    Some(format!("http://test:test@{host}/guss-test"))
 }
 
 /// An answer, read whole.
