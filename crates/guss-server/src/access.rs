@@ -231,12 +231,11 @@ impl OfficeCalendarUsers {
     }
 
     async fn office_user(&self, tenant: TenantId) -> Option<CalendarUser> {
-        let name = self.identity.tenant(tenant).await.ok()??.name;
-        let host = self.identity.tenant(tenant).await.ok()??.relying_party.id;
+        let organisation = self.identity.tenant(tenant).await.ok()??;
         Some(CalendarUser {
             handle: OFFICE_HANDLE.to_owned(),
-            address: format!("{OFFICE_HANDLE}@{host}"),
-            display_name: name,
+            address: format!("{OFFICE_HANDLE}@{}", organisation.relying_party.id),
+            display_name: organisation.name,
             kind: UserKind::Group,
         })
     }

@@ -81,21 +81,26 @@ pub(super) async fn home(
     let tenant = visit.tenant()?;
     let session = visit.signed_in()?;
     let t = visit.text();
-    let people = bundle.identity.people(session).await?;
-    let me = people
-        .iter()
-        .find(|p| p.id == session.person())
-        .ok_or(WebError::SignIn)?;
-    let handle = handle_of(me).unwrap_or_default();
+    let me = visit.me(&bundle).await?;
+    let handle = handle_of(&me).unwrap_or_default();
     let l = visit.layout(&bundle, t.home_title).await;
     let findings = if me.is_admin() {
         let found = bundle.identity.continuity(tenant).await?;
+        // Names only for findings about someone.
+        let people = if found
+            .iter()
+            .any(|f| matches!(f, Finding::SinglePasskey { .. }))
+        {
+            bundle.identity.people(session).await?
+        } else {
+            Vec::new()
+        };
         Some(found.iter().map(|f| finding_text(t, f, &people)).collect())
     } else {
         None
     };
     render(&HomePage {
-        name: me.display_name.clone(),
+        name: me.display_name,
         setup_open: l.nav.as_ref().is_some_and(|n| n.setup_open),
         appointments: today(&bundle, tenant, &handle, t).await?,
         files: recent_files(&bundle, tenant, &handle).await?,

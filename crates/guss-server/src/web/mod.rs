@@ -223,26 +223,23 @@ impl Visit {
 
     /// The signed-in person.
     pub(crate) async fn me(&self, bundle: &Bundle) -> Result<Person, WebError> {
+        use guss_identity::store::{IdentityStore as _, TenantRegistry as _};
         let session = self.signed_in()?;
         bundle
             .identity
-            .people(session)
+            .store()
+            .scoped(session.tenant)
             .await?
-            .into_iter()
-            .find(|p| p.id == session.person())
+            .person(session.person())
+            .await?
             .ok_or(WebError::SignIn)
     }
 
     /// The page frame for a signed-in person (navigation) or a visitor.
     pub(crate) async fn layout(&self, bundle: &Bundle, title: &str) -> Layout {
         let mut nav = None;
-        if let (Some((session, _)), Some(tenant)) = (&self.session, self.tenant) {
-            let me = bundle
-                .identity
-                .people(session)
-                .await
-                .ok()
-                .and_then(|people| people.into_iter().find(|p| p.id == session.person()));
+        if let (Some(_), Some(tenant)) = (&self.session, self.tenant) {
+            let me = self.me(bundle).await.ok();
             let admin = me.as_ref().is_some_and(|p| p.is_admin());
             let setup_open = admin
                 && bundle
