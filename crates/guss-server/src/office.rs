@@ -127,13 +127,6 @@ impl Offices {
         hosts.by_host.get(&host).copied()
     }
 
-    /// The same, without touching the store: for request routing, which
-    /// must not wait (`tenant_at` has filled the map before).
-    pub fn cached_tenant_at(&self, host: &str) -> Option<TenantId> {
-        let hosts = self.hosts.read().unwrap_or_else(|e| e.into_inner());
-        hosts.by_host.get(&host.to_ascii_lowercase()).copied()
-    }
-
     /// Reads every organisation's host again.
     pub async fn reload(&self) {
         let tenants = match self.identity.tenants().await {
