@@ -30,6 +30,7 @@ use crate::access::{OfficeCalendarUsers, OfficeFacts};
 use crate::config::Config;
 use crate::office::{OfficeSettings, Offices, SetupStep};
 use crate::presets::Profession;
+use crate::retention::Retention;
 use crate::secrets::key_file;
 
 /// Every service of the bundle, opened and wired.
@@ -67,6 +68,8 @@ pub struct Bundle {
     /// Carries scheduling messages between calendar and mail, once the
     /// mail listeners run.
     pub(crate) imip: Arc<std::sync::OnceLock<crate::imip::Imip>>,
+    /// The profession's retention rules on the shared folders.
+    pub retention: Retention,
 }
 
 /// Every event is counted, logged and appended to its organisation's audit
@@ -74,6 +77,7 @@ pub struct Bundle {
 struct AuditEvents {
     log: Arc<AuditLog<SqlPolicyStore>>,
     imip: Arc<std::sync::OnceLock<crate::imip::Imip>>,
+    retention: Arc<std::sync::OnceLock<Retention>>,
 }
 
 #[async_trait]
@@ -92,6 +96,13 @@ impl EventSink for AuditEvents {
         if carried && let Some(imip) = self.imip.get() {
             self.log.emit(event.clone()).await?;
             imip.react(&event).await;
+            return Ok(());
+        }
+        if kind.starts_with("guss.storage.")
+            && let Some(retention) = self.retention.get()
+        {
+            self.log.emit(event.clone()).await?;
+            retention.react(&event).await;
             return Ok(());
         }
         self.log.emit(event).await
@@ -113,9 +124,11 @@ impl Bundle {
             ed25519_dalek::SigningKey::from_bytes(&key_file(&config.data.join("audit.key"))?);
         let audit = Arc::new(AuditLog::new(policy.clone(), audit_key, clock.clone()));
         let imip = Arc::new(std::sync::OnceLock::new());
+        let retention_slot = Arc::new(std::sync::OnceLock::new());
         let events: Arc<dyn EventSink> = Arc::new(AuditEvents {
             log: audit.clone(),
             imip: imip.clone(),
+            retention: retention_slot.clone(),
         });
 
         let identity_store = SqlStore::open(&location)
@@ -167,6 +180,9 @@ impl Bundle {
             .await
             .context("open the office settings")?;
 
+        let retention = Retention::new(files.clone(), offices.clone());
+        let _ = retention_slot.set(retention.clone());
+
         let delegations = Arc::new(Delegations::new(policy, clock.clone(), events.clone()));
         let facts = OfficeFacts::new(identity_store.clone(), calendars.clone(), offices.clone());
         let authorizer: Arc<dyn Authorizer> = Arc::new(PolicyAuthorizer::new(
@@ -204,6 +220,7 @@ impl Bundle {
             first_setup: tokio::sync::Mutex::new(()),
             outbound: std::sync::OnceLock::new(),
             imip,
+            retention,
         })
     }
 

@@ -36,6 +36,7 @@ pub mod imip;
 pub mod mail;
 pub mod office;
 pub mod presets;
+pub mod retention;
 pub mod routes;
 pub mod secrets;
 pub mod serve;

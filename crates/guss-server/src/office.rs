@@ -78,6 +78,10 @@ pub struct OfficeSettings {
     pub break_glass_trustees: Vec<String>,
 }
 
+/// The office's time zone: what the pages show times in, and which day a
+/// file was written on when a retention period counts from it.
+pub const OFFICE_ZONE: chrono_tz::Tz = chrono_tz::Europe::Berlin;
+
 /// Host names and wizard state of every organisation.
 #[derive(Clone)]
 pub struct Offices {

@@ -2,6 +2,7 @@
 //! shared folders and calendars an office of that kind works with, and
 //! whether its files are sensitive.
 
+use guss_policy::retention::DocumentClass;
 use serde::{Deserialize, Serialize};
 
 /// The professions the wizard offers.
@@ -38,10 +39,18 @@ pub struct Preset {
     pub calendars: &'static [CalendarPreset],
     /// The retention rules that apply.
     pub retention: guss_policy::retention::Profession,
+    /// Which shared folder holds which class of document: the files in it
+    /// are kept as that class's rule says.
+    pub filing: &'static [(&'static str, DocumentClass)],
     /// Whether the shared files hold special categories of data (health),
     /// which policies keep to compliant devices.
     pub sensitive: bool,
 }
+
+/// Every office keeps books and vouchers (the longer period, of the
+/// books, covers both) and business letters.
+const BOOKS: (&str, DocumentClass) = ("Buchhaltung", DocumentClass::BooksAndAccounts);
+const LETTERS: (&str, DocumentClass) = ("Verwaltung", DocumentClass::BusinessLetters);
 
 const OFFICE_CALENDAR: CalendarPreset = CalendarPreset {
     slug: "buero",
@@ -84,7 +93,8 @@ impl Profession {
         use guss_policy::retention::Profession as Retention;
         match self {
             Profession::LawOffice => Preset {
-                folders: &["Akten", "Vorlagen", "Verwaltung"],
+                folders: &["Akten", "Buchhaltung", "Vorlagen", "Verwaltung"],
+                filing: &[("Akten", DocumentClass::HandFiles), BOOKS, LETTERS],
                 calendars: &[
                     OFFICE_CALENDAR,
                     CalendarPreset {
@@ -97,7 +107,12 @@ impl Profession {
                 sensitive: false,
             },
             Profession::MedicalPractice => Preset {
-                folders: &["Patientenakten", "Vorlagen", "Verwaltung"],
+                folders: &["Patientenakten", "Buchhaltung", "Vorlagen", "Verwaltung"],
+                filing: &[
+                    ("Patientenakten", DocumentClass::PatientRecords),
+                    BOOKS,
+                    LETTERS,
+                ],
                 calendars: &[
                     OFFICE_CALENDAR,
                     CalendarPreset {
@@ -110,7 +125,17 @@ impl Profession {
                 sensitive: true,
             },
             Profession::DrivingSchool => Preset {
-                folders: &["Ausbildungsnachweise", "Vorlagen", "Verwaltung"],
+                folders: &[
+                    "Ausbildungsnachweise",
+                    "Buchhaltung",
+                    "Vorlagen",
+                    "Verwaltung",
+                ],
+                filing: &[
+                    ("Ausbildungsnachweise", DocumentClass::TrainingRecords),
+                    BOOKS,
+                    LETTERS,
+                ],
                 calendars: &[
                     OFFICE_CALENDAR,
                     CalendarPreset {
@@ -123,7 +148,8 @@ impl Profession {
                 sensitive: false,
             },
             Profession::Other => Preset {
-                folders: &["Gemeinsam", "Vorlagen", "Verwaltung"],
+                folders: &["Gemeinsam", "Buchhaltung", "Vorlagen", "Verwaltung"],
+                filing: &[BOOKS, LETTERS],
                 calendars: &[OFFICE_CALENDAR],
                 retention: Retention::GeneralBusiness,
                 sensitive: false,
@@ -142,7 +168,14 @@ mod tests {
             let preset = profession.preset();
             assert!(!preset.folders.is_empty());
             assert_eq!(preset.calendars.first().map(|c| c.slug), Some("buero"));
-            assert!(!guss_policy::retention::preset(preset.retention).is_empty());
+            let rules = guss_policy::retention::preset(preset.retention);
+            for (folder, class) in preset.filing {
+                assert!(preset.folders.contains(folder), "{folder} is made");
+                assert!(
+                    rules.iter().any(|r| r.class == *class),
+                    "{class:?} has a rule"
+                );
+            }
             assert_eq!(Profession::from_key(profession.key()), Some(profession));
         }
         assert!(Profession::MedicalPractice.preset().sensitive);

@@ -16,11 +16,12 @@ use tokio_rustls::server::TlsStream;
 
 use crate::bundle::Bundle;
 use crate::config::Config;
+use crate::retention;
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time between maintenance passes (trash expiry, version thinning,
-/// garbage collection).
+/// Time between maintenance passes (retention holds, trash expiry,
+/// version thinning, garbage collection).
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(600);
 /// Longest wait for open requests at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -174,7 +175,11 @@ async fn maintain(bundle: Arc<Bundle>) {
                 continue;
             }
         };
+        let today = retention::today(bundle.clock.as_ref());
         for tenant in tenants {
+            if let Err(e) = bundle.retention.sweep(tenant.id, today).await {
+                tracing::warn!(tenant = %tenant.id, error = format!("{e:#}"), "retention pass failed");
+            }
             if let Err(e) = bundle.files.tenant(tenant.id).maintain(1000, 100).await {
                 tracing::warn!(tenant = %tenant.id, error = %e, "file maintenance failed");
             }

@@ -65,7 +65,7 @@ backend_tests! {
         // The law office's folders and calendars exist.
         let tenant = office.bundle.offices.tenant_at(LOCAL).await.unwrap();
         let files = office.bundle.files.tenant(tenant);
-        for folder in ["Akten", "Vorlagen", "Verwaltung"] {
+        for folder in ["Akten", "Buchhaltung", "Vorlagen", "Verwaltung"] {
             let path = guss_dav::DavPath::from_segments(["office", folder]).unwrap();
             assert!(files.stat(&path).await.unwrap().is_some(), "{folder}");
         }

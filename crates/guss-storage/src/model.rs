@@ -53,6 +53,17 @@ pub struct VersionInfo {
     pub current: bool,
 }
 
+/// A retention hold on a file or folder: while it lasts, the file's
+/// versions are not thinned and the trash does not purge it, nor a deleted
+/// folder that holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Hold {
+    /// Why (a statute, a court order).
+    pub reason: String,
+    /// The end of the hold; `None` until it is lifted. May lie in the past.
+    pub until: Option<DateTime<Utc>>,
+}
+
 /// Something deleted, waiting in the trash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct TrashItem {

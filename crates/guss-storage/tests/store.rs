@@ -191,6 +191,25 @@ backend_tests! {
         assert_eq!(files.usage().await.unwrap().used, 0);
     }
 
+    async fn a_held_file_keeps_its_deleted_folder_in_the_trash(db: TestDb) {
+        let f = fixture(&db, StoreConfig::default()).await;
+        let files = f.store.tenant(TenantId::new());
+        let anna = person(&files);
+        files.create_folder(&path("Akten"), &[], &anna).await.unwrap();
+        files.write_bytes(&path("Akten/Weber.odt"), b"Akte Weber".to_vec(), None, &anna).await.unwrap();
+        let until = f.clock.now() + TimeDelta::days(60);
+        files.set_hold(&path("Akten/Weber.odt"), "§50 BRAO", Some(until)).await.unwrap();
+        let hold = files.hold(&path("Akten/Weber.odt")).await.unwrap().unwrap();
+        assert_eq!((hold.reason.as_str(), hold.until), ("§50 BRAO", Some(until)));
+        assert_eq!(files.hold(&path("Akten")).await.unwrap(), None);
+        files.delete(&path("Akten"), &anna).await.unwrap();
+        f.clock.advance(TimeDelta::days(31));
+        assert_eq!(files.expire_trash(100).await.unwrap(), 0, "the folder holds a held file");
+        f.clock.advance(TimeDelta::days(30));
+        assert_eq!(files.expire_trash(100).await.unwrap(), 1, "the hold is over");
+        assert!(files.trash().await.unwrap().is_empty());
+    }
+
     async fn a_folder_goes_back_to_how_it_was(db: TestDb) {
         let f = fixture(&db, StoreConfig::default()).await;
         let files = f.store.tenant(TenantId::new());

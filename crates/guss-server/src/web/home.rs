@@ -8,7 +8,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Days, TimeZone as _, Utc};
-use chrono_tz::Tz;
 use guss_calendar::calcard::icalendar::ICalendarProperty;
 use guss_calendar::ical::{Limits, parse};
 use guss_calendar::recurrence::{ExpandLimits, Kind, expand};
@@ -21,10 +20,8 @@ use super::i18n::Text;
 use super::{Layout, Visit, WebError, render, see_other};
 use crate::access::{OFFICE_HANDLE, handle_of};
 use crate::bundle::Bundle;
-use crate::office::SetupStep;
+use crate::office::{OFFICE_ZONE, SetupStep};
 
-/// The time zone the pages show times in.
-const OFFICE_ZONE: Tz = chrono_tz::Europe::Berlin;
 /// Most appointments and files the home page lists.
 const LISTED: usize = 10;
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::sql::{FILE, FOLDER, Sql, TrashRow};
 use super::tree::{path_of, resolve};
 use super::{TenantFiles, micros, new_id, sql_tx, time};
-use crate::model::{EntryKind, RestoreReport, TrashItem, VersionInfo};
+use crate::model::{EntryKind, Hold, RestoreReport, TrashItem, VersionInfo};
 use crate::thinning::VersionAge;
 use crate::{Error, Result};
 
@@ -87,6 +87,20 @@ async fn purge<S: Sql>(sql: &mut S, node: Uuid, limit: usize) -> Result<()> {
         sql.forget_node(node).await?;
     }
     Ok(())
+}
+
+/// Whether a hold protects `node` or anything below it now: a deleted
+/// folder must not take a held file with it when the trash expires.
+async fn held_within<S: Sql>(sql: &mut S, node: Uuid, now: i64, limit: usize) -> Result<bool> {
+    if sql.held(node, now).await? {
+        return Ok(true);
+    }
+    for (member, ..) in subtree(sql, node, None, limit).await? {
+        if sql.held(member, now).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 impl TenantFiles {
@@ -199,8 +213,9 @@ impl TenantFiles {
         }))
     }
 
-    /// Puts a retention hold on a file or folder: its versions are not
-    /// thinned and it cannot be purged from the trash until `until`.
+    /// Puts a retention hold on a file or folder (replacing one it has):
+    /// until `until`, its versions are not thinned and the trash purges
+    /// neither it nor a deleted folder it is in.
     pub async fn set_hold(
         &self,
         path: &DavPath,
@@ -214,6 +229,21 @@ impl TenantFiles {
             sql.set_hold(node, reason, until.map(micros)).await?;
         });
         Ok(())
+    }
+
+    /// The retention hold on the file or folder at `path`, if it has one
+    /// (also one whose time is over).
+    pub async fn hold(&self, path: &DavPath) -> Result<Option<Hold>> {
+        let row = sql_tx!(self, |sql| {
+            let (node, _) = resolve(&mut sql, path)
+                .await?
+                .ok_or(Error::NotFound("file or folder"))?;
+            sql.hold(node).await?
+        });
+        Ok(row.map(|(reason, until)| Hold {
+            reason,
+            until: until.map(time),
+        }))
     }
 
     /// Lifts a retention hold.
@@ -295,7 +325,7 @@ impl TenantFiles {
                 .expired_trash(before, i64::try_from(limit).unwrap_or(i64::MAX))
                 .await?
             {
-                if sql.held(row.node_id, micros(now)).await? {
+                if held_within(&mut sql, row.node_id, micros(now), max).await? {
                     continue;
                 }
                 purge(&mut sql, row.node_id, max).await?;

@@ -208,6 +208,7 @@ pub(crate) trait Sql: Send {
 
     // holds
     async fn held(&mut self, node: Uuid, now: i64) -> Result<bool>;
+    async fn hold(&mut self, node: Uuid) -> Result<Option<(String, Option<i64>)>>;
     async fn set_hold(&mut self, node: Uuid, reason: &str, until: Option<i64>) -> Result<()>;
     async fn remove_hold(&mut self, node: Uuid) -> Result<()>;
 
@@ -797,6 +798,16 @@ macro_rules! impl_sql {
                 .fetch_one(&mut *self.tx)
                 .await?;
                 Ok(count > 0)
+            }
+
+            async fn hold(&mut self, node: Uuid) -> Result<Option<(String, Option<i64>)>> {
+                Ok(sqlx::query_as(
+                    "SELECT reason, until_at FROM storage_holds WHERE tenant_id = $1 AND node_id = $2",
+                )
+                .bind(self.tenant.as_uuid())
+                .bind(node)
+                .fetch_optional(&mut *self.tx)
+                .await?)
             }
 
             async fn set_hold(&mut self, node: Uuid, reason: &str, until: Option<i64>) -> Result<()> {
