@@ -7,7 +7,7 @@
 //! | path | whose |
 //! |---|---|
 //! | `/people/ADDRESS/…` | the person with that e-mail address |
-//! | `/office/…` | everyone's (the profession's shared folders) |
+//! | `/office/…` | everyone's (the profession's shared folders); admins share them by link |
 //!
 //! Calendar homes are named by e-mail address too; the office's shared
 //! calendars belong to the calendar user [`OFFICE_HANDLE`].
@@ -36,6 +36,16 @@ pub const OFFICE_HANDLE: &str = "office";
 /// The group everyone active in an organisation belongs to.
 pub fn everyone(tenant: TenantId) -> GroupId {
     GroupId::from_uuid(*tenant.as_uuid())
+}
+
+/// The group of an organisation's admins (and owners): they manage the
+/// office's shared folders, share links included. Derived from the
+/// organisation's id, like [`everyone`], and never stored.
+pub fn admins(tenant: TenantId) -> GroupId {
+    // "admins" in ASCII, folded into the organisation's id.
+    GroupId::from_uuid(uuid::Uuid::from_u128(
+        tenant.as_uuid().as_u128() ^ 0x6164_6d69_6e73,
+    ))
 }
 
 /// A person's handle in paths: their first e-mail address, lower case.
@@ -104,7 +114,9 @@ impl OfficeFacts {
                 .await?
                 .map(|owner| ResourceFacts::owned_by(owner, Scope::Files)),
             (Some("office"), _) => {
-                let facts = ResourceFacts::unowned(Scope::Files).shared(everyone, ShareLevel::Edit);
+                let facts = ResourceFacts::unowned(Scope::Files)
+                    .shared(everyone, ShareLevel::Edit)
+                    .shared(Grantee::Group(admins(tenant)), ShareLevel::Manage);
                 Some(if self.is_sensitive(tenant).await? {
                     facts.sensitive()
                 } else {
@@ -167,6 +179,9 @@ impl EntityLoader for OfficeFacts {
         };
         let mut groups = store.groups_of(person).await.map_err(backend)?;
         groups.push(everyone(tenant));
+        if found.is_admin() {
+            groups.push(admins(tenant));
+        }
         let subject = Subject::new(person, found.roles.iter().map(|r| r.as_str()), groups);
         Ok(Some(if found.status == PersonStatus::Active {
             subject

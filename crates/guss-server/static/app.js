@@ -140,3 +140,55 @@ document.querySelectorAll("[data-sign-out]").forEach((button) => {
 document.querySelectorAll("[data-print]").forEach((button) => {
   button.addEventListener("click", () => window.print());
 });
+
+// Uploads: one request per file with the file as its body, so any size
+// streams and each shows its progress. Files come from the chooser or are
+// dropped on the zone.
+document.querySelectorAll("[data-upload]").forEach((zone) => {
+  const input = zone.querySelector("input[type=file]");
+  const list = zone.querySelector("[data-upload-progress]");
+  const send = (file) =>
+    new Promise((resolve) => {
+      const item = document.createElement("li");
+      const bar = document.createElement("progress");
+      bar.max = 100;
+      bar.value = 0;
+      bar.setAttribute("aria-label", file.name);
+      const result = document.createElement("span");
+      item.append(file.name + " ", bar, " ", result);
+      list.append(item);
+      const done = (ok) => {
+        item.dataset.result = ok ? "ok" : "failed";
+        result.textContent = ok ? zone.dataset.uploaded : zone.dataset.uploadFailed;
+        if (ok) bar.value = 100;
+        resolve(ok);
+      };
+      const request = new XMLHttpRequest();
+      const joiner = zone.dataset.upload.endsWith("?") ? "" : "&";
+      request.open("POST", zone.dataset.upload + joiner + "name=" + encodeURIComponent(file.name));
+      request.setRequestHeader("X-Guss-Form", zone.dataset.csrf);
+      request.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+      request.upload.addEventListener("progress", (event) => {
+        if (event.lengthComputable) bar.value = Math.round((event.loaded * 100) / event.total);
+      });
+      request.addEventListener("load", () => done(request.status >= 200 && request.status < 300));
+      request.addEventListener("error", () => done(false));
+      request.send(file);
+    });
+  const upload = async (files) => {
+    let all = true;
+    for (const file of Array.from(files)) all = (await send(file)) && all;
+    if (all && files.length > 0 && zone.dataset.next) window.location.assign(zone.dataset.next);
+  };
+  zone.querySelector("[data-upload-start]").addEventListener("click", () => upload(input.files));
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("dragging");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    upload(event.dataTransfer.files);
+  });
+});

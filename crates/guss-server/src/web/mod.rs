@@ -11,10 +11,14 @@
 
 mod devices;
 mod error;
+mod files;
+pub mod files_text;
+mod history;
 mod home;
 pub mod i18n;
 mod join;
 mod setup;
+mod shares;
 
 use std::sync::Arc;
 
@@ -26,7 +30,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use guss_core::TenantId;
@@ -63,6 +67,28 @@ pub fn router(bundle: Arc<Bundle>) -> Router {
         .route("/home", get(home::home))
         .route("/devices", get(devices::page).post(devices::connect))
         .route("/devices/profile/{token}", get(devices::profile))
+        .route("/files", get(files::folder))
+        .route("/files/item", get(files::item))
+        .route("/files/download", get(files::download))
+        .route("/files/upload", post(files::upload))
+        .route("/files/folder", post(files::new_folder))
+        .route("/files/rename", post(files::rename))
+        .route("/files/move", post(files::move_to))
+        .route("/files/delete", post(files::delete))
+        .route("/files/versions/restore", post(history::restore_version))
+        .route("/files/trash", get(history::trash))
+        .route("/files/trash/restore", post(history::restore_trash))
+        .route(
+            "/files/restore",
+            get(history::restore_page).post(history::restore),
+        )
+        .route("/files/release", post(history::release))
+        .route("/files/share", post(shares::create))
+        .route("/files/shares", get(shares::list))
+        .route("/files/shares/revoke", post(shares::revoke))
+        .route("/s/{token}", get(shares::page).post(shares::give_code))
+        .route("/s/{token}/download", get(shares::download))
+        .route("/s/{token}/upload", post(shares::upload))
         .route("/static/app.js", get(script))
         .route("/static/app.css", get(stylesheet))
         .with_state(bundle)
@@ -219,6 +245,21 @@ impl Visit {
                 bundle.identity.settings().step_up_window,
             )
         })
+    }
+
+    /// A cookie of the request.
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
+        guss_identity::http::cookie(&self.headers, name).map(str::to_owned)
+    }
+
+    /// `needed` until a passkey confirmed this session for admin forms,
+    /// then `done` (the pages' script reads it).
+    pub(crate) fn step_up_state(&self, bundle: &Bundle) -> &'static str {
+        if self.stepped_up(bundle) {
+            "done"
+        } else {
+            "needed"
+        }
     }
 
     /// The signed-in person.

@@ -119,11 +119,7 @@ async fn wizard(bundle: &Bundle, visit: &Visit, current: SetupStep) -> Result<Wi
         tenant,
         session,
         layout,
-        step_up: if visit.stepped_up(bundle) {
-            "done"
-        } else {
-            "needed"
-        },
+        step_up: visit.step_up_state(bundle),
     })
 }
 

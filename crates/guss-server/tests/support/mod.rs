@@ -193,6 +193,25 @@ impl Browser {
         send(&self.app, request.body(Body::from(body)).unwrap()).await
     }
 
+    /// A POST of raw bytes (an upload by the pages' script), with the
+    /// form token in `X-Guss-Form` and an `Origin`.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        body: &[u8],
+        token: &str,
+        origin: Option<&str>,
+    ) -> Answer {
+        let mut request = self
+            .request("POST", path)
+            .header(header::CONTENT_TYPE, "text/plain")
+            .header("x-guss-form", token);
+        if let Some(origin) = origin {
+            request = request.header(header::ORIGIN, origin);
+        }
+        send(&self.app, request.body(Body::from(body.to_vec())).unwrap()).await
+    }
+
     pub async fn post_json(&self, path: &str, body: serde_json::Value) -> Answer {
         let request = self
             .request("POST", path)
