@@ -3,8 +3,8 @@
 
 browser_sudo() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Installs Debian's Chromium, Node and npm, and playwright-core in
-# tests/browser (from its lockfile), whichever is missing.
+# Installs Debian's Chromium, Node and npm, and playwright-core and axe-core
+# in tests/browser (from its lockfile), whichever is missing.
 install_browser_deps() {
   local browser_dir="$1" missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -15,8 +15,9 @@ install_browser_deps() {
     browser_sudo apt-get update
     browser_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
   fi
-  if [ ! -f "$browser_dir/node_modules/playwright-core/package.json" ]; then
-    printf '[browser] installing playwright-core in %s\n' "$browser_dir" >&2
+  if [ ! -f "$browser_dir/node_modules/playwright-core/package.json" ] ||
+     [ ! -f "$browser_dir/node_modules/axe-core/package.json" ]; then
+    printf '[browser] installing playwright-core and axe-core in %s\n' "$browser_dir" >&2
     if [ -f "$browser_dir/package-lock.json" ]; then
       (cd "$browser_dir" && npm ci --no-audit --no-fund)
     else

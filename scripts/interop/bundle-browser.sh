@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# End-to-end browser test of the guss bundle server's onboarding: builds
+# End-to-end browser tests of the guss bundle server, onboarding and then the
+# files pages (tests/browser/bundle-files.mjs, on the office the onboarding
+# made; screenshots at two widths and axe-core findings next to the
+# onboarding's artifacts, in bundle-files/): builds
 # `guss` (crates/guss-server), starts it on a free loopback port with a fresh
 # data directory, and runs tests/browser/bundle-onboarding.mjs (Debian
 # Chromium + CDP virtual WebAuthn authenticators) against
@@ -23,6 +26,7 @@ cd "$ROOT"
 . "$ROOT/scripts/interop/browser-lib.sh"
 BROWSER_DIR="$ROOT/tests/browser"
 ARTIFACTS="${GUSS_ARTIFACTS:-$ROOT/target/test-artifacts/bundle-onboarding}"
+FILES_ARTIFACTS="$(dirname "$ARTIFACTS")/bundle-files"
 WEBDAV4_VERSION="0.11.0"
 CALDAV_VERSION="3.6.0"
 
@@ -94,10 +98,18 @@ wait_for_server "$SERVER_PID" "$BASE_URL/healthz" 60 ok
 
 # --- run the browser test ---------------------------------------------------
 log "running the browser test against $BASE_URL"
+STATE="$WORK/state.json"
 set +e
-GUSS_BASE_URL="$BASE_URL" GUSS_ARTIFACTS="$ARTIFACTS" \
+GUSS_BASE_URL="$BASE_URL" GUSS_ARTIFACTS="$ARTIFACTS" GUSS_STATE="$STATE" \
   GUSS_SUBMISSION_PORT="$SUBMISSION_PORT" GUSS_IMAP_PORT="$IMAP_PORT" \
   node --test "$BROWSER_DIR/bundle-onboarding.mjs"
 rc=$?
+if [ "$rc" -eq 0 ]; then
+  # The everyday pages, on the office the onboarding made.
+  log "running the files pages' browser test"
+  GUSS_STATE="$STATE" GUSS_ARTIFACTS="$FILES_ARTIFACTS" \
+    node --test "$BROWSER_DIR/bundle-files.mjs"
+  rc=$?
+fi
 set -e
 exit "$rc"

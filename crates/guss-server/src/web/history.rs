@@ -174,7 +174,7 @@ pub(super) async fn restore_page(
             .clock
             .now()
             .with_timezone(&OFFICE_ZONE)
-            .format("%Y-%m-%dT%H:%M")
+            .format("%Y-%m-%dT%H:%M:%S")
             .to_string(),
     };
     render(&page)
