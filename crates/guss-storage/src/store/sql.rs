@@ -233,11 +233,14 @@ pub(crate) trait Sql: Send {
 }
 
 /// The listing query for one node or the members of a folder: the node,
-/// its place now, its current version and its newest member change.
+/// its place now, its current version and its newest member change. (The
+/// change's time is read from its row by seq: `MAX(at)` would scan the
+/// tenant's whole change log for every member.)
 const NODE_SELECT: &str = "SELECT e.node_id, e.parent_id, e.name, n.kind, n.created_at,
     v.version_id, v.size, v.content_type, v.written_at,
     (SELECT MAX(c.seq) FROM storage_changes c WHERE c.tenant_id = e.tenant_id AND c.parent_id = e.node_id) AS member_seq,
-    (SELECT MAX(c.at) FROM storage_changes c WHERE c.tenant_id = e.tenant_id AND c.parent_id = e.node_id) AS member_at
+    (SELECT c.at FROM storage_changes c WHERE c.tenant_id = e.tenant_id AND c.parent_id = e.node_id
+     ORDER BY c.seq DESC LIMIT 1) AS member_at
   FROM storage_entries e
   JOIN storage_nodes n ON n.tenant_id = e.tenant_id AND n.node_id = e.node_id
   LEFT JOIN storage_versions v ON v.tenant_id = e.tenant_id AND v.version_id = (
