@@ -108,6 +108,47 @@ impl<R: TenantRegistry> Identity<R> {
             .collect())
     }
 
+    /// Sends an open invitation again (admin action): the old link stops
+    /// working and a new one, with a fresh expiry, is returned for the same
+    /// person and address.
+    pub async fn resend_invitation(&self, session: &Session, id: Uuid) -> Result<EnrollmentLink> {
+        self.require_admin(session).await?;
+        let store = self.scoped(session.tenant).await?;
+        let now = self.now();
+        let open = store
+            .open_enrollments(EnrollmentKind::Invitation, now)
+            .await?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| Error::not_found("open invitation"))?;
+        let person = store
+            .person(open.person)
+            .await?
+            .ok_or_else(|| Error::not_found("person"))?;
+        if !store.revoke_enrollment(id, now).await? {
+            return Err(Error::not_found("open invitation"));
+        }
+        let link = self
+            .issue_enrollment(
+                &store,
+                EnrollmentKind::Invitation,
+                &person,
+                Some(session.person()),
+                now,
+                self.settings.invitation_ttl,
+            )
+            .await?;
+        self.emit(
+            session.tenant,
+            "guss.identity.invitation.sent",
+            format!("person/{}", person.id),
+            Some(&session.principal()),
+            serde_json::json!({ "email": open.email, "invitation": link.id, "expires_at": link.expires_at, "replaces": id, "notify": [open.email] }),
+        )
+        .await?;
+        Ok(link)
+    }
+
     /// Revokes an open invitation or recovery link (admin action).
     pub async fn revoke_enrollment(&self, session: &Session, id: Uuid) -> Result<()> {
         self.require_admin(session).await?;

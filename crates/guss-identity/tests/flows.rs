@@ -317,6 +317,17 @@ backend_tests! {
         w.identity.revoke_enrollment(&anna, link.id).await.unwrap();
         let mut dora = SoftPasskey::new(true);
         assert!(matches!(w.enroll(tenant, &link.token, &mut dora).await, Err(Error::NotFound { .. })));
+        // Sent again: the old link is dead, the new one works.
+        let link = w.identity.invite(&anna, "fritz@kanzlei.example".parse().unwrap(), "Fritz", &[]).await.unwrap();
+        assert!(matches!(w.identity.resend_invitation(&ben, link.id).await, Err(Error::Forbidden)));
+        let again = w.identity.resend_invitation(&anna, link.id).await.unwrap();
+        assert_ne!(again.token, link.token);
+        let open = w.identity.invitations(&anna).await.unwrap();
+        assert_eq!(open.iter().map(|i| i.id).collect::<Vec<_>>(), [again.id]);
+        let mut fritz = SoftPasskey::new(true);
+        assert!(matches!(w.enroll(tenant, &link.token, &mut fritz).await, Err(Error::NotFound { .. })));
+        w.enroll(tenant, &again.token, &mut fritz).await.unwrap();
+        assert!(matches!(w.identity.resend_invitation(&anna, again.id).await, Err(Error::NotFound { .. })), "used up");
         // Expired ones neither.
         let link = w.identity.invite(&anna, "emil@kanzlei.example".parse().unwrap(), "Emil", &[]).await.unwrap();
         w.clock.advance(TimeDelta::days(8));

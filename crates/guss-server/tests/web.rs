@@ -535,4 +535,13 @@ const PAGES: &[&str] = &[
     "/files/share",
     "/files/shares",
     "/files/shares/revoke",
+    "/people",
+    "/people/invite",
+    "/people/invitations/revoke",
+    "/people/invitations/resend",
+    "/people/person?id=00000000-0000-0000-0000-000000000000",
+    "/people/role",
+    "/people/suspend",
+    "/people/reactivate",
+    "/people/depart",
 ];

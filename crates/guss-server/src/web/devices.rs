@@ -180,7 +180,7 @@ pub(super) async fn connect(
     {
         Ok(created) => created,
         Err(guss_identity::Error::StepUpRequired) => {
-            return Err(WebError::Invalid(t.step_up_hint.to_owned()));
+            return Err(WebError::StepUp);
         }
         Err(e) => return Err(e.into()),
     };

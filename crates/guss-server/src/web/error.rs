@@ -24,6 +24,8 @@ pub enum WebError {
     NotFound,
     /// A form from elsewhere, or with a stale token.
     CrossSite,
+    /// An admin action without a fresh passkey confirmation.
+    StepUp,
     /// Input that cannot be used, with the sentence to show.
     Invalid(String),
     /// Something broke; the details go to the log.
@@ -42,6 +44,7 @@ impl From<guss_identity::Error> for WebError {
         match e {
             E::Forbidden => WebError::Forbidden,
             E::Unauthenticated => WebError::SignIn,
+            E::StepUpRequired => WebError::StepUp,
             E::NotFound { .. } => WebError::NotFound,
             E::Backend(source) => WebError::Backend(anyhow::anyhow!(source)),
             // The rest say what to change (a step-up, a conflict, a limit).
@@ -84,6 +87,11 @@ impl WebError {
                 StatusCode::FORBIDDEN,
                 t.error_title,
                 t.form_expired.to_owned(),
+            ),
+            WebError::StepUp => (
+                StatusCode::BAD_REQUEST,
+                t.error_title,
+                t.step_up_hint.to_owned(),
             ),
             WebError::Invalid(text) => (StatusCode::BAD_REQUEST, t.error_title, text),
             WebError::Backend(e) => {

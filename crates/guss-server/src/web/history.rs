@@ -244,7 +244,7 @@ pub(super) async fn release(
         return Err(WebError::Forbidden);
     }
     if !visit.stepped_up(&bundle) {
-        return Err(WebError::Invalid(visit.text().step_up_hint.to_owned()));
+        return Err(WebError::StepUp);
     }
     caller
         .files

@@ -138,6 +138,9 @@ pub struct Text {
     pub nav_files: &'static str,
     /// The files pages.
     pub files: &'static super::files_text::FilesText,
+    pub nav_people: &'static str,
+    /// The people pages.
+    pub people: &'static super::people_text::PeopleText,
     pub nav_setup: &'static str,
     pub sign_out: &'static str,
     pub sign_in_title: &'static str,
@@ -289,6 +292,8 @@ pub static DE: Text = Text {
     nav_devices: "Geräte",
     nav_files: "Dateien",
     files: &super::files_text::DE,
+    nav_people: "Personen",
+    people: &super::people_text::DE,
     nav_setup: "Einrichtung",
     sign_out: "Abmelden",
     sign_in_title: "Anmelden",
@@ -440,6 +445,8 @@ pub static EN: Text = Text {
     nav_devices: "Devices",
     nav_files: "Files",
     files: &super::files_text::EN,
+    nav_people: "People",
+    people: &super::people_text::EN,
     nav_setup: "Setup",
     sign_out: "Sign out",
     sign_in_title: "Sign in",

@@ -16,7 +16,10 @@ pub mod files_text;
 mod history;
 mod home;
 pub mod i18n;
+mod invite;
 mod join;
+mod people;
+pub mod people_text;
 mod setup;
 mod shares;
 
@@ -33,7 +36,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use guss_core::TenantId;
+use guss_core::{Action, Context, Resource, ResourceKind, TenantId};
 use guss_identity::http::SESSION_COOKIE;
 use guss_identity::{Person, Role, Session};
 
@@ -86,6 +89,21 @@ pub fn router(bundle: Arc<Bundle>) -> Router {
         .route("/files/share", post(shares::create))
         .route("/files/shares", get(shares::list))
         .route("/files/shares/revoke", post(shares::revoke))
+        .route("/people", get(people::list))
+        .route("/people/invite", post(people::invite_person))
+        .route(
+            "/people/invitations/revoke",
+            post(people::revoke_invitation),
+        )
+        .route(
+            "/people/invitations/resend",
+            post(people::resend_invitation),
+        )
+        .route("/people/person", get(people::show))
+        .route("/people/role", post(people::set_role))
+        .route("/people/suspend", post(people::suspend))
+        .route("/people/reactivate", post(people::reactivate))
+        .route("/people/depart", post(people::depart))
         .route("/s/{token}", get(shares::page).post(shares::give_code))
         .route("/s/{token}/download", get(shares::download))
         .route("/s/{token}/upload", post(shares::upload))
@@ -290,6 +308,7 @@ impl Visit {
             nav = Some(Nav {
                 name: me.map(|p| p.display_name).unwrap_or_default(),
                 setup_open,
+                admin,
             });
         }
         Layout {
@@ -318,6 +337,8 @@ pub(crate) struct Layout {
 pub(crate) struct Nav {
     pub(crate) name: String,
     pub(crate) setup_open: bool,
+    /// Whether the admin pages are offered.
+    pub(crate) admin: bool,
 }
 
 /// One step in the wizard's step list.
@@ -326,6 +347,37 @@ pub(crate) struct StepView {
     pub(crate) href: &'static str,
     pub(crate) current: bool,
     pub(crate) done: bool,
+}
+
+/// An admin form: from this origin, with the session's token, confirmed
+/// with a passkey moments ago, by someone the policy lets administer.
+pub(crate) async fn admin_form(
+    bundle: &Bundle,
+    visit: &Visit,
+    csrf: &str,
+) -> Result<Session, WebError> {
+    visit.check_form(bundle, csrf)?;
+    let session = visit.signed_in()?.clone();
+    if !visit.stepped_up(bundle) {
+        return Err(WebError::StepUp);
+    }
+    let tenant = Resource::new(
+        session.tenant,
+        ResourceKind::TENANT,
+        session.tenant.to_string(),
+    )
+    .map_err(|e| WebError::Backend(e.into()))?;
+    bundle
+        .authorizer
+        .check(
+            &session.principal(),
+            &Action::ADMINISTER,
+            &tenant,
+            &Context::new(),
+        )
+        .await
+        .map_err(|_| WebError::Forbidden)?;
+    Ok(session)
 }
 
 /// Renders a template as a page that is never cached.

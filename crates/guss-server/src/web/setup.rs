@@ -9,7 +9,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::State;
 use axum::response::Response;
-use guss_core::{Action, Context, EmailAddress, PersonId, Resource, ResourceKind, TenantId};
+use guss_core::{EmailAddress, PersonId, TenantId};
 use guss_identity::store::TenantRegistry as _;
 use guss_identity::{Person, RecoverySheet, Role, Session};
 use guss_mail::dns::{LiveDns, MailDomain, TsigKey, records};
@@ -17,7 +17,10 @@ use guss_policy::delegation::DeputyOf;
 use serde::Deserialize;
 
 use super::i18n::{Lang, Text};
-use super::{Layout, StepView, Visit, WebError, organisation_name, render, role_name, see_other};
+use super::invite::{Invited, invite};
+use super::{
+    Layout, StepView, Visit, WebError, admin_form, organisation_name, render, role_name, see_other,
+};
 use crate::access::furnish;
 use crate::bundle::Bundle;
 use crate::office::SetupStep;
@@ -121,33 +124,6 @@ async fn wizard(bundle: &Bundle, visit: &Visit, current: SetupStep) -> Result<Wi
         layout,
         step_up: visit.step_up_state(bundle),
     })
-}
-
-/// An admin form: from this origin, with the session's token, confirmed
-/// with a passkey moments ago, by someone the policy lets administer.
-async fn admin_form(bundle: &Bundle, visit: &Visit, csrf: &str) -> Result<Session, WebError> {
-    visit.check_form(bundle, csrf)?;
-    let session = visit.signed_in()?.clone();
-    if !visit.stepped_up(bundle) {
-        return Err(WebError::Invalid(visit.text().step_up_hint.to_owned()));
-    }
-    let tenant = Resource::new(
-        session.tenant,
-        ResourceKind::TENANT,
-        session.tenant.to_string(),
-    )
-    .map_err(|e| WebError::Backend(e.into()))?;
-    bundle
-        .authorizer
-        .check(
-            &session.principal(),
-            &Action::ADMINISTER,
-            &tenant,
-            &Context::new(),
-        )
-        .await
-        .map_err(|_| WebError::Forbidden)?;
-    Ok(session)
 }
 
 // ------------------------------------------------------------ first visit
@@ -543,12 +519,6 @@ struct PersonView {
     role: &'static str,
 }
 
-struct Invited {
-    name: String,
-    link: String,
-    mailed: bool,
-}
-
 #[derive(Template)]
 #[template(path = "setup_people.html")]
 struct PeoplePage {
@@ -617,77 +587,19 @@ pub(super) async fn people(
     Form(form): Form<InviteForm>,
 ) -> Result<Response, WebError> {
     let session = admin_form(&bundle, &visit, &form.csrf).await?;
-    let t = visit.text();
-    let Ok(email) = form.email.trim().parse::<EmailAddress>() else {
-        return people_view(&bundle, &visit, None, Some(format!("{}?", t.person_email))).await;
-    };
-    let name = form.name.trim();
-    let role = if form.admin.is_some() {
-        Role::ADMIN
-    } else {
-        Role::MEMBER
-    };
-    let link = match bundle
-        .identity
-        .invite(&session, email.clone(), name, &[role])
-        .await
+    match invite(
+        &bundle,
+        &visit,
+        &session,
+        &form.name,
+        &form.email,
+        form.admin.is_some(),
+    )
+    .await?
     {
-        Ok(link) => link,
-        Err(e @ (guss_identity::Error::Invalid { .. } | guss_identity::Error::Conflict { .. })) => {
-            return people_view(&bundle, &visit, None, Some(e.to_string())).await;
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let link = format!("{}/join/{}", visit.origin, link.token);
-    let mailed = match mail_invitation(&bundle, &visit, session.tenant, name, &email, &link).await {
-        Ok(mailed) => mailed,
-        Err(e) => {
-            // The link on the page still works; the mail is a convenience.
-            tracing::warn!(error = format!("{e:#}"), "mailing the invitation failed");
-            false
-        }
-    };
-    let invited = Invited {
-        name: name.to_owned(),
-        link,
-        mailed,
-    };
-    people_view(&bundle, &visit, Some(invited), None).await
-}
-
-/// Sends the invitation link by mail, from the organisation's mail domain,
-/// when the bundle sends mail and the domain is set up. Returns whether it
-/// was sent.
-async fn mail_invitation(
-    bundle: &Bundle,
-    visit: &Visit,
-    tenant: TenantId,
-    name: &str,
-    to: &EmailAddress,
-    link: &str,
-) -> anyhow::Result<bool> {
-    let (Some(outbound), Some(domain)) = (
-        bundle.outbound.get(),
-        bundle.settings(tenant).await?.mail_domain,
-    ) else {
-        return Ok(false);
-    };
-    let t = visit.text();
-    let organisation = organisation_name(bundle, tenant)
-        .await
-        .map_err(|_| anyhow::anyhow!("organisation name"))?;
-    let from = format!("noreply@{domain}");
-    let message = mail_builder::MessageBuilder::new()
-        .from((organisation.as_str(), from.as_str()))
-        .to((name, to.as_str()))
-        .subject(format!("{} {organisation}", t.invitation_mail_subject))
-        .text_body(format!(
-            "{name},\n\n{}\n\n{link}\n\n-- \n{organisation}\n",
-            t.invitation_mail_text
-        ))
-        .write_to_vec()?;
-    outbound.send(tenant, &from, to, message).await?;
-    Ok(true)
+        Ok(invited) => people_view(&bundle, &visit, Some(invited), None).await,
+        Err(sentence) => people_view(&bundle, &visit, None, Some(sentence)).await,
+    }
 }
 
 // ------------------------------------------------------------ continuity
