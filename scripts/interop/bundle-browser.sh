@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end browser tests of the guss bundle server, onboarding and then the
-# files pages (tests/browser/bundle-files.mjs, on the office the onboarding
-# made; screenshots at two widths and axe-core findings next to the
-# onboarding's artifacts, in bundle-files/): builds
+# End-to-end browser tests of the guss bundle server, onboarding and then,
+# on the office the onboarding made, the files and the people pages
+# (tests/browser/bundle-files.mjs, bundle-people.mjs; screenshots at two
+# widths and axe-core findings next to the onboarding's artifacts, in
+# bundle-files/ and bundle-people/): builds
 # `guss` (crates/guss-server), starts it on a free loopback port with a fresh
 # data directory, and runs tests/browser/bundle-onboarding.mjs (Debian
 # Chromium + CDP virtual WebAuthn authenticators) against
@@ -27,6 +28,7 @@ cd "$ROOT"
 BROWSER_DIR="$ROOT/tests/browser"
 ARTIFACTS="${GUSS_ARTIFACTS:-$ROOT/target/test-artifacts/bundle-onboarding}"
 FILES_ARTIFACTS="$(dirname "$ARTIFACTS")/bundle-files"
+PEOPLE_ARTIFACTS="$(dirname "$ARTIFACTS")/bundle-people"
 WEBDAV4_VERSION="0.11.0"
 CALDAV_VERSION="3.6.0"
 
@@ -109,6 +111,13 @@ if [ "$rc" -eq 0 ]; then
   log "running the files pages' browser test"
   GUSS_STATE="$STATE" GUSS_ARTIFACTS="$FILES_ARTIFACTS" \
     node --test "$BROWSER_DIR/bundle-files.mjs"
+  rc=$?
+fi
+if [ "$rc" -eq 0 ]; then
+  # Last: it suspends the onboarding's colleague.
+  log "running the people pages' browser test"
+  GUSS_STATE="$STATE" GUSS_ARTIFACTS="$PEOPLE_ARTIFACTS" \
+    node --test "$BROWSER_DIR/bundle-people.mjs"
   rc=$?
 fi
 set -e

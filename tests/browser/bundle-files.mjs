@@ -20,18 +20,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from './chromium.mjs';
-import { DESKTOP, PHONE, Person, STEP_MS, firstLine, step } from './person.mjs';
+import { Pages, clickAndWait } from './pages.mjs';
+import { Person, STEP_MS, firstLine, step } from './person.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..');
 const ARTIFACTS = resolve(process.env.GUSS_ARTIFACTS || join(ROOT, 'target', 'test-artifacts', 'bundle-files'));
 const TEST_TIMEOUT_MS = 180_000;
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 // Bytes that differ from version to version.
 const bytes = (text) => Buffer.from(`${text}\n${'·'.repeat(2000)}\n`, 'utf8');
@@ -45,68 +44,6 @@ function officeNow() {
 }
 
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Keeps the page at both widths and checks it: axe-core finds nothing
-// serious, and the phone needs no sideways scrolling.
-class Pages {
-  constructor(axeSource) {
-    this.axeSource = axeSource;
-    this.checked = [];
-  }
-
-  // axe-core's findings on the page, as plain data.
-  async findings(page) {
-    await page.evaluate(this.axeSource);
-    return page.evaluate(async () => {
-      const result = await window.axe.run(document, { resultTypes: ['violations'] });
-      return result.violations.map((v) => ({
-        id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5),
-      }));
-    });
-  }
-
-  // The checker finds what it should: an image without a text and an
-  // unlabelled field are violations (so a clean page means something).
-  async selfCheck(page) {
-    await page.setContent('<!doctype html><html lang="de"><title>t</title><main><img src="a.png"><input></main></html>');
-    const ids = (await this.findings(page)).map((v) => v.id);
-    assert.ok(ids.includes('image-alt') && ids.includes('label'), `axe-core finds planted faults: ${ids}`);
-  }
-
-  async keep(person, name) {
-    const page = person.page;
-    await person.shot(`${name}-desktop.png`);
-    await page.setViewportSize(PHONE);
-    await person.shot(`${name}-phone.png`);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 1, `${name}: the phone scrolls sideways by ${overflow} px`);
-    await page.setViewportSize(DESKTOP);
-    const violations = await this.findings(page);
-    const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    this.checked.push({ page: name, url: page.url(), violations });
-    assert.deepEqual(serious, [], `${name}: accessibility violations`);
-  }
-}
-
-// Clicks, waits for the next document to load, and checks that it is at a
-// URL matching `where` (the URL before may match too: the navigation itself
-// is what is waited for).
-async function clickAndWait(person, selector, where) {
-  const page = person.page;
-  const navigated = page.waitForEvent('framenavigated', {
-    predicate: (frame) => frame === page.mainFrame(),
-    timeout: STEP_MS,
-  });
-  navigated.catch(() => {});
-  await person.click(selector);
-  await navigated;
-  await page.waitForLoadState('load');
-  const at = page.url();
-  if (!where.test(at)) {
-    const problems = await person.problems();
-    assert.fail(`after ${selector}: at ${at}, expected ${where}` + (problems.length ? ` (${problems.join('; ')})` : ''));
-  }
-}
 
 async function upload(person, name, content) {
   await person.page.locator('#upload-files').setInputFiles({ name, mimeType: 'text/plain', buffer: content });
@@ -138,7 +75,7 @@ test('bundle files: versions, trash, a folder at a moment, a share link', { time
   for (const file of await readdir(ARTIFACTS)) {
     if (/\.png$|^summary\.json$/.test(file)) await rm(join(ARTIFACTS, file), { force: true });
   }
-  const pages = new Pages(await readFile(AXE, 'utf8'));
+  const pages = await Pages.load();
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: STEP_MS });
   const summary = { base };
   let current = null;
@@ -252,6 +189,10 @@ test('bundle files: versions, trash, a folder at a moment, a share link', { time
       const row = owner.page.locator('table.listing tr:has-text("Gutachten.txt") td:nth-child(4)');
       assert.equal((await row.textContent()).trim(), '1', 'one download');
     });
+    // Hand the passkey on: its signature counter has moved, and the server
+    // refuses a counter that goes back (a cloned authenticator).
+    state.owner.passkey = await owner.passkey();
+    await writeFile(process.env.GUSS_STATE, JSON.stringify(state), { mode: 0o600 });
     current = null;
     summary.pages = pages.checked;
     console.log(`files: ${pages.checked.length} pages kept at two widths and checked with axe-core`);

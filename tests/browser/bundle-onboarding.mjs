@@ -348,7 +348,7 @@ test('bundle onboarding: wizard, invitation, devices, WebDAV and CalDAV with an 
         const state = {
           base,
           owner: { email: OFFICE.ownerEmail, passkey: await owner.passkey() },
-          colleague: { email: COLLEAGUE.email, passkey: await ben.passkey(), account },
+          colleague: { name: COLLEAGUE.name, email: COLLEAGUE.email, passkey: await ben.passkey(), account },
         };
         await writeFile(process.env.GUSS_STATE, JSON.stringify(state), { mode: 0o600 });
       }

@@ -1,0 +1,114 @@
+// End-to-end browser test of the bundle's people pages, on the office that
+// tests/browser/bundle-onboarding.mjs set up (GUSS_STATE):
+//
+//   1. the owner invites a member on the people page (the page confirms
+//      with her passkey first); the member joins in a fresh context with a
+//      passkey of their own and is refused the people page;
+//   2. the owner suspends the colleague from the onboarding, whose app
+//      password then stops working over WebDAV (it worked just before).
+//
+// Every page is kept at desktop and phone width and checked with axe-core.
+// Usage: scripts/interop/bundle-browser.sh runs it after the files test.
+// Env: GUSS_STATE (required), GUSS_ARTIFACTS, GUSS_CHROMIUM.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.mjs';
+import { Pages, clickAndWait } from './pages.mjs';
+import { Person, STEP_MS, firstLine, step } from './person.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..', '..');
+const ARTIFACTS = resolve(process.env.GUSS_ARTIFACTS || join(ROOT, 'target', 'test-artifacts', 'bundle-people'));
+const TEST_TIMEOUT_MS = 120_000;
+const MEMBER = { name: 'Mia Mitglied', email: 'mia@kanzlei-beispiel.example' };
+
+// The status of a WebDAV PROPFIND with an app password, as a client sends it.
+async function webdavStatus(account) {
+  const response = await fetch(account.webdavUrl, {
+    method: 'PROPFIND',
+    headers: {
+      Depth: '0',
+      Authorization: `Basic ${Buffer.from(`${account.username}:${account.password}`).toString('base64')}`,
+    },
+    signal: AbortSignal.timeout(STEP_MS),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+test('bundle people: a member is refused, a suspended colleague loses WebDAV', { timeout: TEST_TIMEOUT_MS }, async () => {
+  assert.ok(process.env.GUSS_STATE, 'set GUSS_STATE to the state bundle-onboarding.mjs left');
+  const state = JSON.parse(await readFile(process.env.GUSS_STATE, 'utf8'));
+  const base = state.base;
+  await mkdir(ARTIFACTS, { recursive: true });
+  for (const file of await readdir(ARTIFACTS)) {
+    if (/\.png$|^summary\.json$/.test(file)) await rm(join(ARTIFACTS, file), { force: true });
+  }
+  const pages = await Pages.load();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: STEP_MS });
+  const summary = { base };
+  let current = null;
+  try {
+    const owner = await Person.withPasskey(browser, 'owner', ARTIFACTS, state.owner.passkey);
+    current = owner;
+    let link;
+    await step(owner, '1 invite a member', async () => {
+      await owner.goto(`${base}/sign-in`);
+      await owner.clickTo('button[data-sign-in]', '/home');
+      await clickAndWait(owner, 'header nav a[href="/people"]', /\/people$/);
+      await pages.keep(owner, '01-people');
+      await owner.fill('#name', MEMBER.name);
+      await owner.fill('#email', MEMBER.email);
+      // An admin form: a fresh passkey confirmation first (a sign-in moments
+      // ago counts as one; else the page's script asks for it).
+      const stepUp = await owner.page.locator('form[action="/people/invite"]').getAttribute('data-step-up');
+      assert.ok(['needed', 'done'].includes(stepUp), `the form asks for a step-up: ${stepUp}`);
+      const before = await owner.signCount();
+      await clickAndWait(owner, 'form[action="/people/invite"] button[type=submit]', /\/people\/invite$/);
+      if (stepUp === 'needed') assert.ok(await owner.signCount() > before, 'confirmed with the passkey');
+      link = await owner.page.locator('input[data-invitation-link]').inputValue();
+      assert.match(link, new RegExp(`^${base}/join/`));
+      await pages.keep(owner, '02-invited');
+    });
+
+    const member = await Person.open(browser, 'member', ARTIFACTS);
+    current = member;
+    await step(member, '1b the member joins and is refused the people page', async () => {
+      await member.goto(link);
+      await member.clickTo('button[data-enroll]', '/devices');
+      assert.equal(await member.page.locator('header nav a[href="/people"]').count(), 0, 'no people page in a member\'s navigation');
+      const refused = await member.goto(`${base}/people`);
+      assert.equal(refused.status(), 403, 'a member cannot open the people page');
+      await pages.keep(member, '03-member-refused');
+    });
+
+    current = owner;
+    await step(owner, '2 suspend the colleague: the app password stops', async () => {
+      const account = state.colleague.account;
+      assert.equal(await webdavStatus(account), 207, 'the app password works before');
+      await owner.goto(`${base}/people`);
+      await clickAndWait(owner, `table.listing a:text-is("${state.colleague.name}")`, /\/people\/person/);
+      await pages.keep(owner, '04-person');
+      await clickAndWait(owner, 'form[action="/people/suspend"] button[type=submit]', /done=suspended/);
+      assert.equal((await owner.page.locator('[data-status]').textContent()).trim(), 'gesperrt');
+      await pages.keep(owner, '05-suspended');
+      assert.equal(await webdavStatus(account), 401, 'the app password no longer works');
+    });
+    current = null;
+    summary.pages = pages.checked;
+    console.log(`people: ${pages.checked.length} pages kept at two widths and checked with axe-core`);
+  } catch (e) {
+    if (current) await current.report(firstLine(e));
+    summary.failure = firstLine(e);
+    throw e;
+  } finally {
+    summary.pages ??= pages.checked;
+    await writeFile(join(ARTIFACTS, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    await browser.close().catch(() => {});
+  }
+});

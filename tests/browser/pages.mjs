@@ -1,0 +1,76 @@
+// What the bundle's everyday-page tests do with every page: keep it as a
+// screenshot at desktop and phone width and check it (axe-core, sideways
+// scrolling); and clicks that wait for the next document.
+
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFile } from 'node:fs/promises';
+import { DESKTOP, PHONE, STEP_MS } from './person.mjs';
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+// Keeps the page at both widths and checks it: axe-core finds nothing
+// serious, and the phone needs no sideways scrolling.
+export class Pages {
+  constructor(axeSource) {
+    this.axeSource = axeSource;
+    this.checked = [];
+  }
+
+  static async load() {
+    return new Pages(await readFile(AXE, 'utf8'));
+  }
+
+  // axe-core's findings on the page, as plain data.
+  async findings(page) {
+    await page.evaluate(this.axeSource);
+    return page.evaluate(async () => {
+      const result = await window.axe.run(document, { resultTypes: ['violations'] });
+      return result.violations.map((v) => ({
+        id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5),
+      }));
+    });
+  }
+
+  // The checker finds what it should: an image without a text and an
+  // unlabelled field are violations (so a clean page means something).
+  async selfCheck(page) {
+    await page.setContent('<!doctype html><html lang="de"><title>t</title><main><img src="a.png"><input></main></html>');
+    const ids = (await this.findings(page)).map((v) => v.id);
+    assert.ok(ids.includes('image-alt') && ids.includes('label'), `axe-core finds planted faults: ${ids}`);
+  }
+
+  async keep(person, name) {
+    const page = person.page;
+    await person.shot(`${name}-desktop.png`);
+    await page.setViewportSize(PHONE);
+    await person.shot(`${name}-phone.png`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 1, `${name}: the phone scrolls sideways by ${overflow} px`);
+    await page.setViewportSize(DESKTOP);
+    const violations = await this.findings(page);
+    const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+    this.checked.push({ page: name, url: page.url(), violations });
+    assert.deepEqual(serious, [], `${name}: accessibility violations`);
+  }
+}
+
+// Clicks, waits for the next document to load, and checks that it is at a
+// URL matching `where` (the URL before may match too: the navigation itself
+// is what is waited for).
+export async function clickAndWait(person, selector, where) {
+  const page = person.page;
+  const navigated = page.waitForEvent('framenavigated', {
+    predicate: (frame) => frame === page.mainFrame(),
+    timeout: STEP_MS,
+  });
+  navigated.catch(() => {});
+  await person.click(selector);
+  await navigated;
+  await page.waitForLoadState('load');
+  const at = page.url();
+  if (!where.test(at)) {
+    const problems = await person.problems();
+    assert.fail(`after ${selector}: at ${at}, expected ${where}` + (problems.length ? ` (${problems.join('; ')})` : ''));
+  }
+}
