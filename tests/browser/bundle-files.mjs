@@ -19,12 +19,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS } from './chromium.mjs';
-import { Pages, clickAndWait } from './pages.mjs';
+import { clickAndWait, startRun } from './pages.mjs';
 import { Person, STEP_MS, firstLine, step } from './person.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -68,15 +66,8 @@ async function openFolder(person, name) {
 }
 
 test('bundle files: versions, trash, a folder at a moment, a share link', { timeout: TEST_TIMEOUT_MS }, async () => {
-  assert.ok(process.env.GUSS_STATE, 'set GUSS_STATE to the state bundle-onboarding.mjs left');
-  const state = JSON.parse(await readFile(process.env.GUSS_STATE, 'utf8'));
+  const { state, pages, browser } = await startRun(ARTIFACTS);
   const base = state.base;
-  await mkdir(ARTIFACTS, { recursive: true });
-  for (const file of await readdir(ARTIFACTS)) {
-    if (/\.png$|^summary\.json$/.test(file)) await rm(join(ARTIFACTS, file), { force: true });
-  }
-  const pages = await Pages.load();
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: STEP_MS });
   const summary = { base };
   let current = null;
   try {

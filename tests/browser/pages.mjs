@@ -4,7 +4,10 @@
 
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.mjs';
 import { DESKTOP, PHONE, STEP_MS } from './person.mjs';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -73,4 +76,19 @@ export async function clickAndWait(person, selector, where) {
     const problems = await person.problems();
     assert.fail(`after ${selector}: at ${at}, expected ${where}` + (problems.length ? ` (${problems.join('; ')})` : ''));
   }
+}
+
+// The start of a test on the office the onboarding made: its state
+// (GUSS_STATE), the artifacts folder emptied of an earlier run's pictures,
+// the checker and a browser.
+export async function startRun(artifacts) {
+  assert.ok(process.env.GUSS_STATE, 'set GUSS_STATE to the state bundle-onboarding.mjs left');
+  const state = JSON.parse(await readFile(process.env.GUSS_STATE, 'utf8'));
+  await mkdir(artifacts, { recursive: true });
+  for (const file of await readdir(artifacts)) {
+    if (/\.png$|^summary\.json$/.test(file)) await rm(join(artifacts, file), { force: true });
+  }
+  const pages = await Pages.load();
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: STEP_MS });
+  return { state, pages, browser };
 }

@@ -55,6 +55,17 @@ impl Caller {
         })
     }
 
+    /// The caller of a signed-in form: from this origin, with the
+    /// session's token.
+    pub(super) async fn form(
+        bundle: &Arc<Bundle>,
+        visit: &Visit,
+        csrf: &str,
+    ) -> Result<Caller, WebError> {
+        visit.check_form(bundle, csrf)?;
+        Caller::of(bundle, visit).await
+    }
+
     /// Whether the person may do `action` on `path`.
     pub(super) async fn may(&self, action: Action, path: &DavPath) -> bool {
         let Ok(resource) = Resource::new(
@@ -82,20 +93,7 @@ impl Caller {
 
     /// Whether the person administers the organisation.
     pub(super) async fn admin(&self) -> bool {
-        let tenant = self.files.tenant_id();
-        let Ok(resource) = Resource::new(tenant, ResourceKind::TENANT, tenant.to_string()) else {
-            return false;
-        };
-        self.bundle
-            .authorizer
-            .check(
-                &self.principal,
-                &Action::ADMINISTER,
-                &resource,
-                &Context::new(),
-            )
-            .await
-            .is_ok()
+        super::administers(&self.bundle, &self.principal).await
     }
 }
 
@@ -112,6 +110,13 @@ pub(super) fn failed(t: &FilesText, e: guss_storage::Error) -> WebError {
         E::Invalid { .. } => WebError::Invalid(t.error_name.to_owned()),
         other => WebError::Backend(other.into()),
     }
+}
+
+/// `name` (from a form) in `folder`, or the sentence about names.
+pub(super) fn join_name(t: &FilesText, folder: &DavPath, name: &str) -> Result<DavPath, WebError> {
+    folder
+        .join(name.trim())
+        .map_err(|_| WebError::Invalid(t.error_name.to_owned()))
 }
 
 /// A path from a form or query (`/office/Akten`).
@@ -467,9 +472,7 @@ pub(super) async fn upload(
     let caller = Caller::of(&bundle, &visit).await?;
     let t = visit.text().files;
     let folder = parse_path(&at.path)?;
-    let path = folder
-        .join(at.name.trim())
-        .map_err(|_| WebError::Invalid(t.error_name.to_owned()))?;
+    let path = join_name(t, &folder, &at.name)?;
     caller.allow(Action::WRITE, &path).await?;
     let content_type = declared_type(&headers);
     let (_, created) = caller
@@ -521,13 +524,10 @@ pub(super) async fn new_folder(
     visit: Visit,
     Form(form): Form<PathForm>,
 ) -> Result<Response, WebError> {
-    visit.check_form(&bundle, &form.csrf)?;
-    let caller = Caller::of(&bundle, &visit).await?;
+    let caller = Caller::form(&bundle, &visit, &form.csrf).await?;
     let t = visit.text().files;
     let parent = parse_path(&form.path)?;
-    let path = parent
-        .join(form.name.trim())
-        .map_err(|_| WebError::Invalid(t.error_name.to_owned()))?;
+    let path = join_name(t, &parent, &form.name)?;
     caller.allow(Action::WRITE, &path).await?;
     caller
         .files
@@ -543,15 +543,10 @@ pub(super) async fn rename(
     visit: Visit,
     Form(form): Form<PathForm>,
 ) -> Result<Response, WebError> {
-    visit.check_form(&bundle, &form.csrf)?;
-    let caller = Caller::of(&bundle, &visit).await?;
+    let caller = Caller::form(&bundle, &visit, &form.csrf).await?;
     let t = visit.text().files;
     let from = parse_path(&form.path)?;
-    let to = from
-        .parent()
-        .ok_or(WebError::Forbidden)?
-        .join(form.name.trim())
-        .map_err(|_| WebError::Invalid(t.error_name.to_owned()))?;
+    let to = join_name(t, &from.parent().ok_or(WebError::Forbidden)?, &form.name)?;
     relocate(&caller, t, &from, &to).await?;
     Ok(see_other(&item_href(&to, Some(Done::Renamed))))
 }
@@ -562,8 +557,7 @@ pub(super) async fn move_to(
     visit: Visit,
     Form(form): Form<PathForm>,
 ) -> Result<Response, WebError> {
-    visit.check_form(&bundle, &form.csrf)?;
-    let caller = Caller::of(&bundle, &visit).await?;
+    let caller = Caller::form(&bundle, &visit, &form.csrf).await?;
     let t = visit.text().files;
     let from = parse_path(&form.path)?;
     let target = parse_path(&form.name)?;
@@ -576,9 +570,7 @@ pub(super) async fn move_to(
     if !is_folder {
         return Err(WebError::Invalid(t.error_no_folder.to_owned()));
     }
-    let to = target
-        .join(from.name().ok_or(WebError::Forbidden)?)
-        .map_err(|_| WebError::Invalid(t.error_name.to_owned()))?;
+    let to = join_name(t, &target, from.name().ok_or(WebError::Forbidden)?)?;
     relocate(&caller, t, &from, &to).await?;
     Ok(see_other(&item_href(&to, Some(Done::Moved))))
 }
@@ -610,8 +602,7 @@ pub(super) async fn delete(
     visit: Visit,
     Form(form): Form<PathForm>,
 ) -> Result<Response, WebError> {
-    visit.check_form(&bundle, &form.csrf)?;
-    let caller = Caller::of(&bundle, &visit).await?;
+    let caller = Caller::form(&bundle, &visit, &form.csrf).await?;
     let t = visit.text().files;
     let path = parse_path(&form.path)?;
     // The top folders (own, office) hold everything else.

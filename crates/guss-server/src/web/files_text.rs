@@ -327,86 +327,19 @@ pub static EN: FilesText = FilesText {
     done_revoked: "The link has been revoked and no longer works.",
 };
 
-/// What was just done, named in the address of the page that follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Done {
-    /// `uploaded`.
-    Uploaded,
-    /// `folder_made`.
-    FolderMade,
-    /// `renamed`.
-    Renamed,
-    /// `moved`.
-    Moved,
-    /// `deleted`.
-    Deleted,
-    /// `version_restored`.
-    VersionRestored,
-    /// `trash_restored`.
-    TrashRestored,
-    /// `folder_restored`.
-    FolderRestored,
-    /// `released`.
-    Released,
-    /// `shared`.
-    Shared,
-    /// `revoked`.
-    Revoked,
-}
-
-impl Done {
-    const ALL: [Done; 11] = [
-        Done::Uploaded,
-        Done::FolderMade,
-        Done::Renamed,
-        Done::Moved,
-        Done::Deleted,
-        Done::VersionRestored,
-        Done::TrashRestored,
-        Done::FolderRestored,
-        Done::Released,
-        Done::Shared,
-        Done::Revoked,
-    ];
-
-    /// The name in the address.
-    pub fn key(self) -> &'static str {
-        match self {
-            Done::Uploaded => "uploaded",
-            Done::FolderMade => "folder_made",
-            Done::Renamed => "renamed",
-            Done::Moved => "moved",
-            Done::Deleted => "deleted",
-            Done::VersionRestored => "version_restored",
-            Done::TrashRestored => "trash_restored",
-            Done::FolderRestored => "folder_restored",
-            Done::Released => "released",
-            Done::Shared => "shared",
-            Done::Revoked => "revoked",
-        }
-    }
-
-    /// The one a name names.
-    pub fn from_key(key: &str) -> Option<Done> {
-        Done::ALL.into_iter().find(|d| d.key() == key)
-    }
-
-    /// The sentence that says it.
-    pub fn text(self, t: &FilesText) -> &'static str {
-        match self {
-            Done::Uploaded => t.done_uploaded,
-            Done::FolderMade => t.done_folder_made,
-            Done::Renamed => t.done_renamed,
-            Done::Moved => t.done_moved,
-            Done::Deleted => t.done_deleted,
-            Done::VersionRestored => t.done_version_restored,
-            Done::TrashRestored => t.done_trash_restored,
-            Done::FolderRestored => t.done_folder_restored,
-            Done::Released => t.done_released,
-            Done::Shared => t.done_shared,
-            Done::Revoked => t.done_revoked,
-        }
-    }
+super::results! {
+    FilesText;
+    Uploaded => "uploaded", done_uploaded;
+    FolderMade => "folder_made", done_folder_made;
+    Renamed => "renamed", done_renamed;
+    Moved => "moved", done_moved;
+    Deleted => "deleted", done_deleted;
+    VersionRestored => "version_restored", done_version_restored;
+    TrashRestored => "trash_restored", done_trash_restored;
+    FolderRestored => "folder_restored", done_folder_restored;
+    Released => "released", done_released;
+    Shared => "shared", done_shared;
+    Revoked => "revoked", done_revoked;
 }
 
 #[cfg(test)]
@@ -415,7 +348,7 @@ mod tests {
 
     #[test]
     fn every_result_has_a_name_and_a_sentence() {
-        for done in Done::ALL {
+        for &done in Done::ALL {
             assert_eq!(Done::from_key(done.key()), Some(done));
             assert!(!done.text(&DE).is_empty() && !done.text(&EN).is_empty());
             assert_ne!(done.text(&DE), done.text(&EN));

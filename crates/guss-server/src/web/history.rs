@@ -17,7 +17,7 @@ use super::files::{
     Caller, Crumb, crumbs, display_name, failed, folder_href, item_href, parse_path, when,
 };
 use super::files_text::{Done, FilesText};
-use super::{Layout, Visit, WebError, render, see_other};
+use super::{DoneQuery, Layout, Visit, WebError, render, see_other};
 use crate::bundle::Bundle;
 use crate::office::OFFICE_ZONE;
 
@@ -36,8 +36,7 @@ pub(super) async fn restore_version(
     visit: Visit,
     Form(form): Form<VersionForm>,
 ) -> Result<Response, WebError> {
-    visit.check_form(&bundle, &form.csrf)?;
-    let caller = Caller::of(&bundle, &visit).await?;
+    let caller = Caller::form(&bundle, &visit, &form.csrf).await?;
     let t = visit.text().files;
     let path = parse_path(&form.path)?;
     caller.allow(Action::WRITE, &path).await?;
@@ -64,12 +63,6 @@ struct TrashPage {
     crumbs: Vec<Crumb>,
     items: Vec<TrashRow>,
     done: Option<&'static str>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct DoneQuery {
-    #[serde(default)]
-    done: Option<String>,
 }
 
 /// `GET /files/trash`: what the person may restore, newest first.
@@ -119,8 +112,7 @@ pub(super) async fn restore_trash(
     visit: Visit,
     Form(form): Form<TrashForm>,
 ) -> Result<Response, WebError> {
-    visit.check_form(&bundle, &form.csrf)?;
-    let caller = Caller::of(&bundle, &visit).await?;
+    let caller = Caller::form(&bundle, &visit, &form.csrf).await?;
     let t = visit.text().files;
     let item = caller
         .files
@@ -194,8 +186,7 @@ pub(super) async fn restore(
     visit: Visit,
     Form(form): Form<RestoreForm>,
 ) -> Result<Response, WebError> {
-    visit.check_form(&bundle, &form.csrf)?;
-    let caller = Caller::of(&bundle, &visit).await?;
+    let caller = Caller::form(&bundle, &visit, &form.csrf).await?;
     let t = visit.text().files;
     let path = parse_path(&form.path)?;
     caller.allow(Action::WRITE, &path).await?;
@@ -237,8 +228,7 @@ pub(super) async fn release(
     visit: Visit,
     Form(form): Form<ReleaseForm>,
 ) -> Result<Response, WebError> {
-    visit.check_form(&bundle, &form.csrf)?;
-    let caller = Caller::of(&bundle, &visit).await?;
+    let caller = Caller::form(&bundle, &visit, &form.csrf).await?;
     let t = visit.text().files;
     if !caller.admin().await {
         return Err(WebError::Forbidden);

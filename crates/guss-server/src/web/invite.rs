@@ -3,9 +3,10 @@
 //! organisation's domain, mailed to them.
 
 use guss_core::{EmailAddress, TenantId};
-use guss_identity::{Role, Session};
+use guss_identity::Role;
+use serde::Deserialize;
 
-use super::{Visit, WebError, organisation_name};
+use super::{Visit, WebError, admin_form, organisation_name};
 use crate::bundle::Bundle;
 
 /// An invitation just made.
@@ -15,22 +16,37 @@ pub(crate) struct Invited {
     pub(crate) mailed: bool,
 }
 
-/// Invites `name` at `email` as an admin or a member. The inner `Err` is a
-/// sentence for input that cannot be used (the form shows it again).
+/// The invitation form (the wizard's and the people page's).
+#[derive(Deserialize)]
+pub(crate) struct InviteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    admin: Option<String>,
+}
+
+/// Invites the person the form names, as an admin or a member (an admin
+/// form). The inner `Err` is a sentence for input that cannot be used (the
+/// form shows it again).
 pub(crate) async fn invite(
     bundle: &Bundle,
     visit: &Visit,
-    session: &Session,
-    name: &str,
-    email: &str,
-    admin: bool,
+    form: &InviteForm,
 ) -> Result<Result<Invited, String>, WebError> {
+    let session = &admin_form(bundle, visit, &form.csrf).await?;
     let t = visit.text();
-    let Ok(email) = email.trim().parse::<EmailAddress>() else {
+    let Ok(email) = form.email.trim().parse::<EmailAddress>() else {
         return Ok(Err(format!("{}?", t.person_email)));
     };
-    let name = name.trim();
-    let role = if admin { Role::ADMIN } else { Role::MEMBER };
+    let name = form.name.trim();
+    let role = if form.admin.is_some() {
+        Role::ADMIN
+    } else {
+        Role::MEMBER
+    };
     let link = match bundle
         .identity
         .invite(session, email.clone(), name, &[role])

@@ -9,6 +9,47 @@
 //! also need a fresh passkey confirmation (step-up), which the script
 //! performs before it submits them.
 
+/// What a page's form just did, as a name in the next page's address
+/// (`?done=key`) and a sentence in the page's words:
+/// `results! { Words; Variant => "key", field; … }` makes the enum `Done`.
+macro_rules! results {
+    ($text:ty; $($variant:ident => $key:literal, $field:ident;)+) => {
+        /// What was just done, named in the address of the page that follows.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Done {
+            $(
+                #[doc = concat!("`", $key, "`.")]
+                $variant,
+            )+
+        }
+
+        impl Done {
+            /// Every one of them.
+            pub const ALL: &[Done] = &[$(Done::$variant),+];
+
+            /// The name in the address.
+            pub fn key(self) -> &'static str {
+                match self {
+                    $(Done::$variant => $key,)+
+                }
+            }
+
+            /// The one a name names.
+            pub fn from_key(key: &str) -> Option<Done> {
+                Done::ALL.iter().copied().find(|d| d.key() == key)
+            }
+
+            /// The sentence that says it.
+            pub fn text(self, t: &$text) -> &'static str {
+                match self {
+                    $(Done::$variant => t.$field,)+
+                }
+            }
+        }
+    };
+}
+pub(crate) use results;
+
 mod devices;
 mod error;
 mod files;
@@ -349,6 +390,19 @@ pub(crate) struct StepView {
     pub(crate) done: bool,
 }
 
+/// Whether `principal` administers its organisation.
+pub(crate) async fn administers(bundle: &Bundle, principal: &guss_core::Principal) -> bool {
+    let tenant = principal.tenant();
+    let Ok(resource) = Resource::new(tenant, ResourceKind::TENANT, tenant.to_string()) else {
+        return false;
+    };
+    bundle
+        .authorizer
+        .check(principal, &Action::ADMINISTER, &resource, &Context::new())
+        .await
+        .is_ok()
+}
+
 /// An admin form: from this origin, with the session's token, confirmed
 /// with a passkey moments ago, by someone the policy lets administer.
 pub(crate) async fn admin_form(
@@ -361,23 +415,17 @@ pub(crate) async fn admin_form(
     if !visit.stepped_up(bundle) {
         return Err(WebError::StepUp);
     }
-    let tenant = Resource::new(
-        session.tenant,
-        ResourceKind::TENANT,
-        session.tenant.to_string(),
-    )
-    .map_err(|e| WebError::Backend(e.into()))?;
-    bundle
-        .authorizer
-        .check(
-            &session.principal(),
-            &Action::ADMINISTER,
-            &tenant,
-            &Context::new(),
-        )
-        .await
-        .map_err(|_| WebError::Forbidden)?;
+    if !administers(bundle, &session.principal()).await {
+        return Err(WebError::Forbidden);
+    }
     Ok(session)
+}
+
+/// The query of a page that says what was just done there.
+#[derive(serde::Deserialize)]
+pub(crate) struct DoneQuery {
+    #[serde(default)]
+    pub(crate) done: Option<String>,
 }
 
 /// Renders a template as a page that is never cached.

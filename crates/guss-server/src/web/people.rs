@@ -14,18 +14,18 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::TimeDelta;
-use guss_core::{
-    Action, Context, PersonId, PersonStatus, Principal, Resource, ResourceKind, Scope,
-};
+use guss_core::{PersonId, PersonStatus, Principal, Scope};
 use guss_dav::DavPath;
 use guss_identity::{Person, Role, Session};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::files::when;
-use super::invite::{Invited, invite};
+use super::invite::{InviteForm, Invited, invite};
 use super::people_text::{Done, PeopleText};
-use super::{Layout, Visit, WebError, admin_form, render, role_name, see_other};
+use super::{
+    DoneQuery, Layout, Visit, WebError, admin_form, administers, render, role_name, see_other,
+};
 use crate::access::handle_of;
 use crate::bundle::Bundle;
 
@@ -36,22 +36,9 @@ const HANDOVER_DAYS: i64 = 365;
 /// The signed-in admin, or refused: members do not see these pages.
 async fn admin(bundle: &Bundle, visit: &Visit) -> Result<Session, WebError> {
     let session = visit.signed_in()?.clone();
-    let tenant = Resource::new(
-        session.tenant,
-        ResourceKind::TENANT,
-        session.tenant.to_string(),
-    )
-    .map_err(|e| WebError::Backend(e.into()))?;
-    bundle
-        .authorizer
-        .check(
-            &session.principal(),
-            &Action::ADMINISTER,
-            &tenant,
-            &Context::new(),
-        )
-        .await
-        .map_err(|_| WebError::Forbidden)?;
+    if !administers(bundle, &session.principal()).await {
+        return Err(WebError::Forbidden);
+    }
     Ok(session)
 }
 
@@ -98,12 +85,6 @@ struct PeoplePage {
     invited: Option<Invited>,
     error: Option<String>,
     done: Option<&'static str>,
-}
-
-#[derive(Deserialize)]
-pub(super) struct DoneQuery {
-    #[serde(default)]
-    done: Option<String>,
 }
 
 /// `GET /people`: everyone, the open invitations and the invitation form.
@@ -167,34 +148,13 @@ async fn people_view(
     })
 }
 
-#[derive(Deserialize)]
-pub(super) struct InviteForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    email: String,
-    admin: Option<String>,
-}
-
 /// `POST /people/invite`: invites a colleague and shows their link.
 pub(super) async fn invite_person(
     State(bundle): State<Arc<Bundle>>,
     visit: Visit,
     Form(form): Form<InviteForm>,
 ) -> Result<Response, WebError> {
-    let session = admin_form(&bundle, &visit, &form.csrf).await?;
-    match invite(
-        &bundle,
-        &visit,
-        &session,
-        &form.name,
-        &form.email,
-        form.admin.is_some(),
-    )
-    .await?
-    {
+    match invite(&bundle, &visit, &form).await? {
         Ok(invited) => people_view(&bundle, &visit, Some(invited), None, None).await,
         Err(sentence) => people_view(&bundle, &visit, None, Some(sentence), None).await,
     }

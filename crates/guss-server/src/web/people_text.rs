@@ -8,7 +8,6 @@ pub struct PeopleText {
     pub title: &'static str,
     pub intro: &'static str,
     pub invite_title: &'static str,
-    pub invite_button: &'static str,
     pub step_up_hint: &'static str,
     pub invitations_title: &'static str,
     pub invitations_none: &'static str,
@@ -56,7 +55,6 @@ pub static DE: PeopleText = PeopleText {
     title: "Personen",
     intro: "Wer zu Ihrer Organisation gehört. Neue Kolleginnen und Kollegen laden Sie per E-Mail-Adresse ein; sie melden sich mit einem eigenen Passkey an – Passwörter gibt es nicht.",
     invite_title: "Einladen",
-    invite_button: "Einladen",
     step_up_hint: "Sie bestätigen jede Änderung hier mit Ihrem Passkey.",
     invitations_title: "Offene Einladungen",
     invitations_none: "Keine offenen Einladungen.",
@@ -104,7 +102,6 @@ pub static EN: PeopleText = PeopleText {
     title: "People",
     intro: "Who belongs to your organisation. Invite new colleagues by e-mail address; they sign in with a passkey of their own – there are no passwords.",
     invite_title: "Invite",
-    invite_button: "Invite",
     step_up_hint: "You confirm every change here with your passkey.",
     invitations_title: "Open invitations",
     invitations_none: "No open invitations.",
@@ -147,56 +144,13 @@ pub static EN: PeopleText = PeopleText {
     done_departed: "Departed: access has ended, files and mail have been handed over.",
 };
 
-/// What was just done, named in the address of the page that follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Done {
-    /// `invitation_revoked`.
-    InvitationRevoked,
-    /// `role_changed`.
-    RoleChanged,
-    /// `suspended`.
-    Suspended,
-    /// `reactivated`.
-    Reactivated,
-    /// `departed`.
-    Departed,
-}
-
-impl Done {
-    const ALL: [Done; 5] = [
-        Done::InvitationRevoked,
-        Done::RoleChanged,
-        Done::Suspended,
-        Done::Reactivated,
-        Done::Departed,
-    ];
-
-    /// The name in the address.
-    pub fn key(self) -> &'static str {
-        match self {
-            Done::InvitationRevoked => "invitation_revoked",
-            Done::RoleChanged => "role_changed",
-            Done::Suspended => "suspended",
-            Done::Reactivated => "reactivated",
-            Done::Departed => "departed",
-        }
-    }
-
-    /// The one a name names.
-    pub fn from_key(key: &str) -> Option<Done> {
-        Done::ALL.into_iter().find(|d| d.key() == key)
-    }
-
-    /// The sentence that says it.
-    pub fn text(self, t: &PeopleText) -> &'static str {
-        match self {
-            Done::InvitationRevoked => t.done_invitation_revoked,
-            Done::RoleChanged => t.done_role_changed,
-            Done::Suspended => t.done_suspended,
-            Done::Reactivated => t.done_reactivated,
-            Done::Departed => t.done_departed,
-        }
-    }
+super::results! {
+    PeopleText;
+    InvitationRevoked => "invitation_revoked", done_invitation_revoked;
+    RoleChanged => "role_changed", done_role_changed;
+    Suspended => "suspended", done_suspended;
+    Reactivated => "reactivated", done_reactivated;
+    Departed => "departed", done_departed;
 }
 
 #[cfg(test)]
@@ -205,7 +159,7 @@ mod tests {
 
     #[test]
     fn every_result_has_a_name_and_a_sentence() {
-        for done in Done::ALL {
+        for &done in Done::ALL {
             assert_eq!(Done::from_key(done.key()), Some(done));
             assert_ne!(done.text(&DE), done.text(&EN));
         }

@@ -17,7 +17,7 @@ use guss_policy::delegation::DeputyOf;
 use serde::Deserialize;
 
 use super::i18n::{Lang, Text};
-use super::invite::{Invited, invite};
+use super::invite::{InviteForm, Invited, invite};
 use super::{
     Layout, StepView, Visit, WebError, admin_form, organisation_name, render, role_name, see_other,
 };
@@ -569,34 +569,13 @@ pub(super) async fn people_page(
     people_view(&bundle, &visit, None, None).await
 }
 
-#[derive(Deserialize)]
-pub(super) struct InviteForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    email: String,
-    admin: Option<String>,
-}
-
 /// Invites a colleague and shows their link.
 pub(super) async fn people(
     State(bundle): State<Arc<Bundle>>,
     visit: Visit,
     Form(form): Form<InviteForm>,
 ) -> Result<Response, WebError> {
-    let session = admin_form(&bundle, &visit, &form.csrf).await?;
-    match invite(
-        &bundle,
-        &visit,
-        &session,
-        &form.name,
-        &form.email,
-        form.admin.is_some(),
-    )
-    .await?
-    {
+    match invite(&bundle, &visit, &form).await? {
         Ok(invited) => people_view(&bundle, &visit, Some(invited), None).await,
         Err(sentence) => people_view(&bundle, &visit, None, Some(sentence)).await,
     }

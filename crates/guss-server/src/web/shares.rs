@@ -29,7 +29,7 @@ use super::files::{
     item_page, parse_path, size, when,
 };
 use super::files_text::{Done, FilesText};
-use super::{Layout, Visit, WebError, render, see_other};
+use super::{DoneQuery, Layout, Visit, WebError, render, see_other};
 use crate::bundle::Bundle;
 use crate::office::OFFICE_ZONE;
 
@@ -55,8 +55,7 @@ pub(super) async fn create(
     visit: Visit,
     Form(form): Form<ShareForm>,
 ) -> Result<Response, WebError> {
-    visit.check_form(&bundle, &form.csrf)?;
-    let caller = Caller::of(&bundle, &visit).await?;
+    let caller = Caller::form(&bundle, &visit, &form.csrf).await?;
     let t = visit.text().files;
     let path = parse_path(&form.path)?;
     caller.allow(Action::SHARE, &path).await?;
@@ -133,12 +132,6 @@ struct LinksPage {
     done: Option<&'static str>,
 }
 
-#[derive(Deserialize)]
-pub(super) struct DoneQuery {
-    #[serde(default)]
-    done: Option<String>,
-}
-
 /// `GET /files/shares`: the active links the person may manage.
 pub(super) async fn list(
     State(bundle): State<Arc<Bundle>>,
@@ -197,8 +190,7 @@ pub(super) async fn revoke(
     visit: Visit,
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, WebError> {
-    visit.check_form(&bundle, &form.csrf)?;
-    let caller = Caller::of(&bundle, &visit).await?;
+    let caller = Caller::form(&bundle, &visit, &form.csrf).await?;
     let t = visit.text().files;
     let link = caller
         .files
