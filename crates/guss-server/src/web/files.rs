@@ -340,11 +340,7 @@ pub(super) async fn folder(
         path_q: encode(&path.to_string()),
         uploaded: folder_href(&path, Some(Done::Uploaded)),
         rows,
-        done: at
-            .done
-            .as_deref()
-            .and_then(Done::from_key)
-            .map(|d| d.text(t)),
+        done: Done::said(at.done.as_deref(), t),
         can_write: !path.is_root() && caller.may(Action::WRITE, &path).await,
         admin: frozen.is_some() && caller.admin().await,
         frozen,
@@ -726,7 +722,7 @@ pub(super) async fn item_page(
         download: download_href(&path),
         versions,
         kept_until,
-        done: done.and_then(Done::from_key).map(|d| d.text(t)),
+        done: Done::said(done, t),
         can_write: caller.may(Action::WRITE, &path).await,
         can_delete: path.segments().len() >= 2
             && caller.home.as_ref() != Some(&path)

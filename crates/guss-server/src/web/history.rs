@@ -17,7 +17,7 @@ use super::files::{
     Caller, Crumb, crumbs, display_name, failed, folder_href, item_href, parse_path, when,
 };
 use super::files_text::{Done, FilesText};
-use super::{DoneQuery, Layout, Visit, WebError, render, see_other};
+use super::{DoneQuery, IdForm, Layout, Visit, WebError, render, see_other};
 use crate::bundle::Bundle;
 use crate::office::OFFICE_ZONE;
 
@@ -89,20 +89,9 @@ pub(super) async fn trash(
         f: t,
         crumbs: crumbs(t, &caller, &guss_dav::DavPath::root()),
         items,
-        done: query
-            .done
-            .as_deref()
-            .and_then(Done::from_key)
-            .map(|d| d.text(t)),
+        done: Done::said(query.done.as_deref(), t),
     };
     render(&page)
-}
-
-/// A form naming a trash item.
-#[derive(Deserialize)]
-pub(super) struct TrashForm {
-    csrf: String,
-    id: Uuid,
 }
 
 /// `POST /files/trash/restore`: the item goes back where it was (under a
@@ -110,7 +99,7 @@ pub(super) struct TrashForm {
 pub(super) async fn restore_trash(
     State(bundle): State<Arc<Bundle>>,
     visit: Visit,
-    Form(form): Form<TrashForm>,
+    Form(form): Form<IdForm>,
 ) -> Result<Response, WebError> {
     let caller = Caller::form(&bundle, &visit, &form.csrf).await?;
     let t = visit.text().files;

@@ -45,6 +45,11 @@ macro_rules! results {
                     $(Done::$variant => t.$field,)+
                 }
             }
+
+            /// The sentence for the name in a page's address, if it names one.
+            pub fn said(key: Option<&str>, t: &$text) -> Option<&'static str> {
+                key.and_then(Done::from_key).map(|d| d.text(t))
+            }
         }
     };
 }
@@ -419,6 +424,14 @@ pub(crate) async fn admin_form(
         return Err(WebError::Forbidden);
     }
     Ok(session)
+}
+
+/// A form naming one thing by its id (a trash item, a link, an invitation).
+#[derive(serde::Deserialize)]
+pub(crate) struct IdForm {
+    #[serde(default)]
+    pub(crate) csrf: String,
+    pub(crate) id: uuid::Uuid,
 }
 
 /// The query of a page that says what was just done there.

@@ -24,7 +24,8 @@ use super::files::when;
 use super::invite::{InviteForm, Invited, invite};
 use super::people_text::{Done, PeopleText};
 use super::{
-    DoneQuery, Layout, Visit, WebError, admin_form, administers, render, role_name, see_other,
+    DoneQuery, IdForm, Layout, Visit, WebError, admin_form, administers, render, role_name,
+    see_other,
 };
 use crate::access::handle_of;
 use crate::bundle::Bundle;
@@ -160,19 +161,11 @@ pub(super) async fn invite_person(
     }
 }
 
-/// A form naming an invitation.
-#[derive(Deserialize)]
-pub(super) struct InvitationForm {
-    #[serde(default)]
-    csrf: String,
-    id: Uuid,
-}
-
 /// `POST /people/invitations/revoke`: the link stops working.
 pub(super) async fn revoke_invitation(
     State(bundle): State<Arc<Bundle>>,
     visit: Visit,
-    Form(form): Form<InvitationForm>,
+    Form(form): Form<IdForm>,
 ) -> Result<Response, WebError> {
     let session = admin_form(&bundle, &visit, &form.csrf).await?;
     bundle.identity.revoke_enrollment(&session, form.id).await?;
@@ -187,7 +180,7 @@ pub(super) async fn revoke_invitation(
 pub(super) async fn resend_invitation(
     State(bundle): State<Arc<Bundle>>,
     visit: Visit,
-    Form(form): Form<InvitationForm>,
+    Form(form): Form<IdForm>,
 ) -> Result<Response, WebError> {
     let session = admin_form(&bundle, &visit, &form.csrf).await?;
     let open = bundle
@@ -290,11 +283,7 @@ pub(super) async fn show(
         owner: found.has_role(&Role::OWNER),
         myself: found.id == session.person(),
         colleagues,
-        done: query
-            .done
-            .as_deref()
-            .and_then(Done::from_key)
-            .map(|d| d.text(p)),
+        done: Done::said(query.done.as_deref(), p),
     })
 }
 

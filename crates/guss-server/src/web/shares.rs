@@ -22,14 +22,13 @@ use guss_dav::DavPath;
 use guss_storage::model::{EntryKind, ShareMode, ShareOptions};
 use guss_storage::store::SharedAccess;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::files::{
     Caller, Crumb, attachment, body_stream, crumbs, declared_type, encode, failed, form_header,
     item_page, parse_path, size, when,
 };
 use super::files_text::{Done, FilesText};
-use super::{DoneQuery, Layout, Visit, WebError, render, see_other};
+use super::{DoneQuery, IdForm, Layout, Visit, WebError, render, see_other};
 use crate::bundle::Bundle;
 use crate::office::OFFICE_ZONE;
 
@@ -168,27 +167,16 @@ pub(super) async fn list(
         f: t,
         crumbs: crumbs(t, &caller, &DavPath::root()),
         links,
-        done: query
-            .done
-            .as_deref()
-            .and_then(Done::from_key)
-            .map(|d| d.text(t)),
+        done: Done::said(query.done.as_deref(), t),
     };
     render(&page)
-}
-
-/// A form naming a link.
-#[derive(Deserialize)]
-pub(super) struct RevokeForm {
-    csrf: String,
-    id: Uuid,
 }
 
 /// `POST /files/shares/revoke`: the link stops working.
 pub(super) async fn revoke(
     State(bundle): State<Arc<Bundle>>,
     visit: Visit,
-    Form(form): Form<RevokeForm>,
+    Form(form): Form<IdForm>,
 ) -> Result<Response, WebError> {
     let caller = Caller::form(&bundle, &visit, &form.csrf).await?;
     let t = visit.text().files;
