@@ -5,7 +5,9 @@
 //      with her passkey first); the member joins in a fresh context with a
 //      passkey of their own and is refused the people page;
 //   2. the owner suspends the colleague from the onboarding, whose app
-//      password then stops working over WebDAV (it worked just before).
+//      password then stops working over WebDAV (it worked just before);
+//   3. on the security page the owner adds a second passkey, and the page
+//      stops asking for one.
 //
 // Every page is kept at desktop and phone width and checked with axe-core.
 // Usage: scripts/interop/bundle-browser.sh runs it after the files test.
@@ -89,6 +91,28 @@ test('bundle people: a member is refused, a suspended colleague loses WebDAV', {
       assert.equal((await owner.page.locator('[data-status]').textContent()).trim(), 'gesperrt');
       await pages.keep(owner, '05-suspended');
       assert.equal(await webdavStatus(account), 401, 'the app password no longer works');
+    });
+    await step(owner, '3 a second passkey on the security page', async () => {
+      await clickAndWait(owner, 'header nav a[href="/security"]', /\/security$/);
+      assert.equal(await owner.page.locator('[data-passkey-nudge]').count(), 1, 'one passkey: a nudge');
+      await pages.keep(owner, '06-security');
+      // The second passkey lives on another device: a fresh authenticator
+      // takes the first one's place (the first would refuse, rightly, to
+      // make a second credential for the same account). The sign-in of
+      // step 1 still counts as the confirmation adding a passkey needs.
+      const card = owner.page.locator('[data-add-passkey-card]');
+      assert.equal(await card.getAttribute('data-step-up'), 'done', 'the sign-in counts as a step-up');
+      await owner.cdp.send('WebAuthn.removeVirtualAuthenticator', { authenticatorId: owner.authenticatorId });
+      const second = await owner.cdp.send('WebAuthn.addVirtualAuthenticator', {
+        options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+      });
+      owner.authenticatorId = second.authenticatorId;
+      await owner.fill('#passkey-label', 'Zweitgerät');
+      await clickAndWait(owner, 'button[data-add-passkey]', /done=passkey_added/);
+      assert.equal((await owner.credentials()).length, 1, 'the second device holds the new passkey');
+      assert.equal(await owner.page.locator('[data-passkey-nudge]').count(), 0, 'no nudge with two');
+      assert.match(await owner.page.locator('main').textContent(), /Zweitgerät/);
+      await pages.keep(owner, '07-security-two-passkeys');
     });
     current = null;
     summary.pages = pages.checked;

@@ -77,6 +77,13 @@ async function usePasskey(options) {
   };
 }
 
+// Confirms the session with the person's passkey (for admin actions).
+async function stepUp() {
+  const start = await api("/step-up/start", {});
+  const credential = await usePasskey(start.options);
+  await api("/step-up/finish", { ceremony: start.ceremony, credential });
+}
+
 // Runs `ceremony` with the button disabled, saying what goes on.
 async function busy(button, failure, ceremony) {
   button.disabled = true;
@@ -121,9 +128,7 @@ document.querySelectorAll("form[data-step-up]").forEach((form) => {
     event.preventDefault();
     const button = form.querySelector("[type=submit]");
     busy(button, document.body.dataset.stepUpFailed, async () => {
-      const start = await api("/step-up/start", {});
-      const credential = await usePasskey(start.options);
-      await api("/step-up/finish", { ceremony: start.ceremony, credential });
+      await stepUp();
       document.querySelectorAll("form[data-step-up]").forEach((f) => { f.dataset.stepUp = "done"; });
       form.requestSubmit(button);
     });
@@ -191,4 +196,21 @@ document.querySelectorAll("[data-upload]").forEach((zone) => {
     zone.classList.remove("dragging");
     upload(event.dataTransfer.files);
   });
+});
+
+// Adding a passkey on the security page: a step-up first where the page
+// says one is needed, then the registration ceremony.
+document.querySelectorAll("[data-add-passkey]").forEach((button) => {
+  const card = button.closest("[data-add-passkey-card]");
+  button.addEventListener("click", () =>
+    busy(button, card.dataset.failed, async () => {
+      if (card.dataset.stepUp === "needed") await stepUp();
+      const labelInput = document.getElementById(button.dataset.labelInput);
+      const label = (labelInput && labelInput.value.trim()) || "Passkey";
+      const start = await api("/passkeys/start", { label });
+      const credential = await createPasskey(start.options);
+      await api("/passkeys/finish", { ceremony: start.ceremony, credential });
+      window.location.assign(button.dataset.next);
+    }),
+  );
 });

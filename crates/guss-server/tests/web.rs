@@ -544,4 +544,8 @@ const PAGES: &[&str] = &[
     "/people/suspend",
     "/people/reactivate",
     "/people/depart",
+    "/security",
+    "/security/sessions/revoke",
+    "/security/app-passwords/revoke",
+    "/security/passkeys/remove",
 ];

@@ -141,6 +141,9 @@ pub struct Text {
     pub nav_people: &'static str,
     /// The people pages.
     pub people: &'static super::people_text::PeopleText,
+    pub nav_security: &'static str,
+    /// The security page.
+    pub security: &'static super::security_text::SecurityText,
     pub nav_setup: &'static str,
     pub sign_out: &'static str,
     pub sign_in_title: &'static str,
@@ -294,6 +297,8 @@ pub static DE: Text = Text {
     files: &super::files_text::DE,
     nav_people: "Personen",
     people: &super::people_text::DE,
+    nav_security: "Sicherheit",
+    security: &super::security_text::DE,
     nav_setup: "Einrichtung",
     sign_out: "Abmelden",
     sign_in_title: "Anmelden",
@@ -447,6 +452,8 @@ pub static EN: Text = Text {
     files: &super::files_text::EN,
     nav_people: "People",
     people: &super::people_text::EN,
+    nav_security: "Security",
+    security: &super::security_text::EN,
     nav_setup: "Setup",
     sign_out: "Sign out",
     sign_in_title: "Sign in",

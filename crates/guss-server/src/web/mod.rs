@@ -66,6 +66,8 @@ mod invite;
 mod join;
 mod people;
 pub mod people_text;
+mod security;
+pub mod security_text;
 mod setup;
 mod shares;
 
@@ -150,6 +152,13 @@ pub fn router(bundle: Arc<Bundle>) -> Router {
         .route("/people/suspend", post(people::suspend))
         .route("/people/reactivate", post(people::reactivate))
         .route("/people/depart", post(people::depart))
+        .route("/security", get(security::page))
+        .route("/security/sessions/revoke", post(security::revoke_session))
+        .route(
+            "/security/app-passwords/revoke",
+            post(security::revoke_app_password),
+        )
+        .route("/security/passkeys/remove", post(security::remove_passkey))
         .route("/s/{token}", get(shares::page).post(shares::give_code))
         .route("/s/{token}/download", get(shares::download))
         .route("/s/{token}/upload", post(shares::upload))
