@@ -92,6 +92,51 @@ backend_tests! {
         let odd = anna.post_form("/people/role", &[("csrf", &csrf), ("id", &ben_id), ("value", "owner")]).await;
         assert_eq!(odd.status, StatusCode::BAD_REQUEST);
 
+        // The risks to continuity, each with the page that fixes it: one
+        // admin only (the fix opens Ben's page), single passkeys.
+        let list = anna.get("/people").await;
+        assert!(list.body.contains(&format!("href=\"/people/person?id={ben_id}\" data-fix")), "{}", list.body);
+        assert!(list.body.contains("href=\"/security\" data-fix"), "Anna's own single passkey: {}", list.body);
+
+        // A standing deputy, and a representation for a week.
+        let named = anna.post_form("/people/deputy", &[("csrf", &csrf), ("id", &ben_id), ("value", &anna_id)]).await;
+        assert_eq!(named.status, StatusCode::SEE_OTHER, "{}", named.body);
+        assert!(anna.get(named.location.as_deref().unwrap()).await.body.contains("data-deputy>Anna Beispiel"));
+        let berlin = chrono::Utc::now().with_timezone(&chrono_tz::Europe::Berlin).date_naive();
+        let (today, week) = (berlin.to_string(), (berlin + chrono::Days::new(7)).to_string());
+        let form = |from: &str, until: &str, deputy: &str, mail: bool| {
+            let mut fields = vec![("csrf", csrf.clone()), ("id", ben_id.clone()), ("deputy", deputy.to_owned()),
+                ("from", from.to_owned()), ("until", until.to_owned()), ("write", "yes".to_owned()), ("reason", "Urlaub".to_owned())];
+            if mail {
+                fields.push(("mail", "yes".to_owned()));
+            }
+            fields
+        };
+        let post = |fields: Vec<(&'static str, String)>| {
+            let anna = &anna;
+            async move {
+                let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                anna.post_form("/people/represent", &pairs).await
+            }
+        };
+        assert_eq!(post(form(&today, &week, &anna_id, false)).await.status, StatusCode::BAD_REQUEST, "nothing chosen");
+        assert_eq!(post(form("2001-01-01", &week, &anna_id, true)).await.status, StatusCode::BAD_REQUEST, "in the past");
+        assert_eq!(post(form(&today, &week, &ben_id, true)).await.status, StatusCode::BAD_REQUEST, "oneself");
+        let granted = post(form(&today, &week, &anna_id, true)).await;
+        assert_eq!(granted.status, StatusCode::SEE_OTHER, "{}", granted.body);
+        let grants = office.bundle.delegations.grants_concerning(tenant, ben_id.parse().unwrap()).await.unwrap();
+        let grant = grants.iter().find(|g| g.reason == "Urlaub").expect("the grant");
+        assert!(grant.is_active(chrono::Utc::now()) && grant.write && grant.scopes == [guss_core::Scope::Mail]);
+        assert!(grant.ends_at - grant.starts_at >= chrono::TimeDelta::days(7), "through the whole last day");
+        let page = anna.get(&format!("/people/person?id={ben_id}")).await;
+        let marker = "name=\"grant\" value=\"";
+        let start = page.body.find(marker).unwrap() + marker.len();
+        let grant_id = page.body[start..start + 36].to_owned();
+        assert_eq!(grant_id, grant.id.to_string());
+        let ended = anna.post_form("/people/grants/revoke", &[("csrf", &csrf), ("id", &ben_id), ("grant", &grant_id)]).await;
+        assert_eq!(ended.status, StatusCode::SEE_OTHER, "{}", ended.body);
+        assert!(office.bundle.delegations.grants_concerning(tenant, ben_id.parse().unwrap()).await.unwrap().iter().all(|g| g.reason != "Urlaub"));
+
         // Suspended: his app password stops at once, and his session too.
         let suspended = anna.post_form("/people/suspend", &[("csrf", &csrf), ("id", &ben_id)]).await;
         assert_eq!(suspended.status, StatusCode::SEE_OTHER, "{}", suspended.body);

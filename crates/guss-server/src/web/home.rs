@@ -106,7 +106,11 @@ pub(super) async fn home(
     })
 }
 
-fn finding_text(t: &Text, finding: &Finding, people: &[guss_identity::Person]) -> String {
+pub(super) fn finding_text(
+    t: &Text,
+    finding: &Finding,
+    people: &[guss_identity::Person],
+) -> String {
     match finding {
         Finding::TooFewAdmins { .. } => t.finding_too_few_admins.to_owned(),
         Finding::SinglePasskey { person, .. } => {

@@ -152,6 +152,9 @@ pub fn router(bundle: Arc<Bundle>) -> Router {
         .route("/people/suspend", post(people::suspend))
         .route("/people/reactivate", post(people::reactivate))
         .route("/people/depart", post(people::depart))
+        .route("/people/deputy", post(people::name_deputy))
+        .route("/people/represent", post(people::represent))
+        .route("/people/grants/revoke", post(people::revoke_grant))
         .route("/security", get(security::page))
         .route("/security/sessions/revoke", post(security::revoke_session))
         .route(

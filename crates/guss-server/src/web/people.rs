@@ -13,10 +13,11 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use chrono::TimeDelta;
+use chrono::{TimeDelta, TimeZone as _};
 use guss_core::{PersonId, PersonStatus, Principal, Scope};
 use guss_dav::DavPath;
-use guss_identity::{Person, Role, Session};
+use guss_identity::{Finding, Person, Role, Session};
+use guss_policy::delegation::DeputyOf;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -29,6 +30,7 @@ use super::{
 };
 use crate::access::handle_of;
 use crate::bundle::Bundle;
+use crate::office::OFFICE_ZONE;
 
 /// How long a departed person's mailbox stays with their successor (the
 /// longest a deputy grant runs; it can be renewed).
@@ -51,6 +53,43 @@ fn status_name(t: &PeopleText, status: PersonStatus) -> &'static str {
     }
 }
 
+/// Where a continuity finding is fixed, and the words for going there.
+fn fix_for(
+    t: &PeopleText,
+    finding: &Finding,
+    everyone: &[Person],
+    me: PersonId,
+) -> (String, &'static str) {
+    match finding {
+        Finding::TooFewAdmins { .. } => {
+            // The first active colleague who is not an admin yet.
+            let candidate = everyone
+                .iter()
+                .find(|x| x.status == PersonStatus::Active && !x.is_admin());
+            match candidate {
+                Some(x) => (format!("/people/person?id={}", x.id), t.fix_make_admin),
+                None => ("/people#invite-title".to_owned(), t.fix_make_admin),
+            }
+        }
+        Finding::SinglePasskey { person, .. } if *person == me => {
+            ("/security".to_owned(), t.fix_own_passkey)
+        }
+        Finding::SinglePasskey { person, .. } => {
+            (format!("/people/person?id={person}"), t.fix_second_passkey)
+        }
+        _ => ("/setup/continuity".to_owned(), t.fix_trustees),
+    }
+}
+
+fn scope_name(t: &PeopleText, scope: Scope) -> &'static str {
+    match scope {
+        Scope::Mail => t.scope_mail,
+        Scope::Calendar => t.scope_calendar,
+        Scope::Files => t.scope_files,
+        _ => "",
+    }
+}
+
 fn email_of(person: &Person) -> String {
     person
         .emails
@@ -67,6 +106,12 @@ struct PersonRow {
     href: String,
 }
 
+struct FindingRow {
+    text: String,
+    href: String,
+    action: &'static str,
+}
+
 struct InvitationRow {
     id: String,
     email: String,
@@ -81,6 +126,8 @@ struct PeoplePage {
     step_up: &'static str,
     people: Vec<PersonRow>,
     invitations: Vec<InvitationRow>,
+    /// What puts continuity at risk, each with the page that fixes it.
+    findings: Vec<FindingRow>,
     /// Until a step-up, the open invitations are not listed.
     invitations_hidden: bool,
     invited: Option<Invited>,
@@ -108,10 +155,22 @@ async fn people_view(
     let session = admin(bundle, visit).await?;
     let t = visit.text();
     let p = t.people;
-    let people = bundle
+    let everyone = bundle.identity.people(&session).await?;
+    let findings = bundle
         .identity
-        .people(&session)
+        .continuity(session.tenant)
         .await?
+        .iter()
+        .map(|finding| {
+            let (href, action) = fix_for(p, finding, &everyone, session.person());
+            FindingRow {
+                text: super::home::finding_text(t, finding, &everyone),
+                href,
+                action,
+            }
+        })
+        .collect();
+    let people = everyone
         .into_iter()
         .map(|person| PersonRow {
             email: email_of(&person),
@@ -142,6 +201,7 @@ async fn people_view(
         step_up: visit.step_up_state(bundle),
         people,
         invitations,
+        findings,
         invitations_hidden: !stepped_up,
         invited,
         error,
@@ -240,7 +300,18 @@ struct PersonPage {
     owner: bool,
     myself: bool,
     colleagues: Vec<(String, String)>,
+    deputy: Option<String>,
+    grants: Vec<GrantRow>,
+    today: String,
     done: Option<&'static str>,
+}
+
+/// A representation for a time, as the person page lists it.
+struct GrantRow {
+    id: String,
+    deputy: String,
+    period: String,
+    scopes: String,
 }
 
 #[derive(Deserialize)]
@@ -269,6 +340,44 @@ pub(super) async fn show(
         .filter(|x| x.id != found.id && x.status == PersonStatus::Active)
         .map(|x| (x.id.to_string(), x.display_name.clone()))
         .collect();
+    let name_of = |id: PersonId| {
+        everyone
+            .iter()
+            .find(|x| x.id == id)
+            .map_or_else(|| id.to_string(), |x| x.display_name.clone())
+    };
+    let deputy = bundle
+        .delegations
+        .deputies(session.tenant)
+        .await
+        .map_err(|e| WebError::Backend(e.into()))?
+        .into_iter()
+        .find(|(of, _)| *of == DeputyOf::Person(found.id))
+        .map(|(_, deputy)| name_of(deputy));
+    let now = bundle.clock.now();
+    let grants = bundle
+        .delegations
+        .grants_concerning(session.tenant, found.id)
+        .await
+        .map_err(|e| WebError::Backend(e.into()))?
+        .into_iter()
+        .filter(|g| g.represented == found.id && g.ends_at > now)
+        .map(|g| GrantRow {
+            id: g.id.to_string(),
+            deputy: name_of(g.deputy),
+            period: format!(
+                "{} – {}",
+                when(visit.lang, g.starts_at),
+                when(visit.lang, g.ends_at)
+            ),
+            scopes: g
+                .scopes
+                .iter()
+                .map(|scope| scope_name(p, *scope))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+        .collect();
     render(&PersonPage {
         l: visit.layout(&bundle, &found.display_name).await,
         p,
@@ -283,6 +392,12 @@ pub(super) async fn show(
         owner: found.has_role(&Role::OWNER),
         myself: found.id == session.person(),
         colleagues,
+        deputy,
+        grants,
+        today: now
+            .with_timezone(&OFFICE_ZONE)
+            .format("%Y-%m-%d")
+            .to_string(),
         done: Done::said(query.done.as_deref(), p),
     })
 }
@@ -434,4 +549,163 @@ async fn hand_over_files(
         .await
         .map_err(|e| WebError::Backend(e.into()))?;
     Ok(())
+}
+
+/// An active colleague other than `person`, named by a form, or the sentence.
+fn colleague(
+    everyone: &[Person],
+    person: PersonId,
+    value: &str,
+    sentence: &str,
+) -> Result<PersonId, WebError> {
+    value
+        .parse::<Uuid>()
+        .ok()
+        .map(PersonId::from_uuid)
+        .filter(|id| {
+            *id != person
+                && everyone
+                    .iter()
+                    .any(|x| x.id == *id && x.status == PersonStatus::Active)
+        })
+        .ok_or_else(|| WebError::Invalid(sentence.to_owned()))
+}
+
+/// `POST /people/deputy`: names the colleague who stands in for the person.
+pub(super) async fn name_deputy(
+    State(bundle): State<Arc<Bundle>>,
+    visit: Visit,
+    Form(form): Form<PersonForm>,
+) -> Result<Response, WebError> {
+    let session = admin_form(&bundle, &visit, &form.csrf).await?;
+    let everyone = bundle.identity.people(&session).await?;
+    let deputy = colleague(
+        &everyone,
+        form.id,
+        &form.value,
+        visit.text().people.error_deputy,
+    )?;
+    bundle
+        .delegations
+        .name_deputy(&session.principal(), DeputyOf::Person(form.id), deputy)
+        .await
+        .map_err(|e| WebError::Backend(e.into()))?;
+    Ok(back(form.id, Done::DeputyNamed))
+}
+
+/// The form for a representation for a time.
+#[derive(Deserialize)]
+pub(super) struct RepresentForm {
+    #[serde(default)]
+    csrf: String,
+    id: PersonId,
+    #[serde(default)]
+    deputy: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    until: String,
+    mail: Option<String>,
+    calendar: Option<String>,
+    files: Option<String>,
+    write: Option<String>,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /people/represent`: a colleague acts for the person from the first
+/// day to the last (office days), for the chosen services.
+pub(super) async fn represent(
+    State(bundle): State<Arc<Bundle>>,
+    visit: Visit,
+    Form(form): Form<RepresentForm>,
+) -> Result<Response, WebError> {
+    let session = admin_form(&bundle, &visit, &form.csrf).await?;
+    let p = visit.text().people;
+    let invalid = || WebError::Invalid(p.error_grant.to_owned());
+    let everyone = bundle.identity.people(&session).await?;
+    let deputy = colleague(&everyone, form.id, &form.deputy, p.error_grant)?;
+    let start = office_day_start(&form.from, false).ok_or_else(invalid)?;
+    let end = office_day_start(&form.until, true).ok_or_else(invalid)?;
+    let scopes: Vec<Scope> = [
+        (form.mail.is_some(), Scope::Mail),
+        (form.calendar.is_some(), Scope::Calendar),
+        (form.files.is_some(), Scope::Files),
+    ]
+    .into_iter()
+    .filter_map(|(chosen, scope)| chosen.then_some(scope))
+    .collect();
+    let today = office_day_start(
+        &bundle
+            .clock
+            .now()
+            .with_timezone(&OFFICE_ZONE)
+            .format("%Y-%m-%d")
+            .to_string(),
+        false,
+    )
+    .ok_or_else(invalid)?;
+    if scopes.is_empty() || start < today {
+        return Err(invalid());
+    }
+    bundle
+        .delegations
+        .grant(
+            &session.principal(),
+            deputy,
+            form.id,
+            start,
+            end,
+            &scopes,
+            form.write.is_some(),
+            form.reason.trim(),
+        )
+        .await
+        .map_err(|e| match e {
+            guss_policy::Error::Invalid { .. } => invalid(),
+            other => WebError::Backend(other.into()),
+        })?;
+    Ok(back(form.id, Done::RepresentationGranted))
+}
+
+/// The revoke form of a representation: the grant and the person it is for.
+#[derive(Deserialize)]
+pub(super) struct GrantForm {
+    #[serde(default)]
+    csrf: String,
+    id: PersonId,
+    grant: Uuid,
+}
+
+/// `POST /people/grants/revoke`: ends a representation now.
+pub(super) async fn revoke_grant(
+    State(bundle): State<Arc<Bundle>>,
+    visit: Visit,
+    Form(form): Form<GrantForm>,
+) -> Result<Response, WebError> {
+    let session = admin_form(&bundle, &visit, &form.csrf).await?;
+    let concerning = bundle
+        .delegations
+        .grants_concerning(session.tenant, form.id)
+        .await
+        .map_err(|e| WebError::Backend(e.into()))?;
+    if !concerning.iter().any(|g| g.id == form.grant) {
+        return Err(WebError::NotFound);
+    }
+    bundle
+        .delegations
+        .revoke(&session.principal(), form.grant)
+        .await
+        .map_err(|e| WebError::Backend(e.into()))?;
+    Ok(back(form.id, Done::GrantRevoked))
+}
+
+/// The start of an office day (`2026-12-24`), or of the day after it.
+fn office_day_start(text: &str, after: bool) -> Option<chrono::DateTime<chrono::Utc>> {
+    let day = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok()?;
+    let day = if after { day.succ_opt()? } else { day };
+    OFFICE_ZONE
+        .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map(|t| t.to_utc())
 }
