@@ -156,10 +156,15 @@ backend_tests! {
         // Departure: the folder goes to Anna, the mailbox by a grant.
         let no_successor = anna.post_form("/people/depart", &[("csrf", &csrf), ("id", &ben_id), ("value", &ben_id)]).await;
         assert_eq!(no_successor.status, StatusCode::BAD_REQUEST);
+        // A folder of that name is there already: the handover takes the next.
+        let files = office.bundle.files.tenant(tenant);
+        let anna_home = guss_dav::DavPath::from_segments(["people", "anna@kanzlei.example"]).unwrap();
+        guss_server::access::home_folder(&files, "anna@kanzlei.example").await.unwrap();
+        let service = guss_core::Principal::Person { tenant, person: anna_id.parse().unwrap() };
+        files.create_folder(&anna_home.join("Übergabe Ben Meier").unwrap(), &[], &service).await.unwrap();
         let departed = anna.post_form("/people/depart", &[("csrf", &csrf), ("id", &ben_id), ("value", &anna_id)]).await;
         assert_eq!(departed.status, StatusCode::SEE_OTHER, "{}", departed.body);
-        let files = office.bundle.files.tenant(tenant);
-        let handed = guss_dav::DavPath::from_segments(["people", "anna@kanzlei.example", "Übergabe Ben Meier", "Notiz.txt"]).unwrap();
+        let handed = guss_dav::DavPath::from_segments(["people", "anna@kanzlei.example", "Übergabe Ben Meier (2)", "Notiz.txt"]).unwrap();
         assert_eq!(files.read_all(&handed).await.unwrap(), b"Bens Notiz");
         let grants = office.bundle.delegations.grants_concerning(tenant, ben_id.parse().unwrap()).await.unwrap();
         assert!(grants.iter().any(|g| g.deputy.to_string() == anna_id && g.scopes == [guss_core::Scope::Mail] && g.write), "{grants:?}");

@@ -341,18 +341,3 @@ super::results! {
     Shared => "shared", done_shared;
     Revoked => "revoked", done_revoked;
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_result_has_a_name_and_a_sentence() {
-        for &done in Done::ALL {
-            assert_eq!(Done::from_key(done.key()), Some(done));
-            assert!(!done.text(&DE).is_empty() && !done.text(&EN).is_empty());
-            assert_ne!(done.text(&DE), done.text(&EN));
-        }
-        assert_eq!(Done::from_key("<script>"), None);
-    }
-}

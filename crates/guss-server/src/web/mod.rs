@@ -51,6 +51,21 @@ macro_rules! results {
                 key.and_then(Done::from_key).map(|d| d.text(t))
             }
         }
+
+        #[cfg(test)]
+        mod results_tests {
+            use super::*;
+
+            #[test]
+            fn every_result_has_a_name_and_a_sentence_in_both_languages() {
+                for &done in Done::ALL {
+                    assert_eq!(Done::from_key(done.key()), Some(done));
+                    assert!(!done.text(&DE).is_empty());
+                    assert_ne!(done.text(&DE), done.text(&EN));
+                }
+                assert_eq!(Done::said(Some("<script>"), &DE), None);
+            }
+        }
     };
 }
 pub(crate) use results;

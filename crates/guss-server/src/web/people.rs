@@ -537,9 +537,31 @@ async fn hand_over_files(
         return Ok(());
     }
     crate::access::home_folder(&files, &to).await?;
-    let name = format!("Übergabe {}", leaving.display_name);
+    let home = DavPath::from_segments(["people", &to]).map_err(|e| WebError::Backend(e.into()))?;
+    // A name a folder can have, and one not taken yet in the successor's.
+    let base = format!(
+        "Übergabe {}",
+        leaving.display_name.replace(['/', '\\'], "-")
+    );
+    let mut to = None;
+    for attempt in 1..=100 {
+        let name = match attempt {
+            1 => base.clone(),
+            n => format!("{base} ({n})"),
+        };
+        let candidate = home.join(&name).map_err(|e| WebError::Backend(e.into()))?;
+        if files
+            .stat(&candidate)
+            .await
+            .map_err(|e| WebError::Backend(e.into()))?
+            .is_none()
+        {
+            to = Some(candidate);
+            break;
+        }
+    }
     let to =
-        DavPath::from_segments(["people", &to, &name]).map_err(|e| WebError::Backend(e.into()))?;
+        to.ok_or_else(|| WebError::Backend(anyhow::anyhow!("no free handover folder name")))?;
     let by = Principal::Service {
         tenant: session.tenant,
         service: crate::SERVICE.clone(),

@@ -242,16 +242,3 @@ super::results! {
     RepresentationGranted => "representation_granted", done_representation_granted;
     GrantRevoked => "grant_revoked", done_grant_revoked;
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_result_has_a_name_and_a_sentence() {
-        for &done in Done::ALL {
-            assert_eq!(Done::from_key(done.key()), Some(done));
-            assert_ne!(done.text(&DE), done.text(&EN));
-        }
-    }
-}

@@ -151,16 +151,3 @@ super::results! {
     PasskeyRemoved => "passkey_removed", done_passkey_removed;
     PasskeyAdded => "passkey_added", done_passkey_added;
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_result_has_a_name_and_a_sentence() {
-        for &done in Done::ALL {
-            assert_eq!(Done::from_key(done.key()), Some(done));
-            assert_ne!(done.text(&DE), done.text(&EN));
-        }
-    }
-}
