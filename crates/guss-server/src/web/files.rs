@@ -290,18 +290,8 @@ pub(super) async fn folder(
         }
         top
     } else if path.segments() != ["people"] && caller.may(Action::READ, &path).await {
-        let listed = caller.files.list(&path).await.map_err(|e| failed(t, e))?;
-        if listed.is_empty()
-            && caller
-                .files
-                .stat(&path)
-                .await
-                .map_err(|e| failed(t, e))?
-                .is_none_or(|e| e.kind != EntryKind::Folder)
-        {
-            return Err(WebError::NotFound);
-        }
-        listed
+        // A missing folder is "not found"; a file, "not a folder".
+        caller.files.list(&path).await.map_err(|e| failed(t, e))?
     } else {
         // `/people`, or a folder above what the person may read: only what
         // they may read in it.

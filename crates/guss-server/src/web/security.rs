@@ -242,6 +242,11 @@ async fn audit(
     })
 }
 
+/// Back to the page, saying what was done.
+fn back(done: Done) -> Response {
+    see_other(&format!("/security?done={}", done.key()))
+}
+
 /// `POST /security/sessions/revoke`: signs that session out.
 pub(super) async fn revoke_session(
     State(bundle): State<Arc<Bundle>>,
@@ -251,10 +256,7 @@ pub(super) async fn revoke_session(
     visit.check_form(&bundle, &form.csrf)?;
     let session = visit.signed_in()?;
     bundle.identity.revoke_session(session, form.id).await?;
-    Ok(see_other(&format!(
-        "/security?done={}",
-        Done::SessionRevoked.key()
-    )))
+    Ok(back(Done::SessionRevoked))
 }
 
 /// `POST /security/app-passwords/revoke`: the device's password stops.
@@ -269,10 +271,7 @@ pub(super) async fn revoke_app_password(
         .identity
         .revoke_app_password(session, form.id)
         .await?;
-    Ok(see_other(&format!(
-        "/security?done={}",
-        Done::AppPasswordRevoked.key()
-    )))
+    Ok(back(Done::AppPasswordRevoked))
 }
 
 /// `POST /security/passkeys/remove`: removes a passkey (never the last;
@@ -285,8 +284,5 @@ pub(super) async fn remove_passkey(
     visit.check_form(&bundle, &form.csrf)?;
     let session = visit.signed_in()?;
     bundle.identity.remove_passkey(session, form.id).await?;
-    Ok(see_other(&format!(
-        "/security?done={}",
-        Done::PasskeyRemoved.key()
-    )))
+    Ok(back(Done::PasskeyRemoved))
 }
