@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 
 pub mod booking;
+pub mod edit;
 #[cfg(feature = "caldav")]
 pub mod caldav;
 mod error;

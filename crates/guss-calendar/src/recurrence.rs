@@ -601,6 +601,23 @@ fn overlaps(
     }
 }
 
+/// When the component at `index` starts and ends by its own DTSTART and
+/// DTEND or DURATION (for a series' master: its first occurrence), and
+/// whether it is all-day; floating times are read in `floating`.
+pub fn own_span(
+    calendar: &ICalendar,
+    index: usize,
+    floating: &Zone,
+) -> Option<(DateTime<Utc>, DateTime<Utc>, bool)> {
+    let component = calendar.components.get(index)?;
+    let kind = kind_of(component)?;
+    let zones = Zones::of(calendar);
+    let (start, span) = own_time(component, kind, &zones, floating, &mut Vec::new())?;
+    let zone = start.zone.clone().unwrap_or_else(|| floating.clone());
+    let start_utc = start.utc(floating);
+    Some((start_utc, span.end(start.local, start_utc, &zone), start.date_only))
+}
+
 /// The instances of every event and task in `calendar` that overlap
 /// `window`, sorted by start, within `limits`.
 pub fn expand(

@@ -1,0 +1,1121 @@
+//! Changes to an event as a calendar page makes them: a new event, the
+//! whole series changed, one occurrence moved or cancelled.
+//!
+//! Each change is made to the stored iCalendar object itself, so that
+//! everything a page does not show (alarms, categories, other clients'
+//! properties, attendees' answers) is kept. Times are wall-clock times in
+//! an IANA zone, written with `TZID` and a VTIMEZONE that describes the
+//! zone (RFC 5545 §3.6.5), so that a weekly 09:00 stays at 09:00 across
+//! daylight-saving changes.
+//!
+//! ```
+//! use chrono::{NaiveDate, TimeZone, Utc};
+//! use guss_calendar::edit::{self, Draft, Frequency, Repeat};
+//!
+//! let day = NaiveDate::from_ymd_opt(2030, 3, 25).unwrap();
+//! let draft = Draft {
+//!     summary: "Teamrunde".into(),
+//!     start: day.and_hms_opt(9, 0, 0).unwrap(),
+//!     end: day.and_hms_opt(10, 0, 0).unwrap(),
+//!     repeat: Some(Repeat { frequency: Frequency::Weekly, until: None }),
+//!     ..Draft::new(chrono_tz::Europe::Berlin)
+//! };
+//! let now = Utc.with_ymd_and_hms(2030, 3, 1, 12, 0, 0).unwrap();
+//! let text = edit::create("teamrunde@example.org", &draft, now)?;
+//! // The second Monday falls after the clock change: still 09:00 in Berlin.
+//! let second = Utc.with_ymd_and_hms(2030, 4, 1, 7, 0, 0).unwrap();
+//! let moved = edit::move_occurrence(&text, second, day.and_hms_opt(11, 0, 0).unwrap() + chrono::Days::new(8),
+//!     day.and_hms_opt(12, 0, 0).unwrap() + chrono::Days::new(8), draft.zone, now)?;
+//! assert!(moved.contains("RECURRENCE-ID;TZID=Europe/Berlin:20300401T090000"));
+//! # Ok::<(), guss_calendar::Error>(())
+//! ```
+
+use std::fmt::Write as _;
+
+use calcard::icalendar::{
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarFrequency,
+    ICalendarParameterName, ICalendarParameterValue, ICalendarProperty, ICalendarUserTypes,
+    ICalendarValue,
+};
+use chrono::{
+    DateTime, Datelike as _, Days, NaiveDate, NaiveDateTime, Offset as _, TimeDelta, TimeZone,
+    Timelike as _, Utc,
+};
+use chrono_tz::Tz;
+
+use crate::itip::{UserKind, normalize};
+use crate::timezone::{Zone, Zones};
+use crate::{Error, Result, ical};
+
+/// The longest summary or location a page writes, in characters.
+pub const MAX_LINE: usize = 500;
+/// The longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 10_000;
+/// The most attendees of one event.
+pub const MAX_ATTENDEES: usize = 100;
+/// The longest event (rooms and cars are booked for days at most).
+pub const MAX_LENGTH: TimeDelta = TimeDelta::days(31);
+
+/// How often a series repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frequency {
+    /// Every day.
+    Daily,
+    /// Every week, on the start's weekday.
+    Weekly,
+    /// Every month, on the start's day.
+    Monthly,
+    /// Every year.
+    Yearly,
+}
+
+impl Frequency {
+    fn rule(self) -> &'static str {
+        match self {
+            Frequency::Daily => "DAILY",
+            Frequency::Weekly => "WEEKLY",
+            Frequency::Monthly => "MONTHLY",
+            Frequency::Yearly => "YEARLY",
+        }
+    }
+}
+
+/// A series: how often, and the last day (inclusive), if any.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Repeat {
+    /// How often.
+    pub frequency: Frequency,
+    /// The last day an occurrence may start on.
+    pub until: Option<NaiveDate>,
+}
+
+/// Someone (or a room, or a car) taking part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Participant {
+    /// Their calendar user address, without `mailto:`.
+    pub address: String,
+    /// Their name.
+    pub name: String,
+    /// Person, room or resource.
+    pub kind: UserKind,
+}
+
+/// What a page's event form holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Draft {
+    /// The title.
+    pub summary: String,
+    /// Where.
+    pub location: String,
+    /// Notes.
+    pub description: String,
+    /// The first start, wall-clock time in `zone`.
+    pub start: NaiveDateTime,
+    /// The first end (for all-day events: the last day, inclusive).
+    pub end: NaiveDateTime,
+    /// Whole days rather than times.
+    pub all_day: bool,
+    /// The zone the times are in.
+    pub zone: Tz,
+    /// The series, if it repeats.
+    pub repeat: Option<Repeat>,
+    /// Who organizes it, when anyone is invited or anything booked.
+    pub organizer: Option<Participant>,
+    /// Colleagues invited, rooms and cars booked.
+    pub attendees: Vec<Participant>,
+}
+
+impl Draft {
+    /// An empty draft in `zone`.
+    pub fn new(zone: Tz) -> Self {
+        Draft {
+            summary: String::new(),
+            location: String::new(),
+            description: String::new(),
+            start: NaiveDateTime::default(),
+            end: NaiveDateTime::default(),
+            all_day: false,
+            zone,
+            repeat: None,
+            organizer: None,
+            attendees: Vec::new(),
+        }
+    }
+
+    /// Checks the draft: a title, bounded texts, an end after the start
+    /// within [`MAX_LENGTH`], times that exist in the zone, an end of the
+    /// series after its start, and at most [`MAX_ATTENDEES`].
+    pub fn check(&self) -> Result<()> {
+        let invalid = |why: &str| Err(Error::invalid("event", why));
+        if self.summary.trim().is_empty() {
+            return invalid("the event needs a title");
+        }
+        if self.summary.chars().count() > MAX_LINE || self.location.chars().count() > MAX_LINE {
+            return invalid("the title or place is too long");
+        }
+        if self.description.chars().count() > MAX_DESCRIPTION {
+            return invalid("the notes are too long");
+        }
+        if self.attendees.len() > MAX_ATTENDEES {
+            return Err(Error::LimitExceeded {
+                what: "attendees",
+                limit: MAX_ATTENDEES as u64,
+            });
+        }
+        let (start, end) = self.span()?;
+        if end <= start {
+            return invalid("the end must be after the start");
+        }
+        if end - start > MAX_LENGTH {
+            return invalid("an event lasts at most 31 days");
+        }
+        if let Some(until) = self.repeat.and_then(|r| r.until)
+            && until < self.start.date()
+        {
+            return invalid("the series must end after it starts");
+        }
+        Ok(())
+    }
+
+    /// Start and end as instants.
+    fn span(&self) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+        if self.all_day {
+            let start = instant(self.zone, self.start.date().and_time(Default::default()))?;
+            let end = instant(
+                self.zone,
+                (self.end.date() + Days::new(1)).and_time(Default::default()),
+            )?;
+            return Ok((start, end));
+        }
+        Ok((instant(self.zone, self.start)?, instant(self.zone, self.end)?))
+    }
+}
+
+/// The instant a wall-clock time names in `zone`: the earlier one when
+/// the clock is turned back; an error when the clock skips it.
+pub fn instant(zone: Tz, local: NaiveDateTime) -> Result<DateTime<Utc>> {
+    zone.from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| {
+            Error::invalid(
+                "event",
+                format!("{local} does not exist in {zone}: the clock skips it"),
+            )
+        })
+}
+
+/// A new event `uid` from `draft`, as iCalendar text.
+pub fn create(uid: &str, draft: &Draft, now: DateTime<Utc>) -> Result<String> {
+    draft.check()?;
+    if uid.is_empty() || uid.len() > 255 || uid.chars().any(char::is_control) {
+        return Err(Error::invalid("event", "the UID is empty, too long or not text"));
+    }
+    let mut text = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//guss//calendar//EN\r\n");
+    if !draft.all_day {
+        text.push_str(&vtimezone(draft.zone, draft.start.year()));
+    }
+    text.push_str("BEGIN:VEVENT\r\n");
+    let _ = write!(text, "UID:{}\r\nSEQUENCE:0\r\n", escape(uid));
+    text.push_str(&draft_lines(draft, now));
+    text.push_str("END:VEVENT\r\nEND:VCALENDAR\r\n");
+    Ok(ical::emit(&parse(&text)?))
+}
+
+/// The stored event `text` with its series (the master) changed to
+/// `draft`. Attendees who stay keep their answers; a series that no longer
+/// repeats loses its exceptions.
+pub fn change_series(text: &str, draft: &Draft, now: DateTime<Utc>) -> Result<String> {
+    draft.check()?;
+    let mut calendar = parse(text)?;
+    let master = master_of(&calendar)?;
+    let uid = calendar.components[master]
+        .uid()
+        .unwrap_or_default()
+        .to_owned();
+    let old_attendees: Vec<ICalendarEntry> = calendar.components[master]
+        .entries
+        .iter()
+        .filter(|e| e.name == ICalendarProperty::Attendee)
+        .cloned()
+        .collect();
+    let fresh = entries_of(&format!("UID:{}\r\n{}", escape(&uid), draft_lines(draft, now)))?;
+    let component = &mut calendar.components[master];
+    let sequence = sequence_of(component) + 1;
+    component.entries.retain(|e| !MANAGED.contains(&e.name));
+    if draft.repeat.is_none() {
+        component.entries.retain(|e| {
+            !matches!(
+                e.name,
+                ICalendarProperty::Rdate | ICalendarProperty::Exdate
+            )
+        });
+    }
+    for entry in fresh {
+        match entry.name {
+            ICalendarProperty::Uid => continue,
+            ICalendarProperty::Attendee => {
+                let address = entry.calendar_address().map(normalize);
+                let kept = old_attendees
+                    .iter()
+                    .find(|old| old.calendar_address().map(normalize) == address);
+                component.entries.push(kept.cloned().unwrap_or(entry));
+            }
+            _ => component.entries.push(entry),
+        }
+    }
+    set_sequence(component, sequence);
+    if draft.repeat.is_none() {
+        let overrides: Vec<u32> = overrides_of(&calendar, &uid)
+            .into_iter()
+            .filter_map(|i| u32::try_from(i).ok())
+            .collect();
+        calendar.remove_component_ids(&overrides);
+    }
+    if !draft.all_day {
+        ensure_vtimezone(&mut calendar, draft.zone, draft.start.year())?;
+    }
+    Ok(ical::emit(&calendar))
+}
+
+/// The stored series `text` with its occurrence `recurrence_id` (the start
+/// the rule gave it) moved to `start`..`end`, wall-clock times in `zone`:
+/// an exception (RFC 5545 §3.8.4.4) that copies the series.
+pub fn move_occurrence(
+    text: &str,
+    recurrence_id: DateTime<Utc>,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    zone: Tz,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let (from, to) = (instant(zone, start)?, instant(zone, end)?);
+    if to <= from || to - from > MAX_LENGTH {
+        return Err(Error::invalid(
+            "event",
+            "the end must be after the start, within 31 days",
+        ));
+    }
+    let mut calendar = parse(text)?;
+    let master = master_of(&calendar)?;
+    if !calendar.components[master].is_recurrent() {
+        return Err(Error::invalid("event", "the event is not a series"));
+    }
+    let rid = rid_line(&calendar, master, recurrence_id);
+    let uid = calendar.components[master]
+        .uid()
+        .unwrap_or_default()
+        .to_owned();
+    let times = entries_of(&format!(
+        "DTSTART;TZID={name}:{}\r\nDTEND;TZID={name}:{}\r\nDTSTAMP:{}\r\n",
+        local_stamp(start),
+        local_stamp(end),
+        utc_stamp(now),
+        name = zone.name()
+    ))?;
+    let existing = find_override(&calendar, &uid, recurrence_id);
+    let index = match existing {
+        Some(index) => index,
+        None => {
+            let rid_entries = entries_of(&rid)?;
+            copy_as_override(&mut calendar, master, rid_entries)?
+        }
+    };
+    let component = &mut calendar.components[index];
+    let sequence = sequence_of(component) + 1;
+    component.entries.retain(|e| {
+        !matches!(
+            e.name,
+            ICalendarProperty::Dtstart
+                | ICalendarProperty::Dtend
+                | ICalendarProperty::Duration
+                | ICalendarProperty::Dtstamp
+        )
+    });
+    component.entries.extend(times);
+    set_sequence(component, sequence);
+    ensure_vtimezone(&mut calendar, zone, start.year())?;
+    Ok(ical::emit(&calendar))
+}
+
+/// The stored series `text` without its occurrence `recurrence_id`: an
+/// EXDATE on the series, and any exception for it removed.
+pub fn cancel_occurrence(
+    text: &str,
+    recurrence_id: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<String> {
+    let mut calendar = parse(text)?;
+    let master = master_of(&calendar)?;
+    if !calendar.components[master].is_recurrent() {
+        return Err(Error::invalid("event", "the event is not a series"));
+    }
+    let uid = calendar.components[master]
+        .uid()
+        .unwrap_or_default()
+        .to_owned();
+    let exdate = rid_line(&calendar, master, recurrence_id).replacen("RECURRENCE-ID", "EXDATE", 1);
+    let mut fresh = entries_of(&format!("{exdate}DTSTAMP:{}\r\n", utc_stamp(now)))?;
+    let component = &mut calendar.components[master];
+    let sequence = sequence_of(component) + 1;
+    component
+        .entries
+        .retain(|e| e.name != ICalendarProperty::Dtstamp);
+    component.entries.append(&mut fresh);
+    set_sequence(component, sequence);
+    if let Some(index) = find_override(&calendar, &uid, recurrence_id)
+        && let Ok(index) = u32::try_from(index)
+    {
+        calendar.remove_component_ids(&[index]);
+    }
+    Ok(ical::emit(&calendar))
+}
+
+/// What the event form shows of a stored event: its series (the master)
+/// as a draft in `zone`. Attendees are everyone but the organizer.
+pub fn read(text: &str, zone: Tz) -> Result<Draft> {
+    let calendar = parse(text)?;
+    let master = master_of(&calendar)?;
+    let component = &calendar.components[master];
+    let (start, end, all_day) =
+        crate::recurrence::own_span(&calendar, master, &Zone::Named(zone))
+            .ok_or_else(|| Error::invalid("event", "the event has no start"))?;
+    let local = |t: DateTime<Utc>| t.with_timezone(&zone).naive_local();
+    let (start, end) = if all_day {
+        (local(start), local(end) - Days::new(1))
+    } else {
+        (local(start), local(end))
+    };
+    let organizer = component
+        .property(&ICalendarProperty::Organizer)
+        .and_then(participant);
+    let attendees = component
+        .entries
+        .iter()
+        .filter(|e| e.name == ICalendarProperty::Attendee)
+        .filter_map(participant)
+        .filter(|p| organizer.as_ref().is_none_or(|o| o.address != p.address))
+        .collect();
+    Ok(Draft {
+        summary: text_of(component, ICalendarProperty::Summary),
+        location: text_of(component, ICalendarProperty::Location),
+        description: text_of(component, ICalendarProperty::Description),
+        start,
+        end,
+        all_day,
+        zone,
+        repeat: repeat_of(component, zone),
+        organizer,
+        attendees,
+    })
+}
+
+/// A property's text, or empty.
+pub fn text_of(component: &ICalendarComponent, name: ICalendarProperty) -> String {
+    component
+        .property(&name)
+        .and_then(|e| e.values.first())
+        .and_then(|v| v.as_text())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The properties a draft decides; the rest of the series is kept.
+const MANAGED: &[ICalendarProperty] = &[
+    ICalendarProperty::Summary,
+    ICalendarProperty::Location,
+    ICalendarProperty::Description,
+    ICalendarProperty::Dtstart,
+    ICalendarProperty::Dtend,
+    ICalendarProperty::Duration,
+    ICalendarProperty::Rrule,
+    ICalendarProperty::Organizer,
+    ICalendarProperty::Attendee,
+    ICalendarProperty::Dtstamp,
+];
+
+fn parse(text: &str) -> Result<ICalendar> {
+    Ok(ical::parse(text, &ical::Limits::default())?.calendar)
+}
+
+/// The entries of content `lines` (a VEVENT's body).
+fn entries_of(lines: &str) -> Result<Vec<ICalendarEntry>> {
+    let text = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//guss//calendar//EN\r\nBEGIN:VEVENT\r\n{lines}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    let calendar = parse(&text)?;
+    calendar
+        .components
+        .into_iter()
+        .find(|c| c.component_type == ICalendarComponentType::VEvent)
+        .map(|c| c.entries)
+        .ok_or_else(|| Error::invalid("event", "no event"))
+}
+
+/// The series' master: the first event without a RECURRENCE-ID.
+fn master_of(calendar: &ICalendar) -> Result<usize> {
+    calendar
+        .components
+        .iter()
+        .position(|c| {
+            c.component_type == ICalendarComponentType::VEvent && !c.is_recurrence_override()
+        })
+        .ok_or(Error::NotFound("event"))
+}
+
+fn overrides_of(calendar: &ICalendar, uid: &str) -> Vec<usize> {
+    calendar
+        .components
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            c.component_type == ICalendarComponentType::VEvent
+                && c.is_recurrence_override()
+                && c.uid() == Some(uid)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The exception of `uid` for the occurrence `rid`, if there is one.
+fn find_override(calendar: &ICalendar, uid: &str, rid: DateTime<Utc>) -> Option<usize> {
+    let zones = Zones::of(calendar);
+    overrides_of(calendar, uid).into_iter().find(|&i| {
+        calendar.components[i]
+            .property(&ICalendarProperty::RecurrenceId)
+            .and_then(|e| moment(e, &zones))
+            .is_some_and(|t| t == rid)
+    })
+}
+
+/// The instant a date-time entry names (floating read as UTC).
+fn moment(entry: &ICalendarEntry, zones: &Zones) -> Option<DateTime<Utc>> {
+    let ICalendarValue::PartialDateTime(value) = entry.values.first()? else {
+        return None;
+    };
+    let parsed = value.to_date_time()?;
+    Some(match (parsed.offset, entry.tz_id().and_then(|id| zones.resolve(id))) {
+        (Some(offset), _) => (parsed.date_time - offset).and_utc(),
+        (None, Some(zone)) => zone.to_utc(parsed.date_time),
+        (None, None) => parsed.date_time.and_utc(),
+    })
+}
+
+/// A `RECURRENCE-ID` line for the occurrence `rid` of the master, in the
+/// form of its DTSTART (a date, UTC, or a local time with its TZID).
+fn rid_line(calendar: &ICalendar, master: usize, rid: DateTime<Utc>) -> String {
+    let Some(start) = calendar.components[master].property(&ICalendarProperty::Dtstart) else {
+        return format!("RECURRENCE-ID:{}\r\n", utc_stamp(rid));
+    };
+    let date_only = matches!(start.values.first(), Some(ICalendarValue::PartialDateTime(v)) if !v.has_time());
+    let zones = Zones::of(calendar);
+    match start.tz_id() {
+        Some(tzid) => {
+            let local = zones.resolve(tzid).map_or(rid.naive_utc(), |z| z.to_local(rid));
+            if date_only {
+                format!("RECURRENCE-ID;VALUE=DATE:{}\r\n", local.format("%Y%m%d"))
+            } else {
+                format!(
+                    "RECURRENCE-ID;TZID={}:{}\r\n",
+                    param_value(tzid),
+                    local_stamp(local)
+                )
+            }
+        }
+        None if date_only => format!("RECURRENCE-ID;VALUE=DATE:{}\r\n", rid.format("%Y%m%d")),
+        None => format!("RECURRENCE-ID:{}\r\n", utc_stamp(rid)),
+    }
+}
+
+/// Adds a copy of the master (its alarms too) without its rule, with
+/// `rid_entries`; returns the copy's index.
+fn copy_as_override(
+    calendar: &mut ICalendar,
+    master: usize,
+    rid_entries: Vec<ICalendarEntry>,
+) -> Result<usize> {
+    let mut copy = calendar.components[master].clone();
+    copy.entries.retain(|e| {
+        !matches!(
+            e.name,
+            ICalendarProperty::Rrule
+                | ICalendarProperty::Rdate
+                | ICalendarProperty::Exdate
+                | ICalendarProperty::Exrule
+                | ICalendarProperty::RecurrenceId
+        )
+    });
+    copy.entries.extend(rid_entries);
+    let children = std::mem::take(&mut copy.component_ids);
+    for child in children {
+        let Some(alarm) = calendar.components.get(child as usize).cloned() else {
+            continue;
+        };
+        calendar.components.push(alarm);
+        copy.component_ids.push(index_u32(calendar.components.len() - 1)?);
+    }
+    calendar.components.push(copy);
+    let index = calendar.components.len() - 1;
+    let id = index_u32(index)?;
+    if let Some(root) = calendar.components.first_mut() {
+        root.component_ids.push(id);
+    }
+    Ok(index)
+}
+
+fn index_u32(index: usize) -> Result<u32> {
+    u32::try_from(index).map_err(|_| Error::LimitExceeded {
+        what: "components",
+        limit: u64::from(u32::MAX),
+    })
+}
+
+/// Adds a VTIMEZONE for `zone` unless the calendar has one by its name.
+fn ensure_vtimezone(calendar: &mut ICalendar, zone: Tz, year: i32) -> Result<()> {
+    let present = calendar.components.iter().any(|c| {
+        c.component_type == ICalendarComponentType::VTimezone
+            && c.property(&ICalendarProperty::Tzid)
+                .and_then(|e| e.values.first())
+                .and_then(|v| v.as_text())
+                == Some(zone.name())
+    });
+    if present {
+        return Ok(());
+    }
+    let text = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//guss//calendar//EN\r\n{}END:VCALENDAR\r\n",
+        vtimezone(zone, year)
+    );
+    let zone_calendar = parse(&text)?;
+    // Appended after the calendar's components; child ids shift by the offset.
+    let offset = calendar.components.len();
+    let mut root_children = Vec::new();
+    for (index, mut component) in zone_calendar.components.into_iter().enumerate().skip(1) {
+        component.component_ids = component
+            .component_ids
+            .iter()
+            .map(|id| index_u32(*id as usize - 1 + offset))
+            .collect::<Result<_>>()?;
+        if component.component_type == ICalendarComponentType::VTimezone {
+            root_children.push(index_u32(index - 1 + offset)?);
+        }
+        calendar.components.push(component);
+    }
+    if let Some(root) = calendar.components.first_mut() {
+        root.component_ids.splice(0..0, root_children);
+    }
+    Ok(())
+}
+
+fn sequence_of(component: &ICalendarComponent) -> i64 {
+    component
+        .property(&ICalendarProperty::Sequence)
+        .and_then(|e| e.values.first())
+        .and_then(|v| v.as_integer())
+        .unwrap_or(0)
+}
+
+fn set_sequence(component: &mut ICalendarComponent, sequence: i64) {
+    component
+        .entries
+        .retain(|e| e.name != ICalendarProperty::Sequence);
+    component
+        .entries
+        .push(ICalendarEntry::new(ICalendarProperty::Sequence).with_value(sequence));
+}
+
+fn participant(entry: &ICalendarEntry) -> Option<Participant> {
+    let address = normalize(entry.calendar_address()?);
+    let name = match entry.parameter(&ICalendarParameterName::Cn) {
+        Some(ICalendarParameterValue::Text(name)) => name.clone(),
+        _ => address.clone(),
+    };
+    let kind = match entry.parameter(&ICalendarParameterName::Cutype) {
+        Some(ICalendarParameterValue::Cutype(ICalendarUserTypes::Room)) => UserKind::Room,
+        Some(ICalendarParameterValue::Cutype(ICalendarUserTypes::Resource)) => UserKind::Resource,
+        Some(ICalendarParameterValue::Cutype(ICalendarUserTypes::Group)) => UserKind::Group,
+        _ => UserKind::Individual,
+    };
+    Some(Participant {
+        address,
+        name,
+        kind,
+    })
+}
+
+/// The series as the form offers it: a simple rule (FREQ and UNTIL);
+/// anything richer reads as its frequency.
+fn repeat_of(component: &ICalendarComponent, zone: Tz) -> Option<Repeat> {
+    let rule = match component.property(&ICalendarProperty::Rrule)?.values.first()? {
+        ICalendarValue::RecurrenceRule(rule) => rule,
+        _ => return None,
+    };
+    let frequency = match rule.freq {
+        ICalendarFrequency::Daily => Frequency::Daily,
+        ICalendarFrequency::Weekly => Frequency::Weekly,
+        ICalendarFrequency::Monthly => Frequency::Monthly,
+        ICalendarFrequency::Yearly => Frequency::Yearly,
+        _ => return None,
+    };
+    let until = rule.until.as_ref().and_then(|u| u.to_date_time()).map(|u| {
+        match u.offset {
+            Some(offset) => (u.date_time - offset)
+                .and_utc()
+                .with_timezone(&zone)
+                .date_naive(),
+            None => u.date_time.date(),
+        }
+    });
+    Some(Repeat { frequency, until })
+}
+
+/// The content lines a draft decides (see [`MANAGED`]).
+fn draft_lines(draft: &Draft, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "DTSTAMP:{}\r\n", utc_stamp(now));
+    if draft.all_day {
+        let _ = write!(
+            out,
+            "DTSTART;VALUE=DATE:{}\r\nDTEND;VALUE=DATE:{}\r\n",
+            draft.start.format("%Y%m%d"),
+            (draft.end.date() + Days::new(1)).format("%Y%m%d")
+        );
+    } else {
+        let _ = write!(
+            out,
+            "DTSTART;TZID={zone}:{}\r\nDTEND;TZID={zone}:{}\r\n",
+            local_stamp(draft.start),
+            local_stamp(draft.end),
+            zone = draft.zone.name()
+        );
+    }
+    let _ = write!(out, "SUMMARY:{}\r\n", escape(draft.summary.trim()));
+    if !draft.location.trim().is_empty() {
+        let _ = write!(out, "LOCATION:{}\r\n", escape(draft.location.trim()));
+    }
+    if !draft.description.trim().is_empty() {
+        let _ = write!(out, "DESCRIPTION:{}\r\n", escape(draft.description.trim()));
+    }
+    if let Some(repeat) = draft.repeat {
+        let _ = write!(out, "RRULE:FREQ={}", repeat.frequency.rule());
+        if let Some(until) = repeat.until {
+            // UNTIL is UTC when DTSTART has a zone (RFC 5545 §3.3.10): the
+            // end of the last day in the zone.
+            let last = (until + Days::new(1)).and_time(Default::default());
+            let end = draft
+                .zone
+                .from_local_datetime(&last)
+                .earliest()
+                .map_or(last.and_utc(), |t| t.with_timezone(&Utc))
+                - TimeDelta::seconds(1);
+            if draft.all_day {
+                let _ = write!(out, ";UNTIL={}", until.format("%Y%m%d"));
+            } else {
+                let _ = write!(out, ";UNTIL={}", utc_stamp(end));
+            }
+        }
+        out.push_str("\r\n");
+    }
+    if let Some(organizer) = draft.organizer.as_ref().filter(|_| !draft.attendees.is_empty()) {
+        let _ = write!(
+            out,
+            "ORGANIZER;CN={}:mailto:{}\r\n",
+            param_value(&organizer.name),
+            organizer.address
+        );
+        let _ = write!(
+            out,
+            "ATTENDEE;CN={};CUTYPE=INDIVIDUAL;ROLE=CHAIR;PARTSTAT=ACCEPTED:mailto:{}\r\n",
+            param_value(&organizer.name),
+            organizer.address
+        );
+        for attendee in &draft.attendees {
+            let (cutype, role, rsvp) = match attendee.kind {
+                UserKind::Room => ("ROOM", "NON-PARTICIPANT", "FALSE"),
+                UserKind::Resource => ("RESOURCE", "NON-PARTICIPANT", "FALSE"),
+                UserKind::Group => ("GROUP", "REQ-PARTICIPANT", "TRUE"),
+                _ => ("INDIVIDUAL", "REQ-PARTICIPANT", "TRUE"),
+            };
+            let _ = write!(
+                out,
+                "ATTENDEE;CN={};CUTYPE={cutype};ROLE={role};PARTSTAT=NEEDS-ACTION;RSVP={rsvp}:mailto:{}\r\n",
+                param_value(&attendee.name),
+                attendee.address
+            );
+        }
+    }
+    out
+}
+
+/// A TEXT value (RFC 5545 §3.3.11): backslash, semicolon, comma and line
+/// breaks escaped; other control characters dropped.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A parameter value (RFC 5545 §3.2): quoted, without quotes or control
+/// characters inside.
+fn param_value(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .filter(|c| *c != '"' && !c.is_control())
+        .take(MAX_LINE)
+        .collect();
+    format!("\"{clean}\"")
+}
+
+fn local_stamp(t: NaiveDateTime) -> String {
+    t.format("%Y%m%dT%H%M%S").to_string()
+}
+
+fn utc_stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// A VTIMEZONE for `zone` as its rules stand in `year`: each change of
+/// offset that year becomes a yearly observance (nth or last weekday of
+/// its month), or one standard observance for a zone without changes.
+pub fn vtimezone(zone: Tz, year: i32) -> String {
+    let offset_at = |t: DateTime<Utc>| zone.offset_from_utc_datetime(&t.naive_utc());
+    let seconds = |t: DateTime<Utc>| offset_at(t).fix().local_minus_utc();
+    let mut out = format!("BEGIN:VTIMEZONE\r\nTZID:{}\r\n", zone.name());
+    let Some(first) = Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).single() else {
+        return out + "END:VTIMEZONE\r\n";
+    };
+    let mut changes = Vec::new();
+    let mut at = first;
+    let mut before = seconds(at);
+    while at.year() == year && changes.len() < 4 {
+        let next = at + TimeDelta::hours(1);
+        let after = seconds(next);
+        if after != before {
+            // The exact minute of the change within this hour.
+            let mut change = at;
+            while seconds(change) == before {
+                change += TimeDelta::minutes(1);
+            }
+            changes.push((change, before, after));
+            before = after;
+        }
+        at = next;
+    }
+    if changes.is_empty() {
+        let name = offset_at(first).to_string();
+        let _ = write!(
+            out,
+            "BEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:{o}\r\nTZOFFSETTO:{o}\r\nTZNAME:{}\r\nEND:STANDARD\r\n",
+            escape(&name),
+            o = utc_offset(before)
+        );
+        return out + "END:VTIMEZONE\r\n";
+    }
+    for (change, from, to) in changes {
+        let onset = change.naive_utc() + TimeDelta::seconds(i64::from(from));
+        let (month, weekday) = (onset.month(), onset.weekday());
+        let last = onset.day() + 7 > days_in_month(onset.year(), month);
+        let nth = onset.day().div_ceil(7);
+        let first_onset = if last {
+            (1..=5)
+                .rev()
+                .find_map(|n| NaiveDate::from_weekday_of_month_opt(1970, month, weekday, n))
+        } else {
+            u8::try_from(nth)
+                .ok()
+                .and_then(|n| NaiveDate::from_weekday_of_month_opt(1970, month, weekday, n))
+        }
+        .unwrap_or(onset.date());
+        let kind = if to > from { "DAYLIGHT" } else { "STANDARD" };
+        let by_day = if last {
+            format!("-1{}", weekday_code(weekday))
+        } else {
+            format!("{nth}{}", weekday_code(weekday))
+        };
+        let _ = write!(
+            out,
+            "BEGIN:{kind}\r\nDTSTART:{}\r\nRRULE:FREQ=YEARLY;BYMONTH={month};BYDAY={by_day}\r\nTZOFFSETFROM:{}\r\nTZOFFSETTO:{}\r\nTZNAME:{}\r\nEND:{kind}\r\n",
+            local_stamp(first_onset.and_time(onset.time().with_second(0).unwrap_or_default())),
+            utc_offset(from),
+            utc_offset(to),
+            escape(&offset_at(change).to_string()),
+        );
+    }
+    out + "END:VTIMEZONE\r\n"
+}
+
+fn days_in_month(year: i32, month: u32) -> u32 {
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    };
+    next.and_then(|n| n.pred_opt()).map_or(31, |d| d.day())
+}
+
+fn weekday_code(day: chrono::Weekday) -> &'static str {
+    use chrono::Weekday::*;
+    match day {
+        Mon => "MO",
+        Tue => "TU",
+        Wed => "WE",
+        Thu => "TH",
+        Fri => "FR",
+        Sat => "SA",
+        Sun => "SU",
+    }
+}
+
+fn utc_offset(seconds: i32) -> String {
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let seconds = seconds.unsigned_abs();
+    format!("{sign}{:02}{:02}", seconds / 3600, seconds % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+    use crate::recurrence::{ExpandLimits, expand};
+
+    const BERLIN: Tz = chrono_tz::Europe::Berlin;
+
+    fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+    }
+
+    fn local(y: i32, m: u32, d: u32, h: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+    }
+
+    /// Content lines unfolded (RFC 5545 §3.1).
+    fn flat(text: &str) -> String {
+        text.replace("\r\n ", "")
+    }
+
+    fn weekly() -> Draft {
+        Draft {
+            summary: "Teamrunde; Raum 1, oben".into(),
+            description: "Tagesordnung:\nBericht".into(),
+            start: local(2030, 3, 18, 9),
+            end: local(2030, 3, 18, 10),
+            repeat: Some(Repeat {
+                frequency: Frequency::Weekly,
+                until: Some(NaiveDate::from_ymd_opt(2030, 4, 15).unwrap()),
+            }),
+            ..Draft::new(BERLIN)
+        }
+    }
+
+    fn starts(text: &str) -> Vec<DateTime<Utc>> {
+        let calendar = parse(text).unwrap();
+        expand(
+            &calendar,
+            &(at(2030, 1, 1, 0, 0)..at(2031, 1, 1, 0, 0)),
+            &ExpandLimits::default(),
+        )
+        .instances
+        .into_iter()
+        .map(|i| i.start)
+        .collect()
+    }
+
+    #[test]
+    fn a_weekly_series_keeps_its_wall_clock_time_across_the_clock_change() {
+        let text = create("a@x", &weekly(), at(2030, 3, 1, 0, 0)).unwrap();
+        assert!(text.contains("BEGIN:VTIMEZONE"), "{text}");
+        assert!(text.contains("SUMMARY:Teamrunde\\; Raum 1\\, oben"), "{text}");
+        // 09:00 CET is 08:00 UTC; from 31 March 09:00 CEST is 07:00 UTC; the
+        // last Monday, 15 April, is included.
+        assert_eq!(
+            starts(&text),
+            [
+                at(2030, 3, 18, 8, 0),
+                at(2030, 3, 25, 8, 0),
+                at(2030, 4, 1, 7, 0),
+                at(2030, 4, 8, 7, 0),
+                at(2030, 4, 15, 7, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_generated_time_zone_matches_the_zone_database() {
+        let text = create("a@x", &weekly(), at(2030, 3, 1, 0, 0)).unwrap();
+        assert!(text.contains("RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\n"), "{text}");
+        assert!(text.contains("RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\n"), "{text}");
+        // Read back through the file's own VTIMEZONE under another name.
+        let renamed = text.replace("Europe/Berlin", "Office Time");
+        assert_eq!(starts(&renamed), starts(&text));
+        let plain = vtimezone(chrono_tz::Asia::Tokyo, 2030);
+        assert!(plain.contains("TZOFFSETTO:+0900"), "{plain}");
+    }
+
+    #[test]
+    fn moving_one_occurrence_adds_an_exception_and_keeps_the_rest() {
+        let text = create("a@x", &weekly(), at(2030, 3, 1, 0, 0)).unwrap();
+        let moved = move_occurrence(
+            &text,
+            at(2030, 4, 1, 7, 0),
+            local(2030, 4, 2, 14),
+            local(2030, 4, 2, 15),
+            BERLIN,
+            at(2030, 3, 2, 0, 0),
+        )
+        .unwrap();
+        assert!(moved.contains("RECURRENCE-ID;TZID=Europe/Berlin:20300401T090000"));
+        let found = starts(&moved);
+        assert_eq!(found.len(), 5);
+        assert!(found.contains(&at(2030, 4, 2, 12, 0)));
+        assert!(!found.contains(&at(2030, 4, 1, 7, 0)));
+        // Moving it again changes the same exception.
+        let again = move_occurrence(
+            &moved,
+            at(2030, 4, 1, 7, 0),
+            local(2030, 4, 3, 14),
+            local(2030, 4, 3, 15),
+            BERLIN,
+            at(2030, 3, 3, 0, 0),
+        )
+        .unwrap();
+        assert_eq!(again.matches("RECURRENCE-ID").count(), 1, "{again}");
+        assert!(starts(&again).contains(&at(2030, 4, 3, 12, 0)));
+    }
+
+    #[test]
+    fn cancelling_one_occurrence_excludes_it_and_drops_its_exception() {
+        let text = create("a@x", &weekly(), at(2030, 3, 1, 0, 0)).unwrap();
+        let moved = move_occurrence(
+            &text,
+            at(2030, 4, 1, 7, 0),
+            local(2030, 4, 2, 14),
+            local(2030, 4, 2, 15),
+            BERLIN,
+            at(2030, 3, 2, 0, 0),
+        )
+        .unwrap();
+        let cancelled = cancel_occurrence(&moved, at(2030, 4, 1, 7, 0), at(2030, 3, 3, 0, 0)).unwrap();
+        assert!(!cancelled.contains("RECURRENCE-ID"), "{cancelled}");
+        assert!(cancelled.contains("EXDATE;TZID=Europe/Berlin:20300401T090000"));
+        assert_eq!(starts(&cancelled).len(), 4);
+    }
+
+    #[test]
+    fn changing_the_series_keeps_what_the_form_does_not_show() {
+        let text = create("a@x", &weekly(), at(2030, 3, 1, 0, 0)).unwrap();
+        let with_alarm = text.replace(
+            "END:VEVENT",
+            "CATEGORIES:Intern\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:bald\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT",
+        );
+        let mut draft = read(&with_alarm, BERLIN).unwrap();
+        assert_eq!(draft.summary, "Teamrunde; Raum 1, oben");
+        assert_eq!(draft.description, "Tagesordnung:\nBericht");
+        assert_eq!(draft.start, local(2030, 3, 18, 9));
+        assert_eq!(draft.repeat, weekly().repeat);
+        draft.summary = "Teamrunde neu".into();
+        draft.start = local(2030, 3, 18, 10);
+        draft.end = local(2030, 3, 18, 11);
+        let changed = change_series(&with_alarm, &draft, at(2030, 3, 5, 0, 0)).unwrap();
+        assert!(changed.contains("CATEGORIES:Intern"), "{changed}");
+        assert!(changed.contains("TRIGGER:-PT15M"), "{changed}");
+        assert!(changed.contains("SEQUENCE:1"), "{changed}");
+        assert_eq!(starts(&changed)[0], at(2030, 3, 18, 9, 0));
+        // No longer a series: the rule and its exceptions go.
+        let moved = move_occurrence(
+            &changed,
+            at(2030, 3, 25, 9, 0),
+            local(2030, 3, 26, 14),
+            local(2030, 3, 26, 15),
+            BERLIN,
+            at(2030, 3, 6, 0, 0),
+        )
+        .unwrap();
+        draft.repeat = None;
+        let single = change_series(&moved, &draft, at(2030, 3, 7, 0, 0)).unwrap();
+        assert!(!single.contains("FREQ=WEEKLY") && !single.contains("RECURRENCE-ID"), "{single}");
+        assert_eq!(starts(&single), [at(2030, 3, 18, 9, 0)]);
+    }
+
+    #[test]
+    fn invitations_name_the_organizer_and_keep_answers() {
+        let mut draft = weekly();
+        draft.organizer = Some(Participant {
+            address: "anna@example.org".into(),
+            name: "Anna \"A\" Berg".into(),
+            kind: UserKind::Individual,
+        });
+        draft.attendees = vec![
+            Participant {
+                address: "ben@example.org".into(),
+                name: "Ben".into(),
+                kind: UserKind::Individual,
+            },
+            Participant {
+                address: "raum-1@example.org".into(),
+                name: "Raum 1".into(),
+                kind: UserKind::Room,
+            },
+        ];
+        let text = flat(&create("a@x", &draft, at(2030, 3, 1, 0, 0)).unwrap());
+        assert!(text.contains("CUTYPE=ROOM"), "{text}");
+        let answered = text.replacen(
+            "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:ben",
+            "PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:ben",
+            1,
+        );
+        let back = read(&answered, BERLIN).unwrap();
+        assert_eq!(back.attendees, draft.attendees);
+        assert_eq!(back.organizer.unwrap().address, "anna@example.org");
+        let changed = flat(&change_series(&answered, &draft, at(2030, 3, 2, 0, 0)).unwrap());
+        assert!(changed.contains("PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:ben"), "{changed}");
+    }
+
+    #[test]
+    fn bad_drafts_are_refused_with_a_reason() {
+        let mut draft = weekly();
+        draft.end = draft.start;
+        assert!(create("a@x", &draft, at(2030, 1, 1, 0, 0)).is_err());
+        let mut draft = weekly();
+        draft.summary = " ".into();
+        assert!(create("a@x", &draft, at(2030, 1, 1, 0, 0)).is_err());
+        let mut draft = weekly();
+        // 02:30 on 31 March 2030 does not exist in Berlin.
+        draft.start = local(2030, 3, 31, 2) + TimeDelta::minutes(30);
+        draft.end = local(2030, 3, 31, 4);
+        assert!(create("a@x", &draft, at(2030, 1, 1, 0, 0)).is_err());
+        let mut draft = weekly();
+        draft.end = draft.start + TimeDelta::days(40);
+        assert!(create("a@x", &draft, at(2030, 1, 1, 0, 0)).is_err());
+        assert!(create("a\r\nb", &weekly(), at(2030, 1, 1, 0, 0)).is_err());
+        let single = create("b@x", &Draft { repeat: None, ..weekly() }, at(2030, 1, 1, 0, 0)).unwrap();
+        assert!(move_occurrence(&single, at(2030, 3, 18, 8, 0), local(2030, 3, 19, 9), local(2030, 3, 19, 10), BERLIN, at(2030, 1, 1, 0, 0)).is_err());
+    }
+
+    #[test]
+    fn all_day_events_end_after_their_last_day() {
+        let draft = Draft {
+            summary: "Urlaub".into(),
+            start: local(2030, 7, 1, 0),
+            end: local(2030, 7, 5, 0),
+            all_day: true,
+            ..Draft::new(BERLIN)
+        };
+        let text = create("u@x", &draft, at(2030, 1, 1, 0, 0)).unwrap();
+        assert!(text.contains("DTEND;VALUE=DATE:20300706"), "{text}");
+        let back = read(&text, BERLIN).unwrap();
+        assert_eq!((back.start, back.end, back.all_day), (draft.start, draft.end, true));
+    }
+}
