@@ -100,6 +100,36 @@ pub struct Participant {
     pub kind: UserKind,
 }
 
+/// What is wrong with a draft.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Problem {
+    /// No title.
+    #[error("the event needs a title")]
+    NoTitle,
+    /// A title, place or notes longer than allowed.
+    #[error("the title, place or notes are too long")]
+    TooLong,
+    /// More than [`MAX_ATTENDEES`].
+    #[error("too many attendees")]
+    TooManyAttendees,
+    /// A time the clock skips in the zone (the spring change).
+    #[error("a time that does not exist in the zone: the clock skips it")]
+    Skipped,
+    /// The end is not after the start, or more than [`MAX_LENGTH`] after.
+    #[error("the end must be after the start, within 31 days")]
+    Times,
+    /// The series ends before it starts.
+    #[error("the series must end after it starts")]
+    Until,
+}
+
+impl From<Problem> for Error {
+    fn from(problem: Problem) -> Self {
+        Error::invalid("event", problem.to_string())
+    }
+}
+
 /// What a page's event form holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Draft {
@@ -145,34 +175,27 @@ impl Draft {
     /// Checks the draft: a title, bounded texts, an end after the start
     /// within [`MAX_LENGTH`], times that exist in the zone, an end of the
     /// series after its start, and at most [`MAX_ATTENDEES`].
-    pub fn check(&self) -> Result<()> {
-        let invalid = |why: &str| Err(Error::invalid("event", why));
+    pub fn check(&self) -> Result<(), Problem> {
         if self.summary.trim().is_empty() {
-            return invalid("the event needs a title");
+            return Err(Problem::NoTitle);
         }
-        if self.summary.chars().count() > MAX_LINE || self.location.chars().count() > MAX_LINE {
-            return invalid("the title or place is too long");
-        }
-        if self.description.chars().count() > MAX_DESCRIPTION {
-            return invalid("the notes are too long");
+        if self.summary.chars().count() > MAX_LINE
+            || self.location.chars().count() > MAX_LINE
+            || self.description.chars().count() > MAX_DESCRIPTION
+        {
+            return Err(Problem::TooLong);
         }
         if self.attendees.len() > MAX_ATTENDEES {
-            return Err(Error::LimitExceeded {
-                what: "attendees",
-                limit: MAX_ATTENDEES as u64,
-            });
+            return Err(Problem::TooManyAttendees);
         }
-        let (start, end) = self.span()?;
-        if end <= start {
-            return invalid("the end must be after the start");
-        }
-        if end - start > MAX_LENGTH {
-            return invalid("an event lasts at most 31 days");
+        let (start, end) = self.span().map_err(|_| Problem::Skipped)?;
+        if end <= start || end - start > MAX_LENGTH {
+            return Err(Problem::Times);
         }
         if let Some(until) = self.repeat.and_then(|r| r.until)
             && until < self.start.date()
         {
-            return invalid("the series must end after it starts");
+            return Err(Problem::Until);
         }
         Ok(())
     }

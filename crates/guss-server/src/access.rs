@@ -27,7 +27,7 @@ use guss_identity::store::{IdentityStore as _, SqlStore, TenantRegistry as _};
 use guss_mail::store::Account;
 use guss_policy::{EntityLoader, Grantee, ResourceFacts, ShareLevel, ShareLinkFacts, Subject};
 
-use crate::office::Offices;
+use crate::office::{Bookable, BookableKind, Offices};
 use crate::presets::Profession;
 
 /// The calendar user that owns the office's shared calendars.
@@ -141,6 +141,17 @@ impl OfficeFacts {
                     .shared(Grantee::Group(everyone(tenant)), ShareLevel::Edit),
             ));
         }
+        if !owner.contains('@') {
+            // A room's or car's bookings: everyone sees them; they are
+            // written only by scheduling, which books or declines.
+            let settings = self.offices.settings(tenant).await.map_err(|e| {
+                guss_core::Error::Backend(e.into())
+            })?;
+            return Ok(settings.bookable(owner).map(|_| {
+                ResourceFacts::unowned(Scope::Calendar)
+                    .shared(Grantee::Group(everyone(tenant)), ShareLevel::View)
+            }));
+        }
         let Some(person) = self.person_by_handle(tenant, owner).await? else {
             return Ok(None);
         };
@@ -221,16 +232,19 @@ impl EntityLoader for OfficeFacts {
 pub struct OfficeCalendarUsers {
     identity: SqlStore,
     calendars: CalendarStore,
+    offices: Offices,
     /// People whose homes already show the office calendars.
     welcomed: Mutex<HashSet<(TenantId, String)>>,
 }
 
 impl OfficeCalendarUsers {
-    /// Calendar users from `identity`; the office calendars in `calendars`.
-    pub fn new(identity: SqlStore, calendars: CalendarStore) -> Self {
+    /// Calendar users from `identity`, rooms and cars from `offices`; the
+    /// office calendars in `calendars`.
+    pub fn new(identity: SqlStore, calendars: CalendarStore, offices: Offices) -> Self {
         OfficeCalendarUsers {
             identity,
             calendars,
+            offices,
             welcomed: Mutex::default(),
         }
     }
@@ -243,6 +257,14 @@ impl OfficeCalendarUsers {
             display_name: person.display_name.clone(),
             kind: UserKind::Individual,
         })
+    }
+
+    /// The room or car `handle` of `tenant`.
+    async fn bookable_user(&self, tenant: TenantId, handle: &str) -> Option<CalendarUser> {
+        let settings = self.offices.settings(tenant).await.ok()?;
+        let bookable = settings.bookable(handle)?;
+        let organisation = self.identity.tenant(tenant).await.ok()??;
+        Some(bookable_user(bookable, &organisation.relying_party.id))
     }
 
     async fn office_user(&self, tenant: TenantId) -> Option<CalendarUser> {
@@ -321,6 +343,9 @@ impl CalendarUsers for OfficeCalendarUsers {
         if handle == OFFICE_HANDLE {
             return self.office_user(tenant).await;
         }
+        if !handle.contains('@') {
+            return self.bookable_user(tenant, handle).await;
+        }
         let address = handle.parse::<EmailAddress>().ok()?;
         let store = self.identity.scoped(tenant).await.ok()?;
         let person = store.person_by_email(&address).await.ok()??;
@@ -333,10 +358,30 @@ impl CalendarUsers for OfficeCalendarUsers {
         {
             return Some(office);
         }
+        if let Some((local, _)) = address.split_once('@')
+            && let Some(bookable) = self.bookable_user(tenant, local).await
+            && bookable.address.eq_ignore_ascii_case(address)
+        {
+            return Some(bookable);
+        }
         let parsed = address.parse::<EmailAddress>().ok()?;
         let store = self.identity.scoped(tenant).await.ok()?;
         let person = store.person_by_email(&parsed).await.ok()??;
         Self::person_user(&person)
+    }
+}
+
+/// The calendar user of a room or car, whose address is in the
+/// organisation's host (`rp_id`).
+pub fn bookable_user(bookable: &Bookable, rp_id: &str) -> CalendarUser {
+    CalendarUser {
+        handle: bookable.handle.clone(),
+        address: format!("{}@{rp_id}", bookable.handle),
+        display_name: bookable.name.clone(),
+        kind: match bookable.kind {
+            BookableKind::Room => UserKind::Room,
+            BookableKind::Car => UserKind::Resource,
+        },
     }
 }
 

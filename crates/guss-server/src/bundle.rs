@@ -197,7 +197,11 @@ impl Bundle {
             events.clone(),
             authorizer.clone(),
         ));
-        let calendar_users = Arc::new(OfficeCalendarUsers::new(identity_store, calendars.clone()));
+        let calendar_users = Arc::new(OfficeCalendarUsers::new(
+            identity_store,
+            calendars.clone(),
+            offices.clone(),
+        ));
         let form_key = ring::hmac::Key::new(
             ring::hmac::HMAC_SHA256,
             &key_file(&config.data.join("forms.key"))?,

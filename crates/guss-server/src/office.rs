@@ -76,6 +76,77 @@ pub struct OfficeSettings {
     pub step: SetupStep,
     /// The trustees of a printed break-glass kit, if one was made.
     pub break_glass_trustees: Vec<String>,
+    /// The rooms and cars people book.
+    #[serde(default)]
+    pub bookables: Vec<Bookable>,
+}
+
+/// A room or car of the office: a calendar user that books itself, never
+/// twice for one time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bookable {
+    /// Its handle: the path segment of its calendar and the local part of
+    /// its calendar address (never an e-mail address, so never a person's).
+    pub handle: String,
+    /// The name people see.
+    pub name: String,
+    /// Room or car.
+    pub kind: BookableKind,
+}
+
+/// What a bookable is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookableKind {
+    /// A room (CUTYPE=ROOM).
+    Room,
+    /// A car or other equipment (CUTYPE=RESOURCE).
+    Car,
+}
+
+/// The most rooms and cars of one office.
+pub const MAX_BOOKABLES: usize = 50;
+
+impl OfficeSettings {
+    /// The room or car with `handle`.
+    pub fn bookable(&self, handle: &str) -> Option<&Bookable> {
+        self.bookables.iter().find(|b| b.handle == handle)
+    }
+
+    /// A handle for a new room or car named `name`: `raum-…` or
+    /// `fahrzeug-…` from the name's letters and digits, numbered when taken.
+    ///
+    /// ```
+    /// use guss_server::office::{BookableKind, OfficeSettings};
+    /// let settings = OfficeSettings::default();
+    /// assert_eq!(settings.new_handle("Besprechung 1 (groß)", BookableKind::Room), "raum-besprechung-1-gro");
+    /// ```
+    pub fn new_handle(&self, name: &str, kind: BookableKind) -> String {
+        let prefix = match kind {
+            BookableKind::Room => "raum",
+            BookableKind::Car => "fahrzeug",
+        };
+        let mut slug = String::new();
+        for c in name.chars().flat_map(char::to_lowercase) {
+            if c.is_ascii_alphanumeric() {
+                slug.push(c);
+            } else if !slug.ends_with('-') && !slug.is_empty() {
+                slug.push('-');
+            }
+            if slug.len() >= 40 {
+                break;
+            }
+        }
+        let base = format!("{prefix}-{}", slug.trim_end_matches('-'));
+        let base = base.trim_end_matches('-').to_owned();
+        let mut handle = base.clone();
+        let mut n = 2;
+        while self.bookable(&handle).is_some() || handle == crate::access::OFFICE_HANDLE {
+            handle = format!("{base}-{n}");
+            n += 1;
+        }
+        handle
+    }
 }
 
 /// The office's time zone: what the pages show times in, and which day a

@@ -10,16 +10,7 @@ mod support;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use guss_testkit::backend_tests;
-use support::{Browser, LOCAL, first_owner, office, send};
-
-/// The value of the first `name="NAME" value="…"` after `after`.
-fn field(body: &str, after: &str, name: &str) -> String {
-    let from = body.find(after).expect("the marker is on the page");
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = body[from..].find(&marker).unwrap() + from + marker.len();
-    let end = body[start..].find('"').unwrap() + start;
-    body[start..end].to_owned()
-}
+use support::{Browser, LOCAL, field, first_owner, office, send};
 
 backend_tests! {
     async fn people_see_and_end_their_own_access_and_admins_read_the_log(db: TestDb) {

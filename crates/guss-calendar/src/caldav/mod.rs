@@ -28,6 +28,7 @@
 //! ```
 
 mod backend;
+mod editor;
 mod mkcalendar;
 mod paths;
 mod props;

@@ -36,6 +36,17 @@ fn busy_in(text: &str, range: &Interval, limits: &ExpandLimits) -> Vec<Interval>
 impl TenantCalendars {
     /// When `owner` is busy in `range`, from all their calendars (not the inbox).
     pub async fn busy_of(&self, owner: &str, range: &Interval) -> Result<Vec<Interval>> {
+        self.busy_except(owner, range, None).await
+    }
+
+    /// When `owner` is busy in `range`, not counting the event with UID
+    /// `except`: what that event, moved, would clash with.
+    pub async fn busy_except(
+        &self,
+        owner: &str,
+        range: &Interval,
+        except: Option<&str>,
+    ) -> Result<Vec<Interval>> {
         let mut busy = Vec::new();
         for calendar in self
             .calendars(owner)
@@ -43,7 +54,12 @@ impl TenantCalendars {
             .iter()
             .filter(|c| c.kind != CollectionKind::Inbox)
         {
-            for object in self.objects_in_range(calendar, range).await? {
+            for object in self
+                .objects_in_range(calendar, range)
+                .await?
+                .iter()
+                .filter(|o| Some(o.uid.as_str()) != except)
+            {
                 busy.extend(busy_in(&object.ics, range, &self.limits().expand));
             }
         }

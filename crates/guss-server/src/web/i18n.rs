@@ -142,6 +142,9 @@ pub struct Text {
     /// The people pages.
     pub people: &'static super::people_text::PeopleText,
     pub nav_security: &'static str,
+    pub nav_calendar: &'static str,
+    /// The calendar pages.
+    pub calendar: &'static super::calendar_text::CalendarText,
     /// The security page.
     pub security: &'static super::security_text::SecurityText,
     pub nav_setup: &'static str,
@@ -299,6 +302,8 @@ pub static DE: Text = Text {
     people: &super::people_text::DE,
     nav_security: "Sicherheit",
     security: &super::security_text::DE,
+    nav_calendar: "Kalender",
+    calendar: &super::calendar_text::DE,
     nav_setup: "Einrichtung",
     sign_out: "Abmelden",
     sign_in_title: "Anmelden",
@@ -454,6 +459,8 @@ pub static EN: Text = Text {
     people: &super::people_text::EN,
     nav_security: "Security",
     security: &super::security_text::EN,
+    nav_calendar: "Calendar",
+    calendar: &super::calendar_text::EN,
     nav_setup: "Setup",
     sign_out: "Sign out",
     sign_in_title: "Sign in",

@@ -70,8 +70,11 @@ macro_rules! results {
 }
 pub(crate) use results;
 
+mod calendar;
+pub mod calendar_text;
 mod devices;
 mod error;
+mod events;
 mod files;
 pub mod files_text;
 mod history;
@@ -152,6 +155,20 @@ pub fn router(bundle: Arc<Bundle>) -> Router {
         .route("/files/share", post(shares::create))
         .route("/files/shares", get(shares::list))
         .route("/files/shares/revoke", post(shares::revoke))
+        .route("/calendar", get(calendar::page))
+        .route("/calendar/new", get(events::new_form))
+        .route("/calendar/edit", get(events::edit_form))
+        .route("/calendar/save", post(events::save))
+        .route("/calendar/event", get(events::show))
+        .route("/calendar/occurrence/move", post(events::move_occurrence))
+        .route(
+            "/calendar/occurrence/cancel",
+            post(events::cancel_occurrence),
+        )
+        .route("/calendar/delete", post(events::delete))
+        .route("/calendar/bookables", get(calendar::bookables))
+        .route("/calendar/bookables/add", post(calendar::add_bookable))
+        .route("/calendar/bookables/remove", post(calendar::remove_bookable))
         .route("/people", get(people::list))
         .route("/people/invite", post(people::invite_person))
         .route(

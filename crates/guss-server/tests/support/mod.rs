@@ -298,6 +298,15 @@ impl Browser {
     }
 }
 
+/// The value of the first `name="NAME" value="…"` after `after`.
+pub fn field(body: &str, after: &str, name: &str) -> String {
+    let from = body.find(after).expect("the marker is on the page");
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body[from..].find(&marker).unwrap() + from + marker.len();
+    let end = body[start..].find('"').unwrap() + start;
+    body[start..end].to_owned()
+}
+
 /// The token at the end of a `/join/TOKEN` link or path.
 pub fn token_of(link: &str) -> String {
     link.rsplit_once("/join/").unwrap().1.to_owned()
