@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end browser tests of the guss bundle server, onboarding and then,
-# on the office the onboarding made, the files and the people pages
-# (tests/browser/bundle-files.mjs, bundle-people.mjs; screenshots at two
-# widths and axe-core findings next to the onboarding's artifacts, in
-# bundle-files/ and bundle-people/): builds
+# on the office the onboarding made, the files, calendar and people pages
+# (tests/browser/bundle-files.mjs, bundle-calendar.mjs, bundle-people.mjs;
+# screenshots at two widths and axe-core findings next to the onboarding's
+# artifacts, in bundle-files/, bundle-calendar/ and bundle-people/): builds
 # `guss` (crates/guss-server), starts it on a free loopback port with a fresh
 # data directory, and runs tests/browser/bundle-onboarding.mjs (Debian
 # Chromium + CDP virtual WebAuthn authenticators) against
@@ -29,6 +29,7 @@ BROWSER_DIR="$ROOT/tests/browser"
 ARTIFACTS="${GUSS_ARTIFACTS:-$ROOT/target/test-artifacts/bundle-onboarding}"
 FILES_ARTIFACTS="$(dirname "$ARTIFACTS")/bundle-files"
 PEOPLE_ARTIFACTS="$(dirname "$ARTIFACTS")/bundle-people"
+CALENDAR_ARTIFACTS="$(dirname "$ARTIFACTS")/bundle-calendar"
 WEBDAV4_VERSION="0.11.0"
 CALDAV_VERSION="3.6.0"
 
@@ -111,6 +112,13 @@ if [ "$rc" -eq 0 ]; then
   log "running the files pages' browser test"
   GUSS_STATE="$STATE" GUSS_ARTIFACTS="$FILES_ARTIFACTS" \
     node --test "$BROWSER_DIR/bundle-files.mjs"
+  rc=$?
+fi
+if [ "$rc" -eq 0 ]; then
+  # Before the people test: it checks over CalDAV with the colleague's app password.
+  log "running the calendar pages' browser test"
+  GUSS_STATE="$STATE" GUSS_ARTIFACTS="$CALENDAR_ARTIFACTS" \
+    node --test "$BROWSER_DIR/bundle-calendar.mjs"
   rc=$?
 fi
 if [ "$rc" -eq 0 ]; then

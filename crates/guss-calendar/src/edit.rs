@@ -252,18 +252,18 @@ pub fn change_series(text: &str, draft: &Draft, now: DateTime<Utc>) -> Result<St
     draft.check()?;
     let mut calendar = parse(text)?;
     let master = master_of(&calendar)?;
-    let uid = calendar.components[master]
+    let uid = at(&calendar, master)?
         .uid()
         .unwrap_or_default()
         .to_owned();
-    let old_attendees: Vec<ICalendarEntry> = calendar.components[master]
+    let old_attendees: Vec<ICalendarEntry> = at(&calendar, master)?
         .entries
         .iter()
         .filter(|e| e.name == ICalendarProperty::Attendee)
         .cloned()
         .collect();
     let fresh = entries_of(&format!("UID:{}\r\n{}", escape(&uid), draft_lines(draft, now)))?;
-    let component = &mut calendar.components[master];
+    let component = at_mut(&mut calendar, master)?;
     let sequence = sequence_of(component) + 1;
     component.entries.retain(|e| !MANAGED.contains(&e.name));
     if draft.repeat.is_none() {
@@ -321,11 +321,11 @@ pub fn move_occurrence(
     }
     let mut calendar = parse(text)?;
     let master = master_of(&calendar)?;
-    if !calendar.components[master].is_recurrent() {
+    if !at(&calendar, master)?.is_recurrent() {
         return Err(Error::invalid("event", "the event is not a series"));
     }
     let rid = rid_line(&calendar, master, recurrence_id);
-    let uid = calendar.components[master]
+    let uid = at(&calendar, master)?
         .uid()
         .unwrap_or_default()
         .to_owned();
@@ -344,7 +344,7 @@ pub fn move_occurrence(
             copy_as_override(&mut calendar, master, rid_entries)?
         }
     };
-    let component = &mut calendar.components[index];
+    let component = at_mut(&mut calendar, index)?;
     let sequence = sequence_of(component) + 1;
     component.entries.retain(|e| {
         !matches!(
@@ -370,16 +370,16 @@ pub fn cancel_occurrence(
 ) -> Result<String> {
     let mut calendar = parse(text)?;
     let master = master_of(&calendar)?;
-    if !calendar.components[master].is_recurrent() {
+    if !at(&calendar, master)?.is_recurrent() {
         return Err(Error::invalid("event", "the event is not a series"));
     }
-    let uid = calendar.components[master]
+    let uid = at(&calendar, master)?
         .uid()
         .unwrap_or_default()
         .to_owned();
     let exdate = rid_line(&calendar, master, recurrence_id).replacen("RECURRENCE-ID", "EXDATE", 1);
     let mut fresh = entries_of(&format!("{exdate}DTSTAMP:{}\r\n", utc_stamp(now)))?;
-    let component = &mut calendar.components[master];
+    let component = at_mut(&mut calendar, master)?;
     let sequence = sequence_of(component) + 1;
     component
         .entries
@@ -399,7 +399,7 @@ pub fn cancel_occurrence(
 pub fn read(text: &str, zone: Tz) -> Result<Draft> {
     let calendar = parse(text)?;
     let master = master_of(&calendar)?;
-    let component = &calendar.components[master];
+    let component = &at(&calendar, master)?;
     let (start, end, all_day) =
         crate::recurrence::own_span(&calendar, master, &Zone::Named(zone))
             .ok_or_else(|| Error::invalid("event", "the event has no start"))?;
@@ -461,18 +461,25 @@ fn parse(text: &str) -> Result<ICalendar> {
     Ok(ical::parse(text, &ical::Limits::default())?.calendar)
 }
 
-/// The entries of content `lines` (a VEVENT's body).
+/// The entries of content `lines` (part of a VEVENT's body), and no
+/// others: the UID and DTSTAMP the parser would add to the incomplete
+/// event are left out.
 fn entries_of(lines: &str) -> Result<Vec<ICalendarEntry>> {
     let text = format!(
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//guss//calendar//EN\r\nBEGIN:VEVENT\r\n{lines}END:VEVENT\r\nEND:VCALENDAR\r\n"
     );
+    let stamped = lines.contains("DTSTAMP:");
     let calendar = parse(&text)?;
-    calendar
+    let mut entries = calendar
         .components
         .into_iter()
         .find(|c| c.component_type == ICalendarComponentType::VEvent)
         .map(|c| c.entries)
-        .ok_or_else(|| Error::invalid("event", "no event"))
+        .ok_or_else(|| Error::invalid("event", "no event"))?;
+    entries.retain(|e| {
+        e.name != ICalendarProperty::Uid && (stamped || e.name != ICalendarProperty::Dtstamp)
+    });
+    Ok(entries)
 }
 
 /// The series' master: the first event without a RECURRENCE-ID.
@@ -504,8 +511,10 @@ fn overrides_of(calendar: &ICalendar, uid: &str) -> Vec<usize> {
 fn find_override(calendar: &ICalendar, uid: &str, rid: DateTime<Utc>) -> Option<usize> {
     let zones = Zones::of(calendar);
     overrides_of(calendar, uid).into_iter().find(|&i| {
-        calendar.components[i]
-            .property(&ICalendarProperty::RecurrenceId)
+        calendar
+            .components
+            .get(i)
+            .and_then(|c| c.property(&ICalendarProperty::RecurrenceId))
             .and_then(|e| moment(e, &zones))
             .is_some_and(|t| t == rid)
     })
@@ -527,7 +536,11 @@ fn moment(entry: &ICalendarEntry, zones: &Zones) -> Option<DateTime<Utc>> {
 /// A `RECURRENCE-ID` line for the occurrence `rid` of the master, in the
 /// form of its DTSTART (a date, UTC, or a local time with its TZID).
 fn rid_line(calendar: &ICalendar, master: usize, rid: DateTime<Utc>) -> String {
-    let Some(start) = calendar.components[master].property(&ICalendarProperty::Dtstart) else {
+    let Some(start) = calendar
+        .components
+        .get(master)
+        .and_then(|c| c.property(&ICalendarProperty::Dtstart))
+    else {
         return format!("RECURRENCE-ID:{}\r\n", utc_stamp(rid));
     };
     let date_only = matches!(start.values.first(), Some(ICalendarValue::PartialDateTime(v)) if !v.has_time());
@@ -557,7 +570,7 @@ fn copy_as_override(
     master: usize,
     rid_entries: Vec<ICalendarEntry>,
 ) -> Result<usize> {
-    let mut copy = calendar.components[master].clone();
+    let mut copy = at(calendar, master)?.clone();
     copy.entries.retain(|e| {
         !matches!(
             e.name,
@@ -584,6 +597,17 @@ fn copy_as_override(
         root.component_ids.push(id);
     }
     Ok(index)
+}
+
+fn at(calendar: &ICalendar, index: usize) -> Result<&ICalendarComponent> {
+    calendar.components.get(index).ok_or(Error::NotFound("event"))
+}
+
+fn at_mut(calendar: &mut ICalendar, index: usize) -> Result<&mut ICalendarComponent> {
+    calendar
+        .components
+        .get_mut(index)
+        .ok_or(Error::NotFound("event"))
 }
 
 fn index_u32(index: usize) -> Result<u32> {
@@ -1000,6 +1024,9 @@ mod tests {
         )
         .unwrap();
         assert!(moved.contains("RECURRENCE-ID;TZID=Europe/Berlin:20300401T090000"));
+        // One UID and one DTSTAMP in each of the two events.
+        assert_eq!(moved.matches("\r\nUID:").count(), 2, "{moved}");
+        assert_eq!(moved.matches("\r\nDTSTAMP:").count(), 2, "{moved}");
         let found = starts(&moved);
         assert_eq!(found.len(), 5);
         assert!(found.contains(&at(2030, 4, 2, 12, 0)));
@@ -1033,6 +1060,8 @@ mod tests {
         let cancelled = cancel_occurrence(&moved, at(2030, 4, 1, 7, 0), at(2030, 3, 3, 0, 0)).unwrap();
         assert!(!cancelled.contains("RECURRENCE-ID"), "{cancelled}");
         assert!(cancelled.contains("EXDATE;TZID=Europe/Berlin:20300401T090000"));
+        assert_eq!(cancelled.matches("\r\nUID:").count(), 1, "{cancelled}");
+        assert_eq!(cancelled.matches("\r\nDTSTAMP:").count(), 1, "{cancelled}");
         assert_eq!(starts(&cancelled).len(), 4);
     }
 
@@ -1055,6 +1084,7 @@ mod tests {
         assert!(changed.contains("CATEGORIES:Intern"), "{changed}");
         assert!(changed.contains("TRIGGER:-PT15M"), "{changed}");
         assert!(changed.contains("SEQUENCE:1"), "{changed}");
+        assert_eq!(changed.matches("\r\nUID:").count(), 1, "{changed}");
         assert_eq!(starts(&changed)[0], at(2030, 3, 18, 9, 0));
         // No longer a series: the rule and its exceptions go.
         let moved = move_occurrence(

@@ -287,7 +287,10 @@ pub(super) fn span_text(t: &CalendarText, start: DateTime<Utc>, end: DateTime<Ut
 pub(super) fn day_name(t: &CalendarText, day: NaiveDate) -> String {
     format!(
         "{} {}",
-        t.weekdays[day.weekday().num_days_from_monday() as usize],
+        t.weekdays
+            .get(day.weekday().num_days_from_monday() as usize)
+            .copied()
+            .unwrap_or_default(),
         day.format(t.date_format)
     )
 }
