@@ -115,7 +115,9 @@ fn index_of(
     if !allowed.iter().any(|a| a.eq_ignore_ascii_case(kind)) {
         return Err(ObjectError::UnsupportedComponent(kind.into()));
     }
-    let open_ended = calendar.components.iter().any(|c| {
+    // Only the object's own rules count: a VTIMEZONE's observances repeat
+    // forever, but they do not make the event endless.
+    let open_ended = calendar.components.iter().filter(|c| c.component_type.is_event_or_todo() || c.component_type.is_journal()).any(|c| {
         c.entries.iter().any(|e| {
             e.name == ICalendarProperty::Rrule
                 && matches!(e.values.first(), Some(calcard::icalendar::ICalendarValue::RecurrenceRule(r)) if r.count.is_none() && r.until.is_none())
@@ -146,4 +148,29 @@ fn index_of(
         first_start,
         last_end,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_time_zone_that_repeats_forever_leaves_a_single_event_its_end() {
+        let text = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\n{}BEGIN:VEVENT\r\nUID:u1\r\nDTSTAMP:20300101T000000Z\r\n\
+             DTSTART;TZID=Europe/Berlin:20300107T090000\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            crate::edit::vtimezone(chrono_tz::Europe::Berlin, 2030)
+        );
+        let parsed = crate::ical::parse(&text, &Default::default()).unwrap();
+        let found = index(&parsed.calendar, &["VEVENT"]).unwrap();
+        assert_eq!(
+            found.last_end.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2030-01-07T09:00:00+00:00")
+        );
+        let endless = text.replace("DURATION:PT1H\r\n", "DURATION:PT1H\r\nRRULE:FREQ=WEEKLY\r\n");
+        let parsed = crate::ical::parse(&endless, &Default::default()).unwrap();
+        assert_eq!(index(&parsed.calendar, &["VEVENT"]).unwrap().last_end, None);
+    }
 }

@@ -29,9 +29,6 @@ use crate::access::bookable_user;
 use crate::bundle::Bundle;
 use crate::office::{BookableKind, MAX_BOOKABLES, OFFICE_ZONE};
 
-/// How many events of one calendar a page reads at most.
-const MAX_SHOWN: usize = 2_000;
-
 /// The signed-in person as a calendar user: what they see and may write.
 pub(super) struct Planner {
     pub(super) bundle: Arc<Bundle>,
@@ -215,7 +212,7 @@ pub(super) async fn occurrences(
             .objects_in_range(&calendar.info, window)
             .await
             .map_err(failed)?;
-        for object in objects.iter().take(MAX_SHOWN) {
+        for object in &objects {
             let Ok(parsed) = guss_calendar::ical::parse(&object.ics, &Default::default()) else {
                 continue;
             };
