@@ -210,7 +210,10 @@ impl Draft {
             )?;
             return Ok((start, end));
         }
-        Ok((instant(self.zone, self.start)?, instant(self.zone, self.end)?))
+        Ok((
+            instant(self.zone, self.start)?,
+            instant(self.zone, self.end)?,
+        ))
     }
 }
 
@@ -232,9 +235,13 @@ pub fn instant(zone: Tz, local: NaiveDateTime) -> Result<DateTime<Utc>> {
 pub fn create(uid: &str, draft: &Draft, now: DateTime<Utc>) -> Result<String> {
     draft.check()?;
     if uid.is_empty() || uid.len() > 255 || uid.chars().any(char::is_control) {
-        return Err(Error::invalid("event", "the UID is empty, too long or not text"));
+        return Err(Error::invalid(
+            "event",
+            "the UID is empty, too long or not text",
+        ));
     }
-    let mut text = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//guss//calendar//EN\r\n");
+    let mut text =
+        String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//guss//calendar//EN\r\n");
     if !draft.all_day {
         text.push_str(&vtimezone(draft.zone, draft.start.year()));
     }
@@ -252,27 +259,25 @@ pub fn change_series(text: &str, draft: &Draft, now: DateTime<Utc>) -> Result<St
     draft.check()?;
     let mut calendar = parse(text)?;
     let master = master_of(&calendar)?;
-    let uid = at(&calendar, master)?
-        .uid()
-        .unwrap_or_default()
-        .to_owned();
+    let uid = at(&calendar, master)?.uid().unwrap_or_default().to_owned();
     let old_attendees: Vec<ICalendarEntry> = at(&calendar, master)?
         .entries
         .iter()
         .filter(|e| e.name == ICalendarProperty::Attendee)
         .cloned()
         .collect();
-    let fresh = entries_of(&format!("UID:{}\r\n{}", escape(&uid), draft_lines(draft, now)))?;
+    let fresh = entries_of(&format!(
+        "UID:{}\r\n{}",
+        escape(&uid),
+        draft_lines(draft, now)
+    ))?;
     let component = at_mut(&mut calendar, master)?;
     let sequence = sequence_of(component) + 1;
     component.entries.retain(|e| !MANAGED.contains(&e.name));
     if draft.repeat.is_none() {
-        component.entries.retain(|e| {
-            !matches!(
-                e.name,
-                ICalendarProperty::Rdate | ICalendarProperty::Exdate
-            )
-        });
+        component
+            .entries
+            .retain(|e| !matches!(e.name, ICalendarProperty::Rdate | ICalendarProperty::Exdate));
     }
     for entry in fresh {
         match entry.name {
@@ -325,10 +330,7 @@ pub fn move_occurrence(
         return Err(Error::invalid("event", "the event is not a series"));
     }
     let rid = rid_line(&calendar, master, recurrence_id);
-    let uid = at(&calendar, master)?
-        .uid()
-        .unwrap_or_default()
-        .to_owned();
+    let uid = at(&calendar, master)?.uid().unwrap_or_default().to_owned();
     let times = entries_of(&format!(
         "DTSTART;TZID={name}:{}\r\nDTEND;TZID={name}:{}\r\nDTSTAMP:{}\r\n",
         local_stamp(start),
@@ -373,10 +375,7 @@ pub fn cancel_occurrence(
     if !at(&calendar, master)?.is_recurrent() {
         return Err(Error::invalid("event", "the event is not a series"));
     }
-    let uid = at(&calendar, master)?
-        .uid()
-        .unwrap_or_default()
-        .to_owned();
+    let uid = at(&calendar, master)?.uid().unwrap_or_default().to_owned();
     let exdate = rid_line(&calendar, master, recurrence_id).replacen("RECURRENCE-ID", "EXDATE", 1);
     let mut fresh = entries_of(&format!("{exdate}DTSTAMP:{}\r\n", utc_stamp(now)))?;
     let component = at_mut(&mut calendar, master)?;
@@ -400,9 +399,8 @@ pub fn read(text: &str, zone: Tz) -> Result<Draft> {
     let calendar = parse(text)?;
     let master = master_of(&calendar)?;
     let component = &at(&calendar, master)?;
-    let (start, end, all_day) =
-        crate::recurrence::own_span(&calendar, master, &Zone::Named(zone))
-            .ok_or_else(|| Error::invalid("event", "the event has no start"))?;
+    let (start, end, all_day) = crate::recurrence::own_span(&calendar, master, &Zone::Named(zone))
+        .ok_or_else(|| Error::invalid("event", "the event has no start"))?;
     let local = |t: DateTime<Utc>| t.with_timezone(&zone).naive_local();
     let (start, end) = if all_day {
         (local(start), local(end) - Days::new(1))
@@ -526,11 +524,16 @@ fn moment(entry: &ICalendarEntry, zones: &Zones) -> Option<DateTime<Utc>> {
         return None;
     };
     let parsed = value.to_date_time()?;
-    Some(match (parsed.offset, entry.tz_id().and_then(|id| zones.resolve(id))) {
-        (Some(offset), _) => (parsed.date_time - offset).and_utc(),
-        (None, Some(zone)) => zone.to_utc(parsed.date_time),
-        (None, None) => parsed.date_time.and_utc(),
-    })
+    Some(
+        match (
+            parsed.offset,
+            entry.tz_id().and_then(|id| zones.resolve(id)),
+        ) {
+            (Some(offset), _) => (parsed.date_time - offset).and_utc(),
+            (None, Some(zone)) => zone.to_utc(parsed.date_time),
+            (None, None) => parsed.date_time.and_utc(),
+        },
+    )
 }
 
 /// A `RECURRENCE-ID` line for the occurrence `rid` of the master, in the
@@ -543,11 +546,14 @@ fn rid_line(calendar: &ICalendar, master: usize, rid: DateTime<Utc>) -> String {
     else {
         return format!("RECURRENCE-ID:{}\r\n", utc_stamp(rid));
     };
-    let date_only = matches!(start.values.first(), Some(ICalendarValue::PartialDateTime(v)) if !v.has_time());
+    let date_only =
+        matches!(start.values.first(), Some(ICalendarValue::PartialDateTime(v)) if !v.has_time());
     let zones = Zones::of(calendar);
     match start.tz_id() {
         Some(tzid) => {
-            let local = zones.resolve(tzid).map_or(rid.naive_utc(), |z| z.to_local(rid));
+            let local = zones
+                .resolve(tzid)
+                .map_or(rid.naive_utc(), |z| z.to_local(rid));
             if date_only {
                 format!("RECURRENCE-ID;VALUE=DATE:{}\r\n", local.format("%Y%m%d"))
             } else {
@@ -588,7 +594,8 @@ fn copy_as_override(
             continue;
         };
         calendar.components.push(alarm);
-        copy.component_ids.push(index_u32(calendar.components.len() - 1)?);
+        copy.component_ids
+            .push(index_u32(calendar.components.len() - 1)?);
     }
     calendar.components.push(copy);
     let index = calendar.components.len() - 1;
@@ -600,7 +607,10 @@ fn copy_as_override(
 }
 
 fn at(calendar: &ICalendar, index: usize) -> Result<&ICalendarComponent> {
-    calendar.components.get(index).ok_or(Error::NotFound("event"))
+    calendar
+        .components
+        .get(index)
+        .ok_or(Error::NotFound("event"))
 }
 
 fn at_mut(calendar: &mut ICalendar, index: usize) -> Result<&mut ICalendarComponent> {
@@ -693,7 +703,11 @@ fn participant(entry: &ICalendarEntry) -> Option<Participant> {
 /// The series as the form offers it: a simple rule (FREQ and UNTIL);
 /// anything richer reads as its frequency.
 fn repeat_of(component: &ICalendarComponent, zone: Tz) -> Option<Repeat> {
-    let rule = match component.property(&ICalendarProperty::Rrule)?.values.first()? {
+    let rule = match component
+        .property(&ICalendarProperty::Rrule)?
+        .values
+        .first()?
+    {
         ICalendarValue::RecurrenceRule(rule) => rule,
         _ => return None,
     };
@@ -704,15 +718,17 @@ fn repeat_of(component: &ICalendarComponent, zone: Tz) -> Option<Repeat> {
         ICalendarFrequency::Yearly => Frequency::Yearly,
         _ => return None,
     };
-    let until = rule.until.as_ref().and_then(|u| u.to_date_time()).map(|u| {
-        match u.offset {
+    let until = rule
+        .until
+        .as_ref()
+        .and_then(|u| u.to_date_time())
+        .map(|u| match u.offset {
             Some(offset) => (u.date_time - offset)
                 .and_utc()
                 .with_timezone(&zone)
                 .date_naive(),
             None => u.date_time.date(),
-        }
-    });
+        });
     Some(Repeat { frequency, until })
 }
 
@@ -763,7 +779,11 @@ fn draft_lines(draft: &Draft, now: DateTime<Utc>) -> String {
         }
         out.push_str("\r\n");
     }
-    if let Some(organizer) = draft.organizer.as_ref().filter(|_| !draft.attendees.is_empty()) {
+    if let Some(organizer) = draft
+        .organizer
+        .as_ref()
+        .filter(|_| !draft.attendees.is_empty())
+    {
         let _ = write!(
             out,
             "ORGANIZER;CN={}:mailto:{}\r\n",
@@ -984,7 +1004,10 @@ mod tests {
     fn a_weekly_series_keeps_its_wall_clock_time_across_the_clock_change() {
         let text = create("a@x", &weekly(), at(2030, 3, 1, 0, 0)).unwrap();
         assert!(text.contains("BEGIN:VTIMEZONE"), "{text}");
-        assert!(text.contains("SUMMARY:Teamrunde\\; Raum 1\\, oben"), "{text}");
+        assert!(
+            text.contains("SUMMARY:Teamrunde\\; Raum 1\\, oben"),
+            "{text}"
+        );
         // 09:00 CET is 08:00 UTC; from 31 March 09:00 CEST is 07:00 UTC; the
         // last Monday, 15 April, is included.
         assert_eq!(
@@ -1002,8 +1025,14 @@ mod tests {
     #[test]
     fn the_generated_time_zone_matches_the_zone_database() {
         let text = create("a@x", &weekly(), at(2030, 3, 1, 0, 0)).unwrap();
-        assert!(text.contains("RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\n"), "{text}");
-        assert!(text.contains("RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\n"), "{text}");
+        assert!(
+            text.contains("RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\n"),
+            "{text}"
+        );
         // Read back through the file's own VTIMEZONE under another name.
         let renamed = text.replace("Europe/Berlin", "Office Time");
         assert_eq!(starts(&renamed), starts(&text));
@@ -1057,7 +1086,8 @@ mod tests {
             at(2030, 3, 2, 0, 0),
         )
         .unwrap();
-        let cancelled = cancel_occurrence(&moved, at(2030, 4, 1, 7, 0), at(2030, 3, 3, 0, 0)).unwrap();
+        let cancelled =
+            cancel_occurrence(&moved, at(2030, 4, 1, 7, 0), at(2030, 3, 3, 0, 0)).unwrap();
         assert!(!cancelled.contains("RECURRENCE-ID"), "{cancelled}");
         assert!(cancelled.contains("EXDATE;TZID=Europe/Berlin:20300401T090000"));
         assert_eq!(cancelled.matches("\r\nUID:").count(), 1, "{cancelled}");
@@ -1098,7 +1128,10 @@ mod tests {
         .unwrap();
         draft.repeat = None;
         let single = change_series(&moved, &draft, at(2030, 3, 7, 0, 0)).unwrap();
-        assert!(!single.contains("FREQ=WEEKLY") && !single.contains("RECURRENCE-ID"), "{single}");
+        assert!(
+            !single.contains("FREQ=WEEKLY") && !single.contains("RECURRENCE-ID"),
+            "{single}"
+        );
         assert_eq!(starts(&single), [at(2030, 3, 18, 9, 0)]);
     }
 
@@ -1133,7 +1166,10 @@ mod tests {
         assert_eq!(back.attendees, draft.attendees);
         assert_eq!(back.organizer.unwrap().address, "anna@example.org");
         let changed = flat(&change_series(&answered, &draft, at(2030, 3, 2, 0, 0)).unwrap());
-        assert!(changed.contains("PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:ben"), "{changed}");
+        assert!(
+            changed.contains("PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:ben"),
+            "{changed}"
+        );
     }
 
     #[test]
@@ -1153,8 +1189,26 @@ mod tests {
         draft.end = draft.start + TimeDelta::days(40);
         assert!(create("a@x", &draft, at(2030, 1, 1, 0, 0)).is_err());
         assert!(create("a\r\nb", &weekly(), at(2030, 1, 1, 0, 0)).is_err());
-        let single = create("b@x", &Draft { repeat: None, ..weekly() }, at(2030, 1, 1, 0, 0)).unwrap();
-        assert!(move_occurrence(&single, at(2030, 3, 18, 8, 0), local(2030, 3, 19, 9), local(2030, 3, 19, 10), BERLIN, at(2030, 1, 1, 0, 0)).is_err());
+        let single = create(
+            "b@x",
+            &Draft {
+                repeat: None,
+                ..weekly()
+            },
+            at(2030, 1, 1, 0, 0),
+        )
+        .unwrap();
+        assert!(
+            move_occurrence(
+                &single,
+                at(2030, 3, 18, 8, 0),
+                local(2030, 3, 19, 9),
+                local(2030, 3, 19, 10),
+                BERLIN,
+                at(2030, 1, 1, 0, 0)
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -1169,6 +1223,9 @@ mod tests {
         let text = create("u@x", &draft, at(2030, 1, 1, 0, 0)).unwrap();
         assert!(text.contains("DTEND;VALUE=DATE:20300706"), "{text}");
         let back = read(&text, BERLIN).unwrap();
-        assert_eq!((back.start, back.end, back.all_day), (draft.start, draft.end, true));
+        assert_eq!(
+            (back.start, back.end, back.all_day),
+            (draft.start, draft.end, true)
+        );
     }
 }

@@ -21,9 +21,9 @@
 #![forbid(unsafe_code)]
 
 pub mod booking;
-pub mod edit;
 #[cfg(feature = "caldav")]
 pub mod caldav;
+pub mod edit;
 mod error;
 pub mod freebusy;
 pub mod ical;

@@ -169,7 +169,10 @@ mod tests {
             found.last_end.map(|t| t.to_rfc3339()).as_deref(),
             Some("2030-01-07T09:00:00+00:00")
         );
-        let endless = text.replace("DURATION:PT1H\r\n", "DURATION:PT1H\r\nRRULE:FREQ=WEEKLY\r\n");
+        let endless = text.replace(
+            "DURATION:PT1H\r\n",
+            "DURATION:PT1H\r\nRRULE:FREQ=WEEKLY\r\n",
+        );
         let parsed = crate::ical::parse(&endless, &Default::default()).unwrap();
         assert_eq!(index(&parsed.calendar, &["VEVENT"]).unwrap().last_end, None);
     }

@@ -615,7 +615,11 @@ pub fn own_span(
     let (start, span) = own_time(component, kind, &zones, floating, &mut Vec::new())?;
     let zone = start.zone.clone().unwrap_or_else(|| floating.clone());
     let start_utc = start.utc(floating);
-    Some((start_utc, span.end(start.local, start_utc, &zone), start.date_only))
+    Some((
+        start_utc,
+        span.end(start.local, start_utc, &zone),
+        start.date_only,
+    ))
 }
 
 /// The instances of every event and task in `calendar` that overlap

@@ -27,15 +27,26 @@ fn week_view(c: &mut Criterion) {
         let office = support::office(&db).await;
         let owner = support::first_owner(&office.app).await;
         // The page makes Anna's calendar home on her first visit.
-        assert_eq!(owner.get("/calendar").await.status, axum::http::StatusCode::OK);
-        let tenant = office.bundle.offices.tenant_at(support::LOCAL).await.unwrap();
+        assert_eq!(
+            owner.get("/calendar").await.status,
+            axum::http::StatusCode::OK
+        );
+        let tenant = office
+            .bundle
+            .offices
+            .tenant_at(support::LOCAL)
+            .await
+            .unwrap();
         let calendars = office.bundle.calendars.tenant(tenant);
         let calendar = calendars
             .calendar("anna@kanzlei.example", "calendar")
             .await
             .unwrap()
             .unwrap();
-        let anna = Principal::Person { tenant, person: PersonId::new() };
+        let anna = Principal::Person {
+            tenant,
+            person: PersonId::new(),
+        };
         let now = Utc::now();
         for i in 0..EVENTS {
             let series = i < SERIES;
@@ -48,12 +59,21 @@ fn week_view(c: &mut Criterion) {
                 location: "Büro".into(),
                 start,
                 end: start + TimeDelta::minutes(45),
-                repeat: series.then_some(Repeat { frequency: Frequency::Weekly, until: None }),
+                repeat: series.then_some(Repeat {
+                    frequency: Frequency::Weekly,
+                    until: None,
+                }),
                 ..Draft::new(chrono_tz::Europe::Berlin)
             };
             let text = edit::create(&format!("bench-{i}@kanzlei.example"), &draft, now).unwrap();
             calendars
-                .put_object(&calendar, &format!("bench-{i}.ics"), &text, Precondition::None, &anna)
+                .put_object(
+                    &calendar,
+                    &format!("bench-{i}.ics"),
+                    &text,
+                    Precondition::None,
+                    &anna,
+                )
                 .await
                 .unwrap();
         }
@@ -65,7 +85,6 @@ fn week_view(c: &mut Criterion) {
     assert_eq!(answer.status, axum::http::StatusCode::OK, "{}", answer.body);
     let shown = answer.body.matches("data-event>").count();
     assert_eq!(shown, 198, "every occurrence of the week is shown");
-    println!("week view: {shown} occurrences of {EVENTS} events");
     let mut group = c.benchmark_group("calendar week view");
     group.sample_size(20);
     group.bench_function("calendar with 10,000 events", |b| {

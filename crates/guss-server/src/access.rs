@@ -144,9 +144,11 @@ impl OfficeFacts {
         if !owner.contains('@') {
             // A room's or car's bookings: everyone sees them; they are
             // written only by scheduling, which books or declines.
-            let settings = self.offices.settings(tenant).await.map_err(|e| {
-                guss_core::Error::Backend(e.into())
-            })?;
+            let settings = self
+                .offices
+                .settings(tenant)
+                .await
+                .map_err(|e| guss_core::Error::Backend(e.into()))?;
             return Ok(settings.bookable(owner).map(|_| {
                 ResourceFacts::unowned(Scope::Calendar)
                     .shared(Grantee::Group(everyone(tenant)), ShareLevel::View)

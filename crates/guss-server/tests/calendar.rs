@@ -21,14 +21,17 @@ fn object_of(location: &str) -> String {
 
 /// The events listed under the day `iso` of a week page.
 fn day<'a>(page: &'a str, iso: &str) -> &'a str {
-    let from = page.find(&format!("data-day=\"{iso}\"")).expect("the day is on the page");
+    let from = page
+        .find(&format!("data-day=\"{iso}\""))
+        .expect("the day is on the page");
     let rest = &page[from..];
     &rest[..rest.find("</section>").unwrap()]
 }
 
 fn get_ics(path: &str, user: &str, password: &str) -> Request<Body> {
     use base64::Engine as _;
-    let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let credentials =
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
     Request::builder()
         .method("GET")
         .uri(path)
@@ -39,7 +42,14 @@ fn get_ics(path: &str, user: &str, password: &str) -> Request<Body> {
 }
 
 /// The event form's fields for an event on `date` from `start` to `end`.
-fn event<'a>(csrf: &'a str, cal: &'a str, title: &'a str, date: &'a str, start: &'a str, end: &'a str) -> Vec<(&'a str, &'a str)> {
+fn event<'a>(
+    csrf: &'a str,
+    cal: &'a str,
+    title: &'a str,
+    date: &'a str,
+    start: &'a str,
+    end: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
         ("csrf", csrf),
         ("cal", cal),

@@ -251,7 +251,12 @@ pub(super) async fn occurrences(
 
 /// A time range as a page shows it: `09:00–10:00`, `all day`, or with
 /// dates when it crosses days.
-pub(super) fn span_text(t: &CalendarText, start: DateTime<Utc>, end: DateTime<Utc>, all_day: bool) -> String {
+pub(super) fn span_text(
+    t: &CalendarText,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    all_day: bool,
+) -> String {
     let (from, to) = (
         start.with_timezone(&OFFICE_ZONE),
         end.with_timezone(&OFFICE_ZONE),
@@ -294,11 +299,7 @@ pub(super) fn day_name(t: &CalendarText, day: NaiveDate) -> String {
 
 /// Today in the office.
 pub(super) fn today(bundle: &Bundle) -> NaiveDate {
-    bundle
-        .clock
-        .now()
-        .with_timezone(&OFFICE_ZONE)
-        .date_naive()
+    bundle.clock.now().with_timezone(&OFFICE_ZONE).date_naive()
 }
 
 struct DayView {
@@ -383,7 +384,9 @@ pub(super) async fn view(
             let (from, to) = (day_start(day), day_start(day + Days::new(1)));
             let events = found
                 .iter()
-                .filter(|o| o.instance.start < to && (o.instance.end > from || o.instance.start >= from))
+                .filter(|o| {
+                    o.instance.start < to && (o.instance.end > from || o.instance.start >= from)
+                })
                 .map(|o| EventView {
                     time: span_text(c, o.instance.start, o.instance.end, o.instance.all_day),
                     summary: o.summary.clone(),

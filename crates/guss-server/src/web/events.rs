@@ -11,10 +11,10 @@
 use std::sync::Arc;
 
 use askama::Template;
+use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
-use axum::body::Bytes;
 use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use guss_calendar::booking::Interval;
 use guss_calendar::calcard::icalendar::ICalendar;
@@ -231,7 +231,12 @@ impl Directory {
     }
 
     /// The draft a form describes, or the sentence that says what to fix.
-    fn draft(&self, planner: &Planner, c: &CalendarText, form: &EventForm) -> Result<Draft, String> {
+    fn draft(
+        &self,
+        planner: &Planner,
+        c: &CalendarText,
+        form: &EventForm,
+    ) -> Result<Draft, String> {
         let (Some(start), Some(end)) = (form.start(), form.end()) else {
             return Err(c.error_times.to_owned());
         };
@@ -289,17 +294,25 @@ async fn taken(
     let wanted: Vec<&(String, Participant)> = directory
         .bookables
         .iter()
-        .filter(|(_, p)| itip::attendees(&calendar).iter().any(|a| a.address == p.address))
+        .filter(|(_, p)| {
+            itip::attendees(&calendar)
+                .iter()
+                .any(|a| a.address == p.address)
+        })
         .collect();
     if wanted.is_empty() {
         return Ok(None);
     }
     let now = planner.bundle.clock.now();
-    let first = expand(&calendar, &(DateTime::<Utc>::MIN_UTC..DateTime::<Utc>::MAX_UTC), &{
-        let mut limits = expand_limits();
-        limits.max_instances = 1;
-        limits
-    })
+    let first = expand(
+        &calendar,
+        &(DateTime::<Utc>::MIN_UTC..DateTime::<Utc>::MAX_UTC),
+        &{
+            let mut limits = expand_limits();
+            limits.max_instances = 1;
+            limits
+        },
+    )
     .instances
     .first()
     .map_or(now, |i| i.start);
@@ -344,7 +357,11 @@ fn declined(directory: &Directory, object: &StoredObject) -> bool {
         return false;
     };
     itip::attendees(&parsed.calendar).iter().any(|a| {
-        a.partstat == "DECLINED" && directory.bookables.iter().any(|(_, b)| b.address == a.address)
+        a.partstat == "DECLINED"
+            && directory
+                .bookables
+                .iter()
+                .any(|(_, b)| b.address == a.address)
     })
 }
 
@@ -434,7 +451,10 @@ async fn form_page(
     };
     let page = FormPage {
         l: visit
-            .layout(&planner.bundle, if new { c.new_title } else { c.edit_title })
+            .layout(
+                &planner.bundle,
+                if new { c.new_title } else { c.edit_title },
+            )
             .await,
         c,
         f: form,
@@ -470,7 +490,13 @@ async fn availability(
         .filter(|p| form.people.contains(&p.address))
         .map(|p| (p.address.clone(), p.name.clone()))
         .collect();
-    chosen.insert(0, (planner.me().handle.clone(), planner.me().display_name.clone()));
+    chosen.insert(
+        0,
+        (
+            planner.me().handle.clone(),
+            planner.me().display_name.clone(),
+        ),
+    );
     chosen.extend(
         directory
             .bookables
@@ -601,7 +627,9 @@ pub(super) async fn save(
     }
     let draft = match directory.draft(&planner, c, &form) {
         Ok(draft) => draft,
-        Err(sentence) => return form_page(&planner, &visit, &directory, form, Some(sentence)).await,
+        Err(sentence) => {
+            return form_page(&planner, &visit, &directory, form, Some(sentence)).await;
+        }
     };
     let seen = planner.find(&form.cal).await?;
     if !seen.writable {
@@ -634,7 +662,18 @@ pub(super) async fn save(
     if let Some(sentence) = taken(&planner, &directory, c, &text).await? {
         return form_page(&planner, &visit, &directory, form, Some(sentence)).await;
     }
-    write(&planner, &directory, c, &seen, &name, &text, expected, None, Done::Saved).await
+    write(
+        &planner,
+        &directory,
+        c,
+        &seen,
+        &name,
+        &text,
+        expected,
+        None,
+        Done::Saved,
+    )
+    .await
 }
 
 /// Writes the event and goes to its page, saying what happened.
@@ -894,7 +933,18 @@ pub(super) async fn move_occurrence(
         return Err(WebError::Invalid(sentence));
     }
     let expected = Precondition::IfMatch(object.etag);
-    write(&planner, &directory, c, &seen, &form.name, &text, expected, Some(at), Done::Moved).await
+    write(
+        &planner,
+        &directory,
+        c,
+        &seen,
+        &form.name,
+        &text,
+        expected,
+        Some(at),
+        Done::Moved,
+    )
+    .await
 }
 
 /// `POST /calendar/occurrence/cancel`: cancels one occurrence of a series.

@@ -168,7 +168,10 @@ pub fn router(bundle: Arc<Bundle>) -> Router {
         .route("/calendar/delete", post(events::delete))
         .route("/calendar/bookables", get(calendar::bookables))
         .route("/calendar/bookables/add", post(calendar::add_bookable))
-        .route("/calendar/bookables/remove", post(calendar::remove_bookable))
+        .route(
+            "/calendar/bookables/remove",
+            post(calendar::remove_bookable),
+        )
         .route("/people", get(people::list))
         .route("/people/invite", post(people::invite_person))
         .route(
