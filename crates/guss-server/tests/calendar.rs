@@ -204,6 +204,19 @@ backend_tests! {
         let week = ben.get("/calendar?date=2027-04-05").await;
         assert!(day(&week.body, "2027-04-05").contains("Mandantengespräch"), "the invitation is in Ben's calendar: {}", week.body);
 
+        // Ben accepts on his copy; Anna's copy learns it.
+        let his = &week.body[week.body.find("Mandantengespräch").unwrap() - 400..];
+        let his = his[his.find("/calendar/event?").unwrap()..].split('"').next().unwrap().replace("&#38;", "&");
+        let page = ben.get(&his).await;
+        assert!(page.body.contains("data-my-answer>noch offen"), "{}", page.body);
+        assert!(!page.body.contains("/calendar/edit"), "an attendee does not edit the organizer's event");
+        let (cal, name) = (field(&page.body, "/calendar/answer", "cal"), field(&page.body, "/calendar/answer", "name"));
+        let etag = field(&page.body, "/calendar/answer", "etag");
+        let answered = ben.post_form("/calendar/answer", &[("csrf", &ben_csrf), ("cal", &cal), ("name", &name), ("etag", &etag), ("answer", "accepted")]).await;
+        assert!(answered.location.as_deref().unwrap().ends_with("done=answered"), "{:?}", answered.location);
+        assert!(ben.get(answered.location.as_deref().unwrap()).await.body.contains("data-my-answer>zugesagt"));
+        assert!(anna.get(saved.location.as_deref().unwrap()).await.body.contains("Ben Meier: zugesagt"));
+
         // Ben sees Anna busy while choosing a time.
         let mut check = event(&ben_csrf, "ben@kanzlei.example/calendar", "Akte Müller", "2027-04-05", "10:30", "11:30");
         check.extend([("people", "anna@kanzlei.example"), ("bookable", "raum-besprechung"), ("check", "1")]);

@@ -527,6 +527,7 @@ const PAGES: &[&str] = &[
     "/calendar/occurrence/move",
     "/calendar/occurrence/cancel",
     "/calendar/delete",
+    "/calendar/answer",
     "/calendar/bookables",
     "/calendar/bookables/add",
     "/calendar/bookables/remove",

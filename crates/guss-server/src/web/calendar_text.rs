@@ -41,6 +41,11 @@ pub struct CalendarText {
     pub needs_action: &'static str,
     pub repeats: &'static str,
     pub edit_event: &'static str,
+    pub answer_title: &'static str,
+    pub your_answer: &'static str,
+    pub accept: &'static str,
+    pub maybe: &'static str,
+    pub decline: &'static str,
     pub edit_series: &'static str,
     pub occurrence_title: &'static str,
     pub occurrence_hint: &'static str,
@@ -103,6 +108,7 @@ pub struct CalendarText {
     pub done_occurrence_cancelled: &'static str,
     pub done_deleted: &'static str,
     pub done_room_declined: &'static str,
+    pub done_answered: &'static str,
     pub done_bookable_added: &'static str,
     pub done_bookable_removed: &'static str,
 }
@@ -145,6 +151,11 @@ pub static DE: CalendarText = CalendarText {
     needs_action: "noch offen",
     repeats: "Wiederholung",
     edit_event: "Bearbeiten",
+    answer_title: "Ihre Antwort",
+    your_answer: "Bisher",
+    accept: "Zusagen",
+    maybe: "Vielleicht",
+    decline: "Absagen",
     edit_series: "Ganze Serie bearbeiten",
     occurrence_title: "Nur diesen Termin",
     occurrence_hint: "Verschieben oder absagen betrifft nur diesen einen Termin; die übrige Serie bleibt, wie sie ist.",
@@ -207,6 +218,7 @@ pub static DE: CalendarText = CalendarText {
     done_occurrence_cancelled: "Dieser Termin ist abgesagt; die übrige Serie bleibt.",
     done_deleted: "Der Termin ist gelöscht. Eingeladene erfahren es.",
     done_room_declined: "Gespeichert, aber der Raum oder das Fahrzeug war inzwischen belegt und hat abgelehnt. Wählen Sie einen anderen oder eine andere Zeit.",
+    done_answered: "Ihre Antwort ist gespeichert. Wer eingeladen hat, sieht sie im eigenen Kalender.",
     done_bookable_added: "Hinzugefügt. Es kann jetzt gebucht werden.",
     done_bookable_removed: "Entfernt. Bisherige Buchungen bleiben in den Kalendern der Teilnehmenden.",
 };
@@ -249,6 +261,11 @@ pub static EN: CalendarText = CalendarText {
     needs_action: "no answer yet",
     repeats: "Repeats",
     edit_event: "Edit",
+    answer_title: "Your answer",
+    your_answer: "So far",
+    accept: "Accept",
+    maybe: "Maybe",
+    decline: "Decline",
     edit_series: "Edit the whole series",
     occurrence_title: "Only this occurrence",
     occurrence_hint: "Moving or cancelling changes this one occurrence only; the rest of the series stays as it is.",
@@ -311,6 +328,7 @@ pub static EN: CalendarText = CalendarText {
     done_occurrence_cancelled: "This occurrence is cancelled; the rest of the series stays.",
     done_deleted: "The event is deleted. Those invited are told.",
     done_room_declined: "Saved, but the room or car was booked in the meantime and declined. Choose another one or another time.",
+    done_answered: "Your answer is saved. Whoever invited you sees it in their calendar.",
     done_bookable_added: "Added. It can be booked now.",
     done_bookable_removed: "Removed. Earlier bookings stay in the attendees' calendars.",
 };
@@ -322,6 +340,7 @@ super::results! {
     OccurrenceCancelled => "occurrence_cancelled", done_occurrence_cancelled;
     Deleted => "deleted", done_deleted;
     RoomDeclined => "room_declined", done_room_declined;
+    Answered => "answered", done_answered;
     BookableAdded => "bookable_added", done_bookable_added;
     BookableRemoved => "bookable_removed", done_bookable_removed;
 }

@@ -732,6 +732,8 @@ struct EventPage {
     organizer: Option<String>,
     attendees: Vec<PersonView>,
     editable: bool,
+    /// The person's own answer, when they are invited (not organizing).
+    my_answer: Option<&'static str>,
     /// The occurrence shown, for a series: its RECURRENCE-ID.
     at: Option<i64>,
     move_start_date: String,
@@ -790,23 +792,29 @@ pub(super) async fn show(
     };
     use guss_calendar::calcard::icalendar::ICalendarProperty as P;
     let answers = itip::attendees(&parsed.calendar);
+    let answer_of = |address: &str| match answers
+        .iter()
+        .find(|x| x.address == address)
+        .map(|x| x.partstat.as_str())
+    {
+        Some("ACCEPTED") => c.accepted,
+        Some("DECLINED") => c.declined,
+        Some("TENTATIVE") => c.tentative,
+        _ => c.needs_action,
+    };
     let attendees = draft
         .attendees
         .iter()
         .map(|a| PersonView {
             name: a.name.clone(),
-            answer: match answers
-                .iter()
-                .find(|x| x.address == a.address)
-                .map(|x| x.partstat.as_str())
-            {
-                Some("ACCEPTED") => c.accepted,
-                Some("DECLINED") => c.declined,
-                Some("TENTATIVE") => c.tentative,
-                _ => c.needs_action,
-            },
+            answer: answer_of(&a.address),
         })
         .collect();
+    let me = itip::normalize(&planner.me().address);
+    let my_answer = (seen.writable
+        && !may_edit(&planner, &seen, &draft)
+        && draft.attendees.iter().any(|a| a.address == me))
+    .then(|| answer_of(&me));
     let repeats = draft.repeat.map(|r| {
         let how = match r.frequency {
             Frequency::Daily => c.repeat_daily,
@@ -846,6 +854,7 @@ pub(super) async fn show(
             .map(|o| o.name.clone()),
         attendees,
         editable: may_edit(&planner, &seen, &draft),
+        my_answer,
         at: instance
             .as_ref()
             .and_then(|i| i.recurrence_id)
@@ -1007,4 +1016,63 @@ fn calendar_on(at: DateTime<Utc>, done: Done) -> String {
         at.with_timezone(&OFFICE_ZONE).date_naive(),
         done.key()
     )
+}
+
+/// The answer to an invitation.
+#[derive(Deserialize)]
+pub(super) struct AnswerForm {
+    #[serde(default)]
+    csrf: String,
+    cal: String,
+    name: String,
+    etag: String,
+    answer: String,
+}
+
+/// `POST /calendar/answer`: accept, decline or say maybe to an invitation
+/// in one's own calendar; the organizer's copy learns it (RFC 6638 §3.2.2).
+pub(super) async fn answer(
+    State(bundle): State<Arc<Bundle>>,
+    visit: Visit,
+    axum::Form(form): axum::Form<AnswerForm>,
+) -> Result<Response, WebError> {
+    use guss_calendar::calcard::icalendar::ICalendarParticipationStatus as Partstat;
+    let planner = Planner::form(&bundle, &visit, &form.csrf).await?;
+    let c = visit.text().calendar;
+    let partstat = match form.answer.as_str() {
+        "accepted" => Partstat::Accepted,
+        "tentative" => Partstat::Tentative,
+        "declined" => Partstat::Declined,
+        _ => return Err(WebError::NotFound),
+    };
+    let (seen, object) = load(&planner, &form.cal, &form.name).await?;
+    if !seen.writable {
+        return Err(WebError::Forbidden);
+    }
+    if object.etag != form.etag {
+        return Err(WebError::Invalid(c.error_changed.to_owned()));
+    }
+    let mut calendar = guss_calendar::ical::parse(&object.ics, &Default::default())
+        .map_err(failed)?
+        .calendar;
+    if !itip::set_partstat(&mut calendar, &planner.me().address, partstat) {
+        return Err(WebError::Forbidden);
+    }
+    planner
+        .acting
+        .put_event(
+            &seen.info.owner,
+            &seen.info.slug,
+            &form.name,
+            &guss_calendar::ical::emit(&calendar),
+            Precondition::IfMatch(object.etag),
+        )
+        .await
+        .map_err(failed)?;
+    Ok(see_other(&event_href(
+        &form.cal,
+        &form.name,
+        None,
+        Some(Done::Answered),
+    )))
 }

@@ -166,6 +166,7 @@ pub fn router(bundle: Arc<Bundle>) -> Router {
             post(events::cancel_occurrence),
         )
         .route("/calendar/delete", post(events::delete))
+        .route("/calendar/answer", post(events::answer))
         .route("/calendar/bookables", get(calendar::bookables))
         .route("/calendar/bookables/add", post(calendar::add_bookable))
         .route(
