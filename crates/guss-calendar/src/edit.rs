@@ -987,6 +987,21 @@ mod tests {
         }
     }
 
+    /// The weekly series with its occurrence of 1 April (09:00 in Berlin)
+    /// moved to 2 April, 14:00.
+    fn moved_weekly() -> String {
+        let text = create("a@x", &weekly(), at(2030, 3, 1, 0, 0)).unwrap();
+        move_occurrence(
+            &text,
+            at(2030, 4, 1, 7, 0),
+            local(2030, 4, 2, 14),
+            local(2030, 4, 2, 15),
+            BERLIN,
+            at(2030, 3, 2, 0, 0),
+        )
+        .unwrap()
+    }
+
     fn starts(text: &str) -> Vec<DateTime<Utc>> {
         let calendar = parse(text).unwrap();
         expand(
@@ -1042,16 +1057,7 @@ mod tests {
 
     #[test]
     fn moving_one_occurrence_adds_an_exception_and_keeps_the_rest() {
-        let text = create("a@x", &weekly(), at(2030, 3, 1, 0, 0)).unwrap();
-        let moved = move_occurrence(
-            &text,
-            at(2030, 4, 1, 7, 0),
-            local(2030, 4, 2, 14),
-            local(2030, 4, 2, 15),
-            BERLIN,
-            at(2030, 3, 2, 0, 0),
-        )
-        .unwrap();
+        let moved = moved_weekly();
         assert!(moved.contains("RECURRENCE-ID;TZID=Europe/Berlin:20300401T090000"));
         // One UID and one DTSTAMP in each of the two events.
         assert_eq!(moved.matches("\r\nUID:").count(), 2, "{moved}");
@@ -1076,16 +1082,7 @@ mod tests {
 
     #[test]
     fn cancelling_one_occurrence_excludes_it_and_drops_its_exception() {
-        let text = create("a@x", &weekly(), at(2030, 3, 1, 0, 0)).unwrap();
-        let moved = move_occurrence(
-            &text,
-            at(2030, 4, 1, 7, 0),
-            local(2030, 4, 2, 14),
-            local(2030, 4, 2, 15),
-            BERLIN,
-            at(2030, 3, 2, 0, 0),
-        )
-        .unwrap();
+        let moved = moved_weekly();
         let cancelled =
             cancel_occurrence(&moved, at(2030, 4, 1, 7, 0), at(2030, 3, 3, 0, 0)).unwrap();
         assert!(!cancelled.contains("RECURRENCE-ID"), "{cancelled}");

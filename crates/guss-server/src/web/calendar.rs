@@ -526,15 +526,7 @@ pub(super) async fn organisation_host(
     bundle: &Bundle,
     tenant: TenantId,
 ) -> Result<String, WebError> {
-    use guss_identity::store::TenantRegistry as _;
-    Ok(bundle
-        .identity
-        .store()
-        .tenant(tenant)
-        .await?
-        .ok_or(WebError::NoOffice)?
-        .relying_party
-        .id)
+    Ok(super::organisation(bundle, tenant).await?.relying_party.id)
 }
 
 /// The form adding a room or car.

@@ -887,23 +887,26 @@ pub(super) struct OccurrenceForm {
     end_time: String,
 }
 
-/// The calendar, the stored event (unchanged since the form) and the
+/// The planner, calendar, stored event (unchanged since the form) and
 /// occurrence an occurrence form names, for someone who may change it.
 async fn changeable(
-    planner: &Planner,
-    c: &CalendarText,
+    bundle: &Arc<Bundle>,
+    visit: &Visit,
     form: &OccurrenceForm,
-) -> Result<(Seen, StoredObject, Option<DateTime<Utc>>), WebError> {
-    let (seen, object) = load(planner, &form.cal, &form.name).await?;
+) -> Result<(Planner, Seen, StoredObject, Option<DateTime<Utc>>), WebError> {
+    let planner = Planner::form(bundle, visit, &form.csrf).await?;
+    let (seen, object) = load(&planner, &form.cal, &form.name).await?;
     let draft = edit::read(&object.ics, OFFICE_ZONE).map_err(failed)?;
-    if !may_edit(planner, &seen, &draft) {
+    if !may_edit(&planner, &seen, &draft) {
         return Err(WebError::Forbidden);
     }
     if object.etag != form.etag {
-        return Err(WebError::Invalid(c.error_changed.to_owned()));
+        return Err(WebError::Invalid(
+            visit.text().calendar.error_changed.to_owned(),
+        ));
     }
     let at = form.at.and_then(|at| DateTime::from_timestamp(at, 0));
-    Ok((seen, object, at))
+    Ok((planner, seen, object, at))
 }
 
 /// `POST /calendar/occurrence/move`: moves one occurrence of a series.
@@ -912,9 +915,8 @@ pub(super) async fn move_occurrence(
     visit: Visit,
     axum::Form(form): axum::Form<OccurrenceForm>,
 ) -> Result<Response, WebError> {
-    let planner = Planner::form(&bundle, &visit, &form.csrf).await?;
     let c = visit.text().calendar;
-    let (seen, object, at) = changeable(&planner, c, &form).await?;
+    let (planner, seen, object, at) = changeable(&bundle, &visit, &form).await?;
     let at = at.ok_or(WebError::NotFound)?;
     let times = EventForm {
         start_date: form.start_date.clone(),
@@ -962,9 +964,7 @@ pub(super) async fn cancel_occurrence(
     visit: Visit,
     axum::Form(form): axum::Form<OccurrenceForm>,
 ) -> Result<Response, WebError> {
-    let planner = Planner::form(&bundle, &visit, &form.csrf).await?;
-    let c = visit.text().calendar;
-    let (seen, object, at) = changeable(&planner, c, &form).await?;
+    let (planner, seen, object, at) = changeable(&bundle, &visit, &form).await?;
     let at = at.ok_or(WebError::NotFound)?;
     let text = edit::cancel_occurrence(&object.ics, at, bundle.clock.now()).map_err(failed)?;
     planner
@@ -987,9 +987,7 @@ pub(super) async fn delete(
     visit: Visit,
     axum::Form(form): axum::Form<OccurrenceForm>,
 ) -> Result<Response, WebError> {
-    let planner = Planner::form(&bundle, &visit, &form.csrf).await?;
-    let c = visit.text().calendar;
-    let (seen, object, _) = changeable(&planner, c, &form).await?;
+    let (planner, seen, object, _) = changeable(&bundle, &visit, &form).await?;
     let start = edit::read(&object.ics, OFFICE_ZONE)
         .ok()
         .and_then(|d| edit::instant(OFFICE_ZONE, d.start).ok());

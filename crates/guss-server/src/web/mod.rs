@@ -500,19 +500,26 @@ pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
+/// An organisation as guss-identity keeps it (its name, its host).
+pub(crate) async fn organisation(
+    bundle: &Bundle,
+    tenant: TenantId,
+) -> Result<guss_identity::Tenant, WebError> {
+    use guss_identity::store::TenantRegistry as _;
+    bundle
+        .identity
+        .store()
+        .tenant(tenant)
+        .await?
+        .ok_or(WebError::NoOffice)
+}
+
 /// An organisation's name.
 pub(crate) async fn organisation_name(
     bundle: &Bundle,
     tenant: TenantId,
 ) -> Result<String, WebError> {
-    use guss_identity::store::TenantRegistry as _;
-    Ok(bundle
-        .identity
-        .store()
-        .tenant(tenant)
-        .await?
-        .map(|t| t.name)
-        .unwrap_or_default())
+    Ok(organisation(bundle, tenant).await?.name)
 }
 
 /// The roles' names on the pages.
