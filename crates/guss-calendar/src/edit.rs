@@ -55,6 +55,8 @@ pub const MAX_DESCRIPTION: usize = 10_000;
 pub const MAX_ATTENDEES: usize = 100;
 /// The longest event (rooms and cars are booked for days at most).
 pub const MAX_LENGTH: TimeDelta = TimeDelta::days(31);
+/// The years a page's dates may fall in.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
 
 /// How often a series repeats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +115,9 @@ pub enum Problem {
     /// More than [`MAX_ATTENDEES`].
     #[error("too many attendees")]
     TooManyAttendees,
+    /// A date outside [`YEARS`].
+    #[error("dates lie between 1900 and 2200")]
+    OutOfRange,
     /// A time the clock skips in the zone (the spring change).
     #[error("a time that does not exist in the zone: the clock skips it")]
     Skipped,
@@ -187,6 +192,14 @@ impl Draft {
         }
         if self.attendees.len() > MAX_ATTENDEES {
             return Err(Problem::TooManyAttendees);
+        }
+        let until = self.repeat.and_then(|r| r.until);
+        if [Some(self.start.date()), Some(self.end.date()), until]
+            .into_iter()
+            .flatten()
+            .any(|d| !YEARS.contains(&d.year()))
+        {
+            return Err(Problem::OutOfRange);
         }
         let (start, end) = self.span().map_err(|_| Problem::Skipped)?;
         if end <= start || end - start > MAX_LENGTH {
@@ -317,6 +330,9 @@ pub fn move_occurrence(
     zone: Tz,
     now: DateTime<Utc>,
 ) -> Result<String> {
+    if !YEARS.contains(&start.year()) || !YEARS.contains(&end.year()) {
+        return Err(Problem::OutOfRange.into());
+    }
     let (from, to) = (instant(zone, start)?, instant(zone, end)?);
     if to <= from || to - from > MAX_LENGTH {
         return Err(Error::invalid(
@@ -854,36 +870,26 @@ fn utc_stamp(t: DateTime<Utc>) -> String {
 /// offset that year becomes a yearly observance (nth or last weekday of
 /// its month), or one standard observance for a zone without changes.
 pub fn vtimezone(zone: Tz, year: i32) -> String {
+    let year = year.clamp(*YEARS.start(), *YEARS.end());
     let offset_at = |t: DateTime<Utc>| zone.offset_from_utc_datetime(&t.naive_utc());
     let seconds = |t: DateTime<Utc>| offset_at(t).fix().local_minus_utc();
     let mut out = format!("BEGIN:VTIMEZONE\r\nTZID:{}\r\n", zone.name());
-    let Some(first) = Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).single() else {
-        return out + "END:VTIMEZONE\r\n";
-    };
-    let mut changes = Vec::new();
-    let mut at = first;
-    let mut before = seconds(at);
-    while at.year() == year && changes.len() < 4 {
-        let next = at + TimeDelta::hours(1);
-        let after = seconds(next);
-        if after != before {
-            // The exact minute of the change within this hour.
-            let mut change = at;
-            while seconds(change) == before {
-                change += TimeDelta::minutes(1);
-            }
-            changes.push((change, before, after));
-            before = after;
-        }
-        at = next;
+    // The zone database lists changes only so far ahead; a later year
+    // takes the rules of a year it lists.
+    let mut changes = offset_changes(zone, year);
+    if changes.is_empty() && year > 2037 {
+        changes = offset_changes(zone, 2037);
     }
     if changes.is_empty() {
-        let name = offset_at(first).to_string();
+        let first = Utc
+            .with_ymd_and_hms(year, 1, 1, 0, 0, 0)
+            .single()
+            .unwrap_or_default();
         let _ = write!(
             out,
             "BEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:{o}\r\nTZOFFSETTO:{o}\r\nTZNAME:{}\r\nEND:STANDARD\r\n",
-            escape(&name),
-            o = utc_offset(before)
+            escape(&offset_at(first).to_string()),
+            o = utc_offset(seconds(first))
         );
         return out + "END:VTIMEZONE\r\n";
     }
@@ -920,6 +926,37 @@ pub fn vtimezone(zone: Tz, year: i32) -> String {
     out + "END:VTIMEZONE\r\n"
 }
 
+/// The changes of `zone`'s offset in `year`: the instant (to the minute)
+/// and the offsets before and after, in seconds.
+fn offset_changes(zone: Tz, year: i32) -> Vec<(DateTime<Utc>, i32, i32)> {
+    let seconds = |t: DateTime<Utc>| {
+        zone.offset_from_utc_datetime(&t.naive_utc())
+            .fix()
+            .local_minus_utc()
+    };
+    let Some(first) = Utc.with_ymd_and_hms(year, 1, 1, 0, 0, 0).single() else {
+        return Vec::new();
+    };
+    let mut changes = Vec::new();
+    let mut at = first;
+    let mut before = seconds(at);
+    while at.year() == year && changes.len() < 4 {
+        let next = at + TimeDelta::hours(1);
+        let after = seconds(next);
+        if after != before {
+            // The exact minute of the change within this hour.
+            let mut change = at;
+            while seconds(change) == before {
+                change += TimeDelta::minutes(1);
+            }
+            changes.push((change, before, after));
+            before = after;
+        }
+        at = next;
+    }
+    changes
+}
+
 fn days_in_month(year: i32, month: u32) -> u32 {
     let next = if month == 12 {
         NaiveDate::from_ymd_opt(year + 1, 1, 1)
@@ -950,7 +987,7 @@ fn utc_offset(seconds: i32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone as _;
+    use chrono::{Datelike as _, TimeZone as _};
 
     use super::*;
     use crate::recurrence::{ExpandLimits, expand};
@@ -1182,6 +1219,23 @@ mod tests {
         draft.start = local(2030, 3, 31, 2) + TimeDelta::minutes(30);
         draft.end = local(2030, 3, 31, 4);
         assert!(create("a@x", &draft, at(2030, 1, 1, 0, 0)).is_err());
+        let mut draft = weekly();
+        draft.start = local(2030, 3, 18, 9).with_year(262_000).unwrap();
+        draft.end = draft.start + TimeDelta::hours(1);
+        assert!(create("a@x", &draft, at(2030, 1, 1, 0, 0)).is_err());
+        let far = NaiveDate::MAX.and_hms_opt(0, 0, 0).unwrap();
+        assert!(
+            move_occurrence(
+                &create("c@x", &weekly(), at(2030, 1, 1, 0, 0)).unwrap(),
+                at(2030, 3, 25, 8, 0),
+                far,
+                far,
+                BERLIN,
+                at(2030, 1, 1, 0, 0)
+            )
+            .is_err()
+        );
+        assert!(vtimezone(BERLIN, i32::MAX).contains("BEGIN:DAYLIGHT"));
         let mut draft = weekly();
         draft.end = draft.start + TimeDelta::days(40);
         assert!(create("a@x", &draft, at(2030, 1, 1, 0, 0)).is_err());

@@ -153,6 +153,16 @@ backend_tests! {
         let gap = anna.post_form("/calendar/save", &event(&csrf, "office/buero", "Lücke", "2027-03-28", "02:30", "04:00")).await;
         assert!(gap.body.contains("Zeitumstellung"), "{}", gap.body);
 
+        // Dates far out are refused with a sentence, and pages stay whole.
+        let far = anna.post_form("/calendar/save", &event(&csrf, "office/buero", "Fern", "3000-12-31", "09:00", "10:00")).await;
+        assert_eq!(far.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(far.body.contains("zwischen den Jahren 1900 und 2200"), "{}", far.body);
+        for path in ["/calendar?date=262143-12-31", "/calendar?date=-262143-01-01&view=day", "/calendar/new?date=9999-12-31"] {
+            assert_eq!(anna.get(path).await.status, StatusCode::OK, "{path}");
+        }
+        let nowhere = anna.get(&format!("/calendar/event?cal=office/buero&name={name}&at=-8334601228800")).await;
+        assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+
         // Deleted: gone from the week.
         let page = anna.get(&format!("/calendar/event?cal=office/buero&name={name}")).await;
         let etag = field(&page.body, "/calendar/delete", "etag");

@@ -297,6 +297,14 @@ pub(super) fn day_name(t: &CalendarText, day: NaiveDate) -> String {
     )
 }
 
+/// A date (`YYYY-MM-DD`) from a form or an address, within the years the
+/// pages accept.
+pub(super) fn parse_day(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| guss_calendar::edit::YEARS.contains(&d.year()))
+}
+
 /// Today in the office.
 pub(super) fn today(bundle: &Bundle) -> NaiveDate {
     bundle.clock.now().with_timezone(&OFFICE_ZONE).date_naive()
@@ -360,11 +368,7 @@ pub(super) async fn view(
     let planner = Planner::of(bundle, visit).await?;
     let c = visit.text().calendar;
     let today = today(bundle);
-    let date = query
-        .date
-        .as_deref()
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .unwrap_or(today);
+    let date = query.date.as_deref().and_then(parse_day).unwrap_or(today);
     let week = query.view.as_deref() != Some("day");
     let (first, count) = if week {
         (

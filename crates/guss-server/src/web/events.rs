@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse as _, Response};
-use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, Days, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use guss_calendar::booking::Interval;
 use guss_calendar::calcard::icalendar::ICalendar;
 use guss_calendar::edit::{self, Draft, Frequency, Participant, Problem, Repeat};
@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use super::calendar::{
     Planner, Seen, day_name, day_start, event_href, expand_limits, failed, organisation_host,
-    span_text, today,
+    parse_day, span_text, today,
 };
 use super::calendar_text::{CalendarText, Done};
 use super::{Layout, Visit, WebError, render, see_other};
@@ -131,15 +131,15 @@ impl EventForm {
     }
 
     fn start(&self) -> Option<NaiveDateTime> {
-        let date = NaiveDate::parse_from_str(&self.start_date, "%Y-%m-%d").ok()?;
+        let date = parse_day(&self.start_date)?;
         Some(date.and_time(self.time(&self.start_time)?))
     }
 
     fn end(&self) -> Option<NaiveDateTime> {
         let date = if self.end_date.is_empty() {
-            NaiveDate::parse_from_str(&self.start_date, "%Y-%m-%d").ok()?
+            parse_day(&self.start_date)?
         } else {
-            NaiveDate::parse_from_str(&self.end_date, "%Y-%m-%d").ok()?
+            parse_day(&self.end_date)?
         };
         Some(date.and_time(self.time(&self.end_time)?))
     }
@@ -177,6 +177,7 @@ fn problem_text(c: &CalendarText, problem: Problem) -> &'static str {
         Problem::Skipped => c.error_gap,
         Problem::Times => c.error_times,
         Problem::Until => c.error_until,
+        Problem::OutOfRange => c.error_years,
         _ => c.error_invalid,
     }
 }
@@ -237,12 +238,19 @@ impl Directory {
         c: &CalendarText,
         form: &EventForm,
     ) -> Result<Draft, String> {
+        let outside = [&form.start_date, &form.end_date, &form.until]
+            .into_iter()
+            .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .any(|d| parse_day(&d.to_string()).is_none());
+        if outside {
+            return Err(c.error_years.to_owned());
+        }
         let (Some(start), Some(end)) = (form.start(), form.end()) else {
             return Err(c.error_times.to_owned());
         };
         let repeat = frequency_of(&form.repeat).map(|frequency| Repeat {
             frequency,
-            until: NaiveDate::parse_from_str(&form.until, "%Y-%m-%d").ok(),
+            until: parse_day(&form.until),
         });
         let mut attendees: Vec<Participant> = self
             .people
@@ -481,8 +489,7 @@ async fn availability(
     c: &CalendarText,
     form: &EventForm,
 ) -> Result<Vec<Availability>, WebError> {
-    let day = NaiveDate::parse_from_str(&form.start_date, "%Y-%m-%d")
-        .unwrap_or_else(|_| today(&planner.bundle));
+    let day = parse_day(&form.start_date).unwrap_or_else(|| today(&planner.bundle));
     let window = day_start(day)..day_start(day + Days::new(1));
     let mut chosen: Vec<(String, String)> = directory
         .people
@@ -540,7 +547,7 @@ pub(super) async fn new_form(
     let day = query
         .date
         .as_deref()
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .and_then(parse_day)
         .unwrap_or_else(|| today(&bundle));
     let cal = planner
         .seen()
@@ -757,7 +764,8 @@ pub(super) async fn show(
     let parsed = guss_calendar::ical::parse(&object.ics, &Default::default()).map_err(failed)?;
     let rid = query.at.and_then(|at| DateTime::from_timestamp(at, 0));
     let instance = rid.and_then(|rid| {
-        let window = rid - TimeDelta::days(400)..rid + TimeDelta::days(400);
+        let reach = TimeDelta::days(400);
+        let window = rid.checked_sub_signed(reach)?..rid.checked_add_signed(reach)?;
         expand(&parsed.calendar, &window, &expand_limits())
             .instances
             .into_iter()
