@@ -104,6 +104,14 @@ test('bundle calendar: a series with a moved occurrence, over CalDAV; a room boo
       assert.doesNotMatch(monday, /Teamrunde/, 'the Monday is free');
       assert.match(tuesdayText, /14:00–15:00\s*Teamrunde/, 'the occurrence is on Tuesday');
       await pages.keep(owner, '06-week-moved');
+      await clickAndWait(owner, `[data-day="${tuesday}"] h3 a`, /view=day/);
+      assert.match(await owner.page.locator('[data-period]').textContent(), /^Di /, 'the day view of the Tuesday');
+      await pages.keep(owner, '06b-day');
+      await clickAndWait(owner, 'a[data-event]', /\/calendar\/event\?/);
+      await clickAndWait(owner, 'a[href^="/calendar/edit?"]', /\/calendar\/edit\?/);
+      assert.equal(await owner.page.locator('#title').inputValue(), 'Teamrunde', 'the series in its form');
+      assert.equal(await owner.page.locator('#repeat').inputValue(), 'weekly');
+      await pages.keep(owner, '06c-edit-series');
     });
     await step(owner, '3 the python caldav client sees the same series', async () => {
       const account = state.colleague.account;
