@@ -34,8 +34,8 @@ use std::fmt::Write as _;
 
 use calcard::icalendar::{
     ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarFrequency,
-    ICalendarParameterName, ICalendarParameterValue, ICalendarProperty, ICalendarUserTypes,
-    ICalendarValue,
+    ICalendarParameter, ICalendarParameterName, ICalendarParameterValue,
+    ICalendarParticipationStatus, ICalendarProperty, ICalendarUserTypes, ICalendarValue,
 };
 use chrono::{
     DateTime, Datelike as _, Days, NaiveDate, NaiveDateTime, Offset as _, TimeDelta, TimeZone,
@@ -55,8 +55,9 @@ pub const MAX_DESCRIPTION: usize = 10_000;
 pub const MAX_ATTENDEES: usize = 100;
 /// The longest event (rooms and cars are booked for days at most).
 pub const MAX_LENGTH: TimeDelta = TimeDelta::days(31);
-/// The years a page's dates may fall in.
-pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
+/// The years a page's dates may fall in: those the zone database gives
+/// daylight-saving rules for.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2099;
 
 /// How often a series repeats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +70,9 @@ pub enum Frequency {
     Monthly,
     /// Every year.
     Yearly,
+    /// As the stored series already repeats: a rule the form does not
+    /// show (an interval, a count, chosen weekdays, extra dates), kept.
+    Custom,
 }
 
 impl Frequency {
@@ -78,6 +82,7 @@ impl Frequency {
             Frequency::Weekly => "WEEKLY",
             Frequency::Monthly => "MONTHLY",
             Frequency::Yearly => "YEARLY",
+            Frequency::Custom => "",
         }
     }
 }
@@ -116,7 +121,7 @@ pub enum Problem {
     #[error("too many attendees")]
     TooManyAttendees,
     /// A date outside [`YEARS`].
-    #[error("dates lie between 1900 and 2200")]
+    #[error("dates lie between 1900 and 2099")]
     OutOfRange,
     /// A time the clock skips in the zone (the spring change).
     #[error("a time that does not exist in the zone: the clock skips it")]
@@ -247,6 +252,12 @@ pub fn instant(zone: Tz, local: NaiveDateTime) -> Result<DateTime<Utc>> {
 /// A new event `uid` from `draft`, as iCalendar text.
 pub fn create(uid: &str, draft: &Draft, now: DateTime<Utc>) -> Result<String> {
     draft.check()?;
+    if draft
+        .repeat
+        .is_some_and(|r| r.frequency == Frequency::Custom)
+    {
+        return Err(Error::invalid("event", "a new event has no rule to keep"));
+    }
     if uid.is_empty() || uid.len() > 255 || uid.chars().any(char::is_control) {
         return Err(Error::invalid(
             "event",
@@ -266,57 +277,161 @@ pub fn create(uid: &str, draft: &Draft, now: DateTime<Utc>) -> Result<String> {
 }
 
 /// The stored event `text` with its series (the master) changed to
-/// `draft`. Attendees who stay keep their answers; a series that no longer
-/// repeats loses its exceptions.
+/// `draft`.
+///
+/// What the draft leaves as it was stays as stored: times unchanged keep
+/// their own zone, a rule unchanged (or [`Frequency::Custom`]) keeps every
+/// part. Attendees who stay keep their answers unless the time or the rule
+/// changed (then they are asked again, RFC 6638 §3.2.8). Exceptions follow
+/// the series' attendees and its changed texts; when the start or the rule
+/// changes they no longer match and go, with the series' EXDATEs.
 pub fn change_series(text: &str, draft: &Draft, now: DateTime<Utc>) -> Result<String> {
     draft.check()?;
     let mut calendar = parse(text)?;
     let master = master_of(&calendar)?;
-    let uid = at(&calendar, master)?.uid().unwrap_or_default().to_owned();
-    let old_attendees: Vec<ICalendarEntry> = at(&calendar, master)?
-        .entries
-        .iter()
-        .filter(|e| e.name == ICalendarProperty::Attendee)
-        .cloned()
-        .collect();
-    let fresh = entries_of(&format!(
-        "UID:{}\r\n{}",
-        escape(&uid),
-        draft_lines(draft, now)
-    ))?;
+    let old = read_master(&calendar, master, draft.zone)?;
+    if draft
+        .repeat
+        .is_some_and(|r| r.frequency == Frequency::Custom)
+        && draft.repeat != old.repeat
+    {
+        return Err(Error::invalid("event", "the series has no rule to keep"));
+    }
+    let (start, end) = draft.span()?;
+    let (old_start, old_end) = old.span()?;
+    let start_kept = start == old_start && draft.all_day == old.all_day;
+    let times_kept = start_kept && end == old_end;
+    let rule_kept = draft.repeat == old.repeat;
+    let old_master = at(&calendar, master)?.clone();
+    let uid = old_master.uid().unwrap_or_default().to_owned();
+    let organizer = draft.organizer.as_ref().map(|o| normalize(&o.address));
+    let decided = |name: &ICalendarProperty| {
+        MANAGED.contains(name)
+            && !(times_kept
+                && matches!(
+                    name,
+                    ICalendarProperty::Dtstart
+                        | ICalendarProperty::Dtend
+                        | ICalendarProperty::Duration
+                ))
+            && !(rule_kept && *name == ICalendarProperty::Rrule)
+    };
+    let fresh = entries_of(&draft_lines(draft, now))?;
     let component = at_mut(&mut calendar, master)?;
     let sequence = sequence_of(component) + 1;
-    component.entries.retain(|e| !MANAGED.contains(&e.name));
-    if draft.repeat.is_none() {
+    component.entries.retain(|e| !decided(&e.name));
+    if !rule_kept || draft.repeat.is_none() || !start_kept {
         component
             .entries
             .retain(|e| !matches!(e.name, ICalendarProperty::Rdate | ICalendarProperty::Exdate));
     }
-    for entry in fresh {
-        match entry.name {
-            ICalendarProperty::Uid => continue,
-            ICalendarProperty::Attendee => {
-                let address = entry.calendar_address().map(normalize);
-                let kept = old_attendees
-                    .iter()
-                    .find(|old| old.calendar_address().map(normalize) == address);
-                component.entries.push(kept.cloned().unwrap_or(entry));
-            }
-            _ => component.entries.push(entry),
-        }
+    for entry in fresh.into_iter().filter(|e| decided(&e.name)) {
+        let kept = (entry.name == ICalendarProperty::Attendee && times_kept && rule_kept)
+            .then(|| answer_of(&old_master, &entry))
+            .flatten();
+        component.entries.push(kept.unwrap_or(entry));
     }
     set_sequence(component, sequence);
-    if draft.repeat.is_none() {
-        let overrides: Vec<u32> = overrides_of(&calendar, &uid)
+    if !(times_kept && rule_kept) {
+        reset_answers(component, organizer.as_deref());
+    }
+    let series = component.clone();
+    let overrides = overrides_of(&calendar, &uid);
+    if draft.repeat.is_none() || !start_kept || !rule_kept {
+        let ids: Vec<u32> = overrides
             .into_iter()
             .filter_map(|i| u32::try_from(i).ok())
             .collect();
-        calendar.remove_component_ids(&overrides);
+        calendar.remove_component_ids(&ids);
+    } else {
+        for index in overrides {
+            follow_series(at_mut(&mut calendar, index)?, &old_master, &series);
+        }
     }
-    if !draft.all_day {
+    if !draft.all_day && !times_kept {
         ensure_vtimezone(&mut calendar, draft.zone, draft.start.year())?;
     }
     Ok(ical::emit(&calendar))
+}
+
+/// The stored ATTENDEE line in `component` of the attendee `entry` names,
+/// with their answer, if they were there.
+fn answer_of(component: &ICalendarComponent, entry: &ICalendarEntry) -> Option<ICalendarEntry> {
+    let address = entry.calendar_address().map(normalize);
+    component
+        .entries
+        .iter()
+        .find(|old| {
+            old.name == ICalendarProperty::Attendee
+                && old.calendar_address().map(normalize) == address
+        })
+        .cloned()
+}
+
+/// Asks every attendee but the organizer again (PARTSTAT=NEEDS-ACTION).
+fn reset_answers(component: &mut ICalendarComponent, organizer: Option<&str>) {
+    for entry in component
+        .entries
+        .iter_mut()
+        .filter(|e| e.name == ICalendarProperty::Attendee)
+    {
+        if entry.calendar_address().map(normalize).as_deref() == organizer {
+            continue;
+        }
+        entry
+            .params
+            .retain(|p| p.name != ICalendarParameterName::Partstat);
+        entry.params.push(ICalendarParameter {
+            name: ICalendarParameterName::Partstat,
+            value: ICalendarParameterValue::Partstat(ICalendarParticipationStatus::NeedsAction),
+        });
+    }
+}
+
+/// An exception after its series changed from `old` to `new`: the
+/// series' organizer and attendees (those already in the exception keep
+/// their answer for it), and the texts it had from the series.
+fn follow_series(
+    exception: &mut ICalendarComponent,
+    old: &ICalendarComponent,
+    new: &ICalendarComponent,
+) {
+    let people: Vec<ICalendarEntry> = new
+        .entries
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.name,
+                ICalendarProperty::Attendee | ICalendarProperty::Organizer
+            )
+        })
+        .map(|e| match e.name {
+            ICalendarProperty::Attendee => answer_of(exception, e).unwrap_or_else(|| e.clone()),
+            _ => e.clone(),
+        })
+        .collect();
+    exception.entries.retain(|e| {
+        !matches!(
+            e.name,
+            ICalendarProperty::Attendee | ICalendarProperty::Organizer
+        )
+    });
+    exception.entries.extend(people);
+    for name in [
+        ICalendarProperty::Summary,
+        ICalendarProperty::Location,
+        ICalendarProperty::Description,
+    ] {
+        if text_of(exception, name.clone()) != text_of(old, name.clone()) {
+            continue;
+        }
+        exception.entries.retain(|e| e.name != name);
+        exception
+            .entries
+            .extend(new.entries.iter().filter(|e| e.name == name).cloned());
+    }
+    let sequence = sequence_of(exception) + 1;
+    set_sequence(exception, sequence);
 }
 
 /// The stored series `text` with its occurrence `recurrence_id` (the start
@@ -345,8 +460,12 @@ pub fn move_occurrence(
     if !at(&calendar, master)?.is_recurrent() {
         return Err(Error::invalid("event", "the event is not a series"));
     }
-    let rid = rid_line(&calendar, master, recurrence_id);
+    let rid = rid_line(&calendar, master, recurrence_id, zone);
     let uid = at(&calendar, master)?.uid().unwrap_or_default().to_owned();
+    let organizer = at(&calendar, master)?
+        .property(&ICalendarProperty::Organizer)
+        .and_then(|e| e.calendar_address())
+        .map(normalize);
     let times = entries_of(&format!(
         "DTSTART;TZID={name}:{}\r\nDTEND;TZID={name}:{}\r\nDTSTAMP:{}\r\n",
         local_stamp(start),
@@ -354,7 +473,7 @@ pub fn move_occurrence(
         utc_stamp(now),
         name = zone.name()
     ))?;
-    let existing = find_override(&calendar, &uid, recurrence_id);
+    let existing = find_override(&calendar, &uid, recurrence_id, zone);
     let index = match existing {
         Some(index) => index,
         None => {
@@ -375,15 +494,20 @@ pub fn move_occurrence(
     });
     component.entries.extend(times);
     set_sequence(component, sequence);
+    // A new time: those invited are asked again for this occurrence.
+    reset_answers(component, organizer.as_deref());
     ensure_vtimezone(&mut calendar, zone, start.year())?;
     Ok(ical::emit(&calendar))
 }
 
 /// The stored series `text` without its occurrence `recurrence_id`: an
-/// EXDATE on the series, and any exception for it removed.
+/// EXDATE on the series, and any exception for it removed. Dates and
+/// floating times are read in `zone`, as the expansion that found the
+/// occurrence read them.
 pub fn cancel_occurrence(
     text: &str,
     recurrence_id: DateTime<Utc>,
+    zone: Tz,
     now: DateTime<Utc>,
 ) -> Result<String> {
     let mut calendar = parse(text)?;
@@ -392,7 +516,8 @@ pub fn cancel_occurrence(
         return Err(Error::invalid("event", "the event is not a series"));
     }
     let uid = at(&calendar, master)?.uid().unwrap_or_default().to_owned();
-    let exdate = rid_line(&calendar, master, recurrence_id).replacen("RECURRENCE-ID", "EXDATE", 1);
+    let exdate =
+        rid_line(&calendar, master, recurrence_id, zone).replacen("RECURRENCE-ID", "EXDATE", 1);
     let mut fresh = entries_of(&format!("{exdate}DTSTAMP:{}\r\n", utc_stamp(now)))?;
     let component = at_mut(&mut calendar, master)?;
     let sequence = sequence_of(component) + 1;
@@ -401,7 +526,7 @@ pub fn cancel_occurrence(
         .retain(|e| e.name != ICalendarProperty::Dtstamp);
     component.entries.append(&mut fresh);
     set_sequence(component, sequence);
-    if let Some(index) = find_override(&calendar, &uid, recurrence_id)
+    if let Some(index) = find_override(&calendar, &uid, recurrence_id, zone)
         && let Ok(index) = u32::try_from(index)
     {
         calendar.remove_component_ids(&[index]);
@@ -413,9 +538,13 @@ pub fn cancel_occurrence(
 /// as a draft in `zone`. Attendees are everyone but the organizer.
 pub fn read(text: &str, zone: Tz) -> Result<Draft> {
     let calendar = parse(text)?;
-    let master = master_of(&calendar)?;
-    let component = &at(&calendar, master)?;
-    let (start, end, all_day) = crate::recurrence::own_span(&calendar, master, &Zone::Named(zone))
+    read_master(&calendar, master_of(&calendar)?, zone)
+}
+
+/// The series at `master` as a draft in `zone`.
+fn read_master(calendar: &ICalendar, master: usize, zone: Tz) -> Result<Draft> {
+    let component = at(calendar, master)?;
+    let (start, end, all_day) = crate::recurrence::own_span(calendar, master, &Zone::Named(zone))
         .ok_or_else(|| Error::invalid("event", "the event has no start"))?;
     let local = |t: DateTime<Utc>| t.with_timezone(&zone).naive_local();
     let (start, end) = if all_day {
@@ -522,66 +651,74 @@ fn overrides_of(calendar: &ICalendar, uid: &str) -> Vec<usize> {
 }
 
 /// The exception of `uid` for the occurrence `rid`, if there is one.
-fn find_override(calendar: &ICalendar, uid: &str, rid: DateTime<Utc>) -> Option<usize> {
+fn find_override(calendar: &ICalendar, uid: &str, rid: DateTime<Utc>, zone: Tz) -> Option<usize> {
     let zones = Zones::of(calendar);
     overrides_of(calendar, uid).into_iter().find(|&i| {
         calendar
             .components
             .get(i)
             .and_then(|c| c.property(&ICalendarProperty::RecurrenceId))
-            .and_then(|e| moment(e, &zones))
+            .and_then(|e| moment(e, &zones, zone))
             .is_some_and(|t| t == rid)
     })
 }
 
-/// The instant a date-time entry names (floating read as UTC).
-fn moment(entry: &ICalendarEntry, zones: &Zones) -> Option<DateTime<Utc>> {
+/// The instant a date-time entry names, as the expansion reads it: dates
+/// and floating times in `floating`.
+fn moment(entry: &ICalendarEntry, zones: &Zones, floating: Tz) -> Option<DateTime<Utc>> {
     let ICalendarValue::PartialDateTime(value) = entry.values.first()? else {
         return None;
     };
     let parsed = value.to_date_time()?;
-    Some(
-        match (
-            parsed.offset,
-            entry.tz_id().and_then(|id| zones.resolve(id)),
-        ) {
-            (Some(offset), _) => (parsed.date_time - offset).and_utc(),
-            (None, Some(zone)) => zone.to_utc(parsed.date_time),
-            (None, None) => parsed.date_time.and_utc(),
-        },
-    )
+    let zone = entry
+        .tz_id()
+        .filter(|_| value.has_time())
+        .and_then(|id| zones.resolve(id));
+    Some(match (parsed.offset, zone) {
+        (Some(offset), _) => (parsed.date_time - offset).and_utc(),
+        (None, Some(zone)) => zone.to_utc(parsed.date_time),
+        (None, None) => Zone::Named(floating).to_utc(parsed.date_time),
+    })
 }
 
 /// A `RECURRENCE-ID` line for the occurrence `rid` of the master, in the
-/// form of its DTSTART (a date, UTC, or a local time with its TZID).
-fn rid_line(calendar: &ICalendar, master: usize, rid: DateTime<Utc>) -> String {
-    let Some(start) = calendar
+/// form of its DTSTART (RFC 5545 §3.8.4.4): a date, UTC, a local time with
+/// its TZID, or a floating time; dates and floating times in `floating`,
+/// as the expansion read them.
+fn rid_line(calendar: &ICalendar, master: usize, rid: DateTime<Utc>, floating: Tz) -> String {
+    let value = calendar
         .components
         .get(master)
         .and_then(|c| c.property(&ICalendarProperty::Dtstart))
-    else {
+        .and_then(|start| match start.values.first() {
+            Some(ICalendarValue::PartialDateTime(value)) => Some((start, value)),
+            _ => None,
+        });
+    let Some((start, value)) = value else {
         return format!("RECURRENCE-ID:{}\r\n", utc_stamp(rid));
     };
-    let date_only =
-        matches!(start.values.first(), Some(ICalendarValue::PartialDateTime(v)) if !v.has_time());
-    let zones = Zones::of(calendar);
+    let in_floating = rid.with_timezone(&floating).naive_local();
+    if !value.has_time() {
+        return format!(
+            "RECURRENCE-ID;VALUE=DATE:{}\r\n",
+            in_floating.format("%Y%m%d")
+        );
+    }
+    if value.to_date_time().is_some_and(|p| p.offset.is_some()) {
+        return format!("RECURRENCE-ID:{}\r\n", utc_stamp(rid));
+    }
     match start.tz_id() {
         Some(tzid) => {
-            let local = zones
+            let local = Zones::of(calendar)
                 .resolve(tzid)
-                .map_or(rid.naive_utc(), |z| z.to_local(rid));
-            if date_only {
-                format!("RECURRENCE-ID;VALUE=DATE:{}\r\n", local.format("%Y%m%d"))
-            } else {
-                format!(
-                    "RECURRENCE-ID;TZID={}:{}\r\n",
-                    param_value(tzid),
-                    local_stamp(local)
-                )
-            }
+                .map_or(in_floating, |z| z.to_local(rid));
+            format!(
+                "RECURRENCE-ID;TZID={}:{}\r\n",
+                param_value(tzid),
+                local_stamp(local)
+            )
         }
-        None if date_only => format!("RECURRENCE-ID;VALUE=DATE:{}\r\n", rid.format("%Y%m%d")),
-        None => format!("RECURRENCE-ID:{}\r\n", utc_stamp(rid)),
+        None => format!("RECURRENCE-ID:{}\r\n", local_stamp(in_floating)),
     }
 }
 
@@ -716,23 +853,46 @@ fn participant(entry: &ICalendarEntry) -> Option<Participant> {
     })
 }
 
-/// The series as the form offers it: a simple rule (FREQ and UNTIL);
-/// anything richer reads as its frequency.
+/// The series as the form offers it: a simple rule (FREQ and UNTIL), or
+/// [`Frequency::Custom`] for anything richer (an interval, a count, chosen
+/// days, extra dates), which the form keeps as it is.
 fn repeat_of(component: &ICalendarComponent, zone: Tz) -> Option<Repeat> {
-    let rule = match component
-        .property(&ICalendarProperty::Rrule)?
-        .values
-        .first()?
-    {
-        ICalendarValue::RecurrenceRule(rule) => rule,
-        _ => return None,
+    let custom = Repeat {
+        frequency: Frequency::Custom,
+        until: None,
     };
+    let Some(entry) = component.property(&ICalendarProperty::Rrule) else {
+        return component
+            .has_property(&ICalendarProperty::Rdate)
+            .then_some(custom);
+    };
+    let Some(ICalendarValue::RecurrenceRule(rule)) = entry.values.first() else {
+        return Some(custom);
+    };
+    let simple = rule.count.is_none()
+        && rule.interval.is_none_or(|i| i == 1)
+        && rule.bysecond.is_empty()
+        && rule.byminute.is_empty()
+        && rule.byhour.is_empty()
+        && rule.byday.is_empty()
+        && rule.bymonthday.is_empty()
+        && rule.byyearday.is_empty()
+        && rule.byweekno.is_empty()
+        && rule.bymonth.is_empty()
+        && rule.bysetpos.is_empty()
+        && !component.has_property(&ICalendarProperty::Rdate)
+        && component
+            .entries
+            .iter()
+            .filter(|e| e.name == ICalendarProperty::Rrule)
+            .count()
+            == 1;
     let frequency = match rule.freq {
-        ICalendarFrequency::Daily => Frequency::Daily,
-        ICalendarFrequency::Weekly => Frequency::Weekly,
-        ICalendarFrequency::Monthly => Frequency::Monthly,
-        ICalendarFrequency::Yearly => Frequency::Yearly,
-        _ => return None,
+        ICalendarFrequency::Daily if simple => Frequency::Daily,
+        ICalendarFrequency::Weekly if simple => Frequency::Weekly,
+        ICalendarFrequency::Monthly if simple => Frequency::Monthly,
+        ICalendarFrequency::Yearly if simple => Frequency::Yearly,
+        _ => return Some(custom),
     };
     let until = rule
         .until
@@ -775,7 +935,7 @@ fn draft_lines(draft: &Draft, now: DateTime<Utc>) -> String {
     if !draft.description.trim().is_empty() {
         let _ = write!(out, "DESCRIPTION:{}\r\n", escape(draft.description.trim()));
     }
-    if let Some(repeat) = draft.repeat {
+    if let Some(repeat) = draft.repeat.filter(|r| r.frequency != Frequency::Custom) {
         let _ = write!(out, "RRULE:FREQ={}", repeat.frequency.rule());
         if let Some(until) = repeat.until {
             // UNTIL is UTC when DTSTART has a zone (RFC 5545 §3.3.10): the
@@ -1121,7 +1281,7 @@ mod tests {
     fn cancelling_one_occurrence_excludes_it_and_drops_its_exception() {
         let moved = moved_weekly();
         let cancelled =
-            cancel_occurrence(&moved, at(2030, 4, 1, 7, 0), at(2030, 3, 3, 0, 0)).unwrap();
+            cancel_occurrence(&moved, at(2030, 4, 1, 7, 0), BERLIN, at(2030, 3, 3, 0, 0)).unwrap();
         assert!(!cancelled.contains("RECURRENCE-ID"), "{cancelled}");
         assert!(cancelled.contains("EXDATE;TZID=Europe/Berlin:20300401T090000"));
         assert_eq!(cancelled.matches("\r\nUID:").count(), 1, "{cancelled}");
@@ -1259,6 +1419,157 @@ mod tests {
                 at(2030, 1, 1, 0, 0)
             )
             .is_err()
+        );
+    }
+
+    #[test]
+    fn all_day_occurrences_are_named_by_their_own_date() {
+        let daily = Draft {
+            summary: "Bereitschaft".into(),
+            start: local(2030, 6, 29, 0),
+            end: local(2030, 6, 29, 0),
+            all_day: true,
+            repeat: Some(Repeat {
+                frequency: Frequency::Daily,
+                until: None,
+            }),
+            ..Draft::new(BERLIN)
+        };
+        let text = create("d@x", &daily, at(2030, 1, 1, 0, 0)).unwrap();
+        // The pages read dates in Berlin: 1 July begins 30 June, 22:00 UTC.
+        let first_of_july = at(2030, 6, 30, 22, 0);
+        let cancelled =
+            cancel_occurrence(&text, first_of_july, BERLIN, at(2030, 1, 2, 0, 0)).unwrap();
+        assert!(
+            cancelled.contains("EXDATE;VALUE=DATE:20300701"),
+            "{cancelled}"
+        );
+        let moved = move_occurrence(
+            &text,
+            first_of_july,
+            local(2030, 7, 2, 9),
+            local(2030, 7, 2, 10),
+            BERLIN,
+            at(2030, 1, 2, 0, 0),
+        )
+        .unwrap();
+        assert!(
+            moved.contains("RECURRENCE-ID;VALUE=DATE:20300701"),
+            "{moved}"
+        );
+        // Moved again: the same exception is found and changed.
+        let again = move_occurrence(
+            &moved,
+            first_of_july,
+            local(2030, 7, 3, 9),
+            local(2030, 7, 3, 10),
+            BERLIN,
+            at(2030, 1, 3, 0, 0),
+        )
+        .unwrap();
+        assert_eq!(again.matches("RECURRENCE-ID").count(), 1, "{again}");
+    }
+
+    #[test]
+    fn rules_and_zones_the_form_does_not_show_are_kept() {
+        let text = create("r@x", &weekly(), at(2030, 1, 1, 0, 0))
+            .unwrap()
+            .replace(
+                "RRULE:FREQ=WEEKLY;UNTIL=20300415T215959Z",
+                "RRULE:FREQ=WEEKLY;COUNT=10;BYDAY=MO,WE",
+            )
+            .replace("TZID=Europe/Berlin:", "TZID=America/New_York:");
+        let mut draft = read(&text, BERLIN).unwrap();
+        assert_eq!(draft.repeat.map(|r| r.frequency), Some(Frequency::Custom));
+        assert!(
+            create("n@x", &draft, at(2030, 1, 1, 0, 0)).is_err(),
+            "nothing to keep in a new event"
+        );
+        draft.summary = "Umbenannt".into();
+        let renamed = flat(&change_series(&text, &draft, at(2030, 1, 2, 0, 0)).unwrap());
+        assert!(
+            renamed.contains("RRULE:FREQ=WEEKLY;COUNT=10;BYDAY=MO,WE"),
+            "{renamed}"
+        );
+        assert!(
+            renamed.contains("DTSTART;TZID=America/New_York:20300318T090000"),
+            "{renamed}"
+        );
+        assert!(renamed.contains("SUMMARY:Umbenannt"));
+        // Choosing a simple rule replaces the custom one.
+        draft.repeat = Some(Repeat {
+            frequency: Frequency::Daily,
+            until: None,
+        });
+        let daily = change_series(&text, &draft, at(2030, 1, 3, 0, 0)).unwrap();
+        assert!(daily.contains("RRULE:FREQ=DAILY\r\n"), "{daily}");
+    }
+
+    #[test]
+    fn a_new_time_asks_again_and_lets_stale_exceptions_go() {
+        let mut draft = weekly();
+        draft.organizer = Some(Participant {
+            address: "anna@example.org".into(),
+            name: "Anna".into(),
+            kind: UserKind::Individual,
+        });
+        draft.attendees = vec![Participant {
+            address: "ben@example.org".into(),
+            name: "Ben".into(),
+            kind: UserKind::Individual,
+        }];
+        let text = create("t@x", &draft, at(2030, 1, 1, 0, 0)).unwrap();
+        let moved = move_occurrence(
+            &text,
+            at(2030, 4, 1, 7, 0),
+            local(2030, 4, 2, 14),
+            local(2030, 4, 2, 15),
+            BERLIN,
+            at(2030, 1, 2, 0, 0),
+        )
+        .unwrap();
+        let answered = flat(&moved).replace(
+            "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:ben",
+            "PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:ben",
+        );
+        let cancelled = cancel_occurrence(
+            &answered,
+            at(2030, 3, 25, 8, 0),
+            BERLIN,
+            at(2030, 1, 3, 0, 0),
+        )
+        .unwrap();
+        // A new title reaches the exception; the answers stay.
+        let mut renamed = read(&cancelled, BERLIN).unwrap();
+        renamed.summary = "Neu".into();
+        let kept = flat(&change_series(&cancelled, &renamed, at(2030, 1, 4, 0, 0)).unwrap());
+        assert_eq!(kept.matches("SUMMARY:Neu").count(), 2, "{kept}");
+        // Ben's answers stay: accepted for the series, still open for the
+        // moved occurrence (moving it asked him again).
+        assert!(
+            kept.contains("PARTSTAT=ACCEPTED;RSVP=TRUE:mailto:ben"),
+            "{kept}"
+        );
+        assert!(
+            kept.contains("RSVP=TRUE;PARTSTAT=NEEDS-ACTION:mailto:ben"),
+            "{kept}"
+        );
+        assert!(kept.contains("EXDATE") && kept.contains("RECURRENCE-ID"));
+        // An hour later: Ben is asked again, the exception and the EXDATE go.
+        renamed.start = local(2030, 3, 18, 10);
+        renamed.end = local(2030, 3, 18, 11);
+        let later = flat(&change_series(&cancelled, &renamed, at(2030, 1, 5, 0, 0)).unwrap());
+        assert!(
+            later.contains("RSVP=TRUE;PARTSTAT=NEEDS-ACTION:mailto:ben"),
+            "{later}"
+        );
+        assert!(
+            !later.contains("EXDATE") && !later.contains("RECURRENCE-ID"),
+            "{later}"
+        );
+        assert!(
+            later.contains("ROLE=CHAIR;PARTSTAT=ACCEPTED:mailto:anna"),
+            "the organizer's own answer stays: {later}"
         );
     }
 

@@ -73,7 +73,11 @@ impl Zone {
 
     /// The local time at the instant `utc`.
     pub fn to_local(&self, utc: DateTime<Utc>) -> NaiveDateTime {
-        utc.naive_utc() + self.offset_at(utc)
+        let seconds = i64::from(self.offset_at(utc).local_minus_utc());
+        // At the very ends of the calendar the local time is the UTC time.
+        utc.naive_utc()
+            .checked_add_signed(chrono::TimeDelta::seconds(seconds))
+            .unwrap_or_else(|| utc.naive_utc())
     }
 
     /// The instant a local time names (RFC 5545 §3.3.5 for gaps and overlaps).

@@ -156,12 +156,19 @@ backend_tests! {
         // Dates far out are refused with a sentence, and pages stay whole.
         let far = anna.post_form("/calendar/save", &event(&csrf, "office/buero", "Fern", "3000-12-31", "09:00", "10:00")).await;
         assert_eq!(far.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(far.body.contains("zwischen den Jahren 1900 und 2200"), "{}", far.body);
+        assert!(far.body.contains("zwischen den Jahren 1900 und 2099"), "{}", far.body);
         for path in ["/calendar?date=262143-12-31", "/calendar?date=-262143-01-01&view=day", "/calendar/new?date=9999-12-31"] {
             assert_eq!(anna.get(path).await.status, StatusCode::OK, "{path}");
         }
         let nowhere = anna.get(&format!("/calendar/event?cal=office/buero&name={name}&at=-8334601228800")).await;
         assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+        // Only occurrences the series has can be moved or cancelled.
+        let page = anna.get(&format!("/calendar/event?cal=office/buero&name={name}")).await;
+        let etag = field(&page.body, "/calendar/delete", "etag");
+        for at in ["8210298412799", "1805097601"] {
+            let made_up = anna.post_form("/calendar/occurrence/cancel", &[("csrf", &csrf), ("cal", "office/buero"), ("name", &name), ("etag", &etag), ("at", at)]).await;
+            assert_eq!(made_up.status, StatusCode::NOT_FOUND, "{at}");
+        }
 
         // Deleted: gone from the week.
         let page = anna.get(&format!("/calendar/event?cal=office/buero&name={name}")).await;
@@ -259,6 +266,23 @@ backend_tests! {
         assert!(booked.location.as_deref().unwrap().ends_with("done=saved"));
         let list = ben.get("/calendar/bookables").await;
         assert!(list.status == StatusCode::OK);
+
+        // Anna takes Ben and the room off her event: both are told, the
+        // room is free again.
+        let edit = anna.get(&format!("/calendar/edit?cal=anna@kanzlei.example/calendar&name={}", object_of(saved.location.as_deref().unwrap()))).await;
+        assert!(edit.body.contains("value=\"raum-besprechung\" selected"), "{}", edit.body);
+        let etag = field(&edit.body, "name=\"name\"", "etag");
+        let anna_name = object_of(saved.location.as_deref().unwrap());
+        let mut alone = event(&csrf, "anna@kanzlei.example/calendar", "Mandantengespräch", "2027-04-05", "10:00", "11:00");
+        alone.extend([("name", anna_name.as_str()), ("etag", etag.as_str())]);
+        let changed = anna.post_form("/calendar/save", &alone).await;
+        assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.body);
+        assert!(!ben.get("/calendar?date=2027-04-05").await.body.contains("Mandantengespräch"), "Ben's copy is cancelled");
+        let mut again = event(&ben_csrf, "ben@kanzlei.example/calendar", "Akte Meier", "2027-04-05", "10:00", "10:45");
+        again.push(("bookable", "raum-besprechung"));
+        let rebooked = ben.post_form("/calendar/save", &again).await;
+        assert_eq!(rebooked.status, StatusCode::SEE_OTHER, "the room is free again: {}", rebooked.body);
+        assert!(ben.get(rebooked.location.as_deref().unwrap()).await.body.contains("Besprechung: zugesagt"));
 
         // Ben may not change Anna's event, which he only attends.
         let anna_event = saved.location.unwrap();

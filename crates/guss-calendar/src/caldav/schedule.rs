@@ -162,6 +162,20 @@ impl CalDavBackend {
             return Ok(object);
         };
         let Some(organizer) = itip::organizer(&calendar) else {
+            // The organizer took everyone off, and ORGANIZER with them:
+            // those who were invited (rooms too) are told (RFC 6638 §3.2.1).
+            let me = normalize(&self.me.address);
+            if let Some(old) = old.and_then(|o| parse(&o.ics))
+                && itip::organizer(&old).as_deref() == Some(me.as_str())
+                && let Some(uid) = uid_of(&old)
+            {
+                for attendee in itip::attendees(&old)
+                    .into_iter()
+                    .filter(|a| a.address != me)
+                {
+                    self.cancel_for(&attendee.address, &uid, &old).await?;
+                }
+            }
             return Ok(object);
         };
         if organizer == normalize(&self.me.address) {

@@ -152,22 +152,34 @@ impl EventForm {
     }
 }
 
+/// The form's names of the frequencies (`none`: no series).
+const FREQUENCIES: [(&str, Frequency); 5] = [
+    ("daily", Frequency::Daily),
+    ("weekly", Frequency::Weekly),
+    ("monthly", Frequency::Monthly),
+    ("yearly", Frequency::Yearly),
+    ("custom", Frequency::Custom),
+];
+
 fn frequency_key(frequency: Frequency) -> &'static str {
-    match frequency {
-        Frequency::Daily => "daily",
-        Frequency::Weekly => "weekly",
-        Frequency::Monthly => "monthly",
-        Frequency::Yearly => "yearly",
-    }
+    FREQUENCIES
+        .iter()
+        .find(|(_, f)| *f == frequency)
+        .map_or("none", |(key, _)| key)
 }
 
 fn frequency_of(key: &str) -> Option<Frequency> {
-    match key {
-        "daily" => Some(Frequency::Daily),
-        "weekly" => Some(Frequency::Weekly),
-        "monthly" => Some(Frequency::Monthly),
-        "yearly" => Some(Frequency::Yearly),
-        _ => None,
+    FREQUENCIES.iter().find(|(k, _)| *k == key).map(|(_, f)| *f)
+}
+
+/// A frequency in the page's words.
+fn frequency_name(c: &CalendarText, frequency: Frequency) -> &'static str {
+    match frequency {
+        Frequency::Daily => c.repeat_daily,
+        Frequency::Weekly => c.repeat_weekly,
+        Frequency::Monthly => c.repeat_monthly,
+        Frequency::Yearly => c.repeat_yearly,
+        _ => c.repeat_custom,
     }
 }
 
@@ -250,7 +262,8 @@ impl Directory {
         };
         let repeat = frequency_of(&form.repeat).map(|frequency| Repeat {
             frequency,
-            until: parse_day(&form.until),
+            // A rule of its own keeps its own end.
+            until: parse_day(&form.until).filter(|_| frequency != Frequency::Custom),
         });
         let mut attendees: Vec<Participant> = self
             .people
@@ -324,7 +337,9 @@ async fn taken(
     .instances
     .first()
     .map_or(now, |i| i.start);
-    let window = first.min(now)..first.max(now) + BOOKING_CHECK;
+    // From the first occurrence still to come (or running) on.
+    let from = first.max(now) - edit::MAX_LENGTH;
+    let window = from..from + BOOKING_CHECK;
     let instances = expand(&calendar, &window, &expand_limits()).instances;
     for (handle, bookable) in wanted {
         let busy = planner
@@ -438,20 +453,19 @@ async fn form_page(
             chosen: *handle == form.bookable,
         })
         .collect();
-    let repeats = [
-        ("none", c.repeat_none),
-        ("daily", c.repeat_daily),
-        ("weekly", c.repeat_weekly),
-        ("monthly", c.repeat_monthly),
-        ("yearly", c.repeat_yearly),
-    ]
-    .into_iter()
-    .map(|(value, label)| Choice {
-        chosen: form.repeat == value || (value == "none" && frequency_of(&form.repeat).is_none()),
-        value: value.to_owned(),
-        label: label.to_owned(),
-    })
-    .collect();
+    // "As before" only for a series whose rule the form cannot show.
+    let offered = FREQUENCIES
+        .iter()
+        .filter(|(key, f)| *f != Frequency::Custom || form.repeat == *key);
+    let repeats = std::iter::once(("none", c.repeat_none))
+        .chain(offered.map(|(key, f)| (*key, frequency_name(c, *f))))
+        .map(|(value, label)| Choice {
+            chosen: form.repeat == value
+                || (value == "none" && frequency_of(&form.repeat).is_none()),
+            value: value.to_owned(),
+            label: label.to_owned(),
+        })
+        .collect();
     let availability = if form.check {
         Some(availability(planner, directory, c, &form).await?)
     } else {
@@ -762,18 +776,10 @@ pub(super) async fn show(
     let (seen, object) = load(&planner, &query.cal, &query.name).await?;
     let draft = edit::read(&object.ics, OFFICE_ZONE).map_err(failed)?;
     let parsed = guss_calendar::ical::parse(&object.ics, &Default::default()).map_err(failed)?;
-    let rid = query.at.and_then(|at| DateTime::from_timestamp(at, 0));
-    let instance = rid.and_then(|rid| {
-        let reach = TimeDelta::days(400);
-        let window = rid.checked_sub_signed(reach)?..rid.checked_add_signed(reach)?;
-        expand(&parsed.calendar, &window, &expand_limits())
-            .instances
-            .into_iter()
-            .find(|i| i.recurrence_id == Some(rid))
-    });
-    if rid.is_some() && instance.is_none() {
-        return Err(WebError::NotFound);
-    }
+    let instance = match query.at {
+        Some(at) => Some(occurrence(&parsed.calendar, at).ok_or(WebError::NotFound)?),
+        None => None,
+    };
     let (start, end, all_day) = match &instance {
         Some(i) => (i.start, i.end, i.all_day),
         None => {
@@ -824,12 +830,7 @@ pub(super) async fn show(
         && draft.attendees.iter().any(|a| a.address == me))
     .then(|| answer_of(&me));
     let repeats = draft.repeat.map(|r| {
-        let how = match r.frequency {
-            Frequency::Daily => c.repeat_daily,
-            Frequency::Weekly => c.repeat_weekly,
-            Frequency::Monthly => c.repeat_monthly,
-            Frequency::Yearly => c.repeat_yearly,
-        };
+        let how = frequency_name(c, r.frequency);
         match r.until {
             Some(until) => format!("{how} – {}", until.format(c.date_format)),
             None => how.to_owned(),
@@ -875,6 +876,18 @@ pub(super) async fn show(
     })
 }
 
+/// The occurrence of a series that its rule started at `at` (seconds
+/// since the epoch): its RECURRENCE-ID, as the pages' addresses name it.
+fn occurrence(calendar: &ICalendar, at: i64) -> Option<guss_calendar::recurrence::Instance> {
+    let rid = DateTime::from_timestamp(at, 0)?;
+    let reach = TimeDelta::days(400);
+    let window = rid.checked_sub_signed(reach)?..rid.checked_add_signed(reach)?;
+    expand(calendar, &window, &expand_limits())
+        .instances
+        .into_iter()
+        .find(|i| i.recurrence_id == Some(rid))
+}
+
 /// A form on one occurrence (or the whole event, without `at`).
 #[derive(Deserialize)]
 pub(super) struct OccurrenceForm {
@@ -913,7 +926,16 @@ async fn changeable(
             visit.text().calendar.error_changed.to_owned(),
         ));
     }
-    let at = form.at.and_then(|at| DateTime::from_timestamp(at, 0));
+    // Only an occurrence the series has: no exception for a made-up time.
+    let at = match form.at {
+        Some(at) => {
+            let parsed =
+                guss_calendar::ical::parse(&object.ics, &Default::default()).map_err(failed)?;
+            let found = occurrence(&parsed.calendar, at).ok_or(WebError::NotFound)?;
+            found.recurrence_id
+        }
+        None => None,
+    };
     Ok((planner, seen, object, at))
 }
 
@@ -974,7 +996,8 @@ pub(super) async fn cancel_occurrence(
 ) -> Result<Response, WebError> {
     let (planner, seen, object, at) = changeable(&bundle, &visit, &form).await?;
     let at = at.ok_or(WebError::NotFound)?;
-    let text = edit::cancel_occurrence(&object.ics, at, bundle.clock.now()).map_err(failed)?;
+    let text = edit::cancel_occurrence(&object.ics, at, OFFICE_ZONE, bundle.clock.now())
+        .map_err(failed)?;
     planner
         .acting
         .put_event(
