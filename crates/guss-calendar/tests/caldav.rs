@@ -297,4 +297,24 @@ backend_tests! {
         assert!(car_line.contains("PARTSTAT=ACCEPTED"), "{his}");
         assert_eq!(app.call("GET", "/dav/calendars/eve/calendar/lesson-1.ics", "eve", &[], "").await.0, StatusCode::NOT_FOUND, "the cancel removed Eve's copy");
     }
+
+    async fn taking_everyone_off_an_event_cancels_for_them(db: TestDb) {
+        let app = app(&db).await;
+        let people = "ORGANIZER:mailto:anna@example.test\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:anna@example.test\r\n\
+                      ATTENDEE;CUTYPE=RESOURCE;PARTSTAT=NEEDS-ACTION:mailto:car-1@example.test\r\n\
+                      ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:eve@example.test\r\n";
+        let booked = event("trip", "20300507T100000Z", "20300507T110000Z", people);
+        assert_eq!(app.call("PUT", "/dav/calendars/anna/calendar/trip.ics", "anna", &[], &booked).await.0, StatusCode::CREATED);
+        assert_eq!(app.call("GET", "/dav/calendars/eve/calendar/trip.ics", "eve", &[], "").await.0, StatusCode::OK);
+        // The same event without ORGANIZER and attendees: Eve's copy and the car's booking go.
+        let alone = event("trip", "20300507T100000Z", "20300507T110000Z", "SEQUENCE:1\r\n");
+        assert_eq!(app.call("PUT", "/dav/calendars/anna/calendar/trip.ics", "anna", &[], &alone).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(app.call("GET", "/dav/calendars/eve/calendar/trip.ics", "eve", &[], "").await.0, StatusCode::NOT_FOUND);
+        let wanted = event("other", "20300507T103000Z", "20300507T113000Z",
+            "ORGANIZER:mailto:ben@example.test\r\nATTENDEE;CUTYPE=RESOURCE;PARTSTAT=NEEDS-ACTION:mailto:car-1@example.test\r\n");
+        assert_eq!(app.call("PUT", "/dav/calendars/ben/calendar/other.ics", "ben", &[], &wanted).await.0, StatusCode::CREATED);
+        let (_, his) = app.call("GET", "/dav/calendars/ben/calendar/other.ics", "ben", &[], "").await;
+        let car_line = his.lines().find(|l| l.contains("car-1@")).unwrap();
+        assert!(car_line.contains("PARTSTAT=ACCEPTED"), "the car is free again: {his}");
+    }
 }
