@@ -199,6 +199,12 @@ backend_tests! {
         let folder = holder.get(&coded).await;
         assert!(folder.body.contains("Gutachten.txt"), "{}", folder.body);
         assert_eq!(holder.get_bytes(&format!("{coded}/download?path=Gutachten.txt")).await, b"Gutachten");
+        // The list shows that link's accesses, the wrong code among them.
+        let list = anna.get("/files/shares").await;
+        let accesses = &list.body[list.body.find("data-accesses").unwrap()..];
+        let accesses = &accesses[..accesses.find("</td>").unwrap()];
+        assert!(accesses.contains("heruntergeladen") && accesses.contains("geöffnet"), "{accesses}");
+        assert!(accesses.contains("abgewiesen (falscher Code)"), "{accesses}");
         // A code that a cookie cannot carry is refused with a sentence.
         let odd = anna.post_form("/files/share", &[("csrf", &csrf), ("path", ANNA), ("mode", "view"), ("expires", ""), ("code", "zwei Wörter")]).await;
         assert_eq!(odd.status, StatusCode::BAD_REQUEST);

@@ -5,6 +5,7 @@
 //! A link's token is its secret: it is shown once, when made. A holder who
 //! gives the access code gets a cookie for that link's pages only.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
@@ -16,7 +17,7 @@ use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use chrono::{NaiveDate, NaiveTime, TimeZone as _};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone as _, Utc};
 use guss_core::Action;
 use guss_dav::DavPath;
 use guss_storage::model::{EntryKind, ShareMode, ShareOptions};
@@ -119,6 +120,53 @@ struct LinkRow {
     coded: bool,
     downloads: u64,
     created: String,
+    /// How often it was used (or refused).
+    access_count: usize,
+    /// Its newest accesses, newest first: when and what.
+    accesses: Vec<(String, &'static str)>,
+}
+
+/// Accesses a link's row lists (the count covers all).
+const ACCESSES_SHOWN: usize = 20;
+
+/// Every share link's accesses from the organisation's audit log, newest
+/// first: when, and what happened (opened, a download, an upload, a wrong
+/// access code).
+async fn accesses(
+    bundle: &Bundle,
+    tenant: guss_core::TenantId,
+    t: &FilesText,
+) -> Result<HashMap<uuid::Uuid, Vec<(DateTime<Utc>, &'static str)>>, WebError> {
+    let (entries, _) = bundle
+        .audit
+        .export(tenant)
+        .await
+        .map_err(|e| WebError::Backend(e.into()))?;
+    let mut found: HashMap<uuid::Uuid, Vec<_>> = HashMap::new();
+    for entry in entries.iter().rev() {
+        let Ok(event) = serde_json::from_str::<guss_core::Event>(&entry.event) else {
+            continue;
+        };
+        let what = match event.kind().as_str() {
+            "guss.storage.share_link.opened" => t.access_opened,
+            "guss.storage.share_link.downloaded" => t.access_downloaded,
+            "guss.storage.share_link.uploaded" => t.access_uploaded,
+            "guss.storage.share_link.refused" => t.access_refused,
+            _ => continue,
+        };
+        // Opened and refused name the link as their subject; downloads and
+        // uploads name the file and carry the link in their data.
+        let link = event
+            .data()
+            .and_then(|d| d.get("link"))
+            .and_then(|l| l.as_str())
+            .or(event.subject())
+            .and_then(|id| id.parse().ok());
+        if let Some(link) = link {
+            found.entry(link).or_default().push((entry.time, what));
+        }
+    }
+    Ok(found)
 }
 
 #[derive(Template)]
@@ -142,6 +190,7 @@ pub(super) async fn list(
     let lang = visit.lang;
     let now = bundle.clock.now();
     let mut links = Vec::new();
+    let mut seen = accesses(&bundle, caller.files.tenant_id(), t).await?;
     for link in caller.files.share_links().await.map_err(|e| failed(t, e))? {
         let active = link.revoked_at.is_none() && link.expires_at.is_none_or(|e| e > now);
         if active && caller.may(Action::SHARE, &link.path).await {
@@ -159,6 +208,14 @@ pub(super) async fn list(
                 coded: link.has_access_code,
                 downloads: link.downloads,
                 created: when(lang, link.created_at),
+                access_count: seen.get(&link.id).map_or(0, Vec::len),
+                accesses: seen
+                    .remove(&link.id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .take(ACCESSES_SHOWN)
+                    .map(|(at, what)| (when(lang, at), what))
+                    .collect(),
             });
         }
     }
