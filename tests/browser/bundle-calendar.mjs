@@ -18,11 +18,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clickAndWait, startRun } from './pages.mjs';
-import { Person, firstLine, step } from './person.mjs';
+import { clickAndWait, handOnPasskey, runOnOffice } from './pages.mjs';
+import { Person, step } from './person.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..');
@@ -62,9 +61,8 @@ async function fillEvent(person, { title, calendar, day, start, end, repeat, roo
 }
 
 test('bundle calendar: a series with a moved occurrence, over CalDAV; a room booked once', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const { state, pages, browser } = await startRun(ARTIFACTS);
-  const base = state.base;
-  const summary = { base };
+  await runOnOffice(ARTIFACTS, 'calendar', async ({ state, pages, browser, summary, acting }) => {
+    const base = state.base;
   const now = new Date();
   // The Monday after next: far enough ahead for every occurrence to come.
   const first = isoDay(now, ((8 - now.getUTCDay()) % 7 || 7) + 7);
@@ -72,10 +70,8 @@ test('bundle calendar: a series with a moved occurrence, over CalDAV; a room boo
   const second = isoDay(firstDate, 7);
   const tuesday = isoDay(firstDate, 8);
   const wednesday = isoDay(firstDate, 2);
-  let current = null;
-  try {
     const owner = await Person.withPasskey(browser, 'owner', ARTIFACTS, state.owner.passkey);
-    current = owner;
+    acting(owner);
     await step(owner, '1 a weekly series in the office calendar', async () => {
       await owner.goto(`${base}/sign-in`);
       await owner.clickTo('button[data-sign-in]', '/home');
@@ -148,18 +144,6 @@ test('bundle calendar: a series with a moved occurrence, over CalDAV; a room boo
       await owner.goto(`${base}/calendar?date=${wednesday}`);
       assert.doesNotMatch(await owner.page.locator('main').textContent(), /Akte Müller/, 'nothing was saved');
     });
-    current = null;
-    state.owner.passkey = await owner.passkey();
-    await writeFile(process.env.GUSS_STATE, JSON.stringify(state), { mode: 0o600 });
-    summary.pages = pages.checked;
-    console.log(`calendar: ${pages.checked.length} pages kept at two widths and checked with axe-core`);
-  } catch (e) {
-    if (current) await current.report(firstLine(e));
-    summary.failure = firstLine(e);
-    throw e;
-  } finally {
-    summary.pages ??= pages.checked;
-    await writeFile(join(ARTIFACTS, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-    await browser.close().catch(() => {});
-  }
+    await handOnPasskey(state, owner);
+  });
 });

@@ -19,11 +19,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clickAndWait, startRun } from './pages.mjs';
-import { Person, STEP_MS, firstLine, step } from './person.mjs';
+import { clickAndWait, handOnPasskey, runOnOffice } from './pages.mjs';
+import { Person, STEP_MS, step } from './person.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..');
@@ -66,13 +66,10 @@ async function openFolder(person, name) {
 }
 
 test('bundle files: versions, trash, a folder at a moment, a share link', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const { state, pages, browser } = await startRun(ARTIFACTS);
-  const base = state.base;
-  const summary = { base };
-  let current = null;
-  try {
+  await runOnOffice(ARTIFACTS, 'files', async ({ state, pages, browser, acting }) => {
+    const base = state.base;
     const owner = await Person.withPasskey(browser, 'owner', ARTIFACTS, state.owner.passkey);
-    current = owner;
+    acting(owner);
     await pages.selfCheck(owner.page);
     await step(owner, 'sign in with the passkey', async () => {
       await owner.goto(`${base}/sign-in`);
@@ -165,7 +162,7 @@ test('bundle files: versions, trash, a folder at a moment, a share link', { time
     });
 
     const holder = await Person.open(browser, 'link-holder', ARTIFACTS);
-    current = holder;
+    acting(holder);
     await step(holder, '4b download through the link without a session', async () => {
       await holder.goto(link);
       await holder.page.locator('[data-shared-download]').waitFor();
@@ -174,26 +171,12 @@ test('bundle files: versions, trash, a folder at a moment, a share link', { time
       await holder.goto(`${base}/files`);
       assert.equal(new URL(holder.page.url()).pathname, '/sign-in', 'the link opens nothing else');
     });
-    current = owner;
+    acting(owner);
     await step(owner, '4c the download is counted', async () => {
       await owner.page.reload();
       const row = owner.page.locator('table.listing tr:has-text("Gutachten.txt") td:nth-child(4)');
       assert.equal((await row.textContent()).trim(), '1', 'one download');
     });
-    // Hand the passkey on: its signature counter has moved, and the server
-    // refuses a counter that goes back (a cloned authenticator).
-    state.owner.passkey = await owner.passkey();
-    await writeFile(process.env.GUSS_STATE, JSON.stringify(state), { mode: 0o600 });
-    current = null;
-    summary.pages = pages.checked;
-    console.log(`files: ${pages.checked.length} pages kept at two widths and checked with axe-core`);
-  } catch (e) {
-    if (current) await current.report(firstLine(e));
-    summary.failure = firstLine(e);
-    throw e;
-  } finally {
-    summary.pages ??= pages.checked;
-    await writeFile(join(ARTIFACTS, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-    await browser.close().catch(() => {});
-  }
+    await handOnPasskey(state, owner);
+  });
 });

@@ -15,11 +15,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { clickAndWait, startRun } from './pages.mjs';
-import { Person, STEP_MS, firstLine, step } from './person.mjs';
+import { clickAndWait, runOnOffice } from './pages.mjs';
+import { Person, STEP_MS, step } from './person.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..', '..');
@@ -42,13 +41,10 @@ async function webdavStatus(account) {
 }
 
 test('bundle people: a member is refused, a suspended colleague loses WebDAV', { timeout: TEST_TIMEOUT_MS }, async () => {
-  const { state, pages, browser } = await startRun(ARTIFACTS);
-  const base = state.base;
-  const summary = { base };
-  let current = null;
-  try {
+  await runOnOffice(ARTIFACTS, 'people', async ({ state, pages, browser, acting }) => {
+    const base = state.base;
     const owner = await Person.withPasskey(browser, 'owner', ARTIFACTS, state.owner.passkey);
-    current = owner;
+    acting(owner);
     let link;
     await step(owner, '1 invite a member', async () => {
       await owner.goto(`${base}/sign-in`);
@@ -70,7 +66,7 @@ test('bundle people: a member is refused, a suspended colleague loses WebDAV', {
     });
 
     const member = await Person.open(browser, 'member', ARTIFACTS);
-    current = member;
+    acting(member);
     await step(member, '1b the member joins and is refused the people page', async () => {
       await member.goto(link);
       await member.clickTo('button[data-enroll]', '/devices');
@@ -80,7 +76,7 @@ test('bundle people: a member is refused, a suspended colleague loses WebDAV', {
       await pages.keep(member, '03-member-refused');
     });
 
-    current = owner;
+    acting(owner);
     await step(owner, '2 suspend the colleague: the app password stops', async () => {
       const account = state.colleague.account;
       assert.equal(await webdavStatus(account), 207, 'the app password works before');
@@ -114,16 +110,5 @@ test('bundle people: a member is refused, a suspended colleague loses WebDAV', {
       assert.match(await owner.page.locator('main').textContent(), /Zweitgerät/);
       await pages.keep(owner, '07-security-two-passkeys');
     });
-    current = null;
-    summary.pages = pages.checked;
-    console.log(`people: ${pages.checked.length} pages kept at two widths and checked with axe-core`);
-  } catch (e) {
-    if (current) await current.report(firstLine(e));
-    summary.failure = firstLine(e);
-    throw e;
-  } finally {
-    summary.pages ??= pages.checked;
-    await writeFile(join(ARTIFACTS, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-    await browser.close().catch(() => {});
-  }
+  });
 });

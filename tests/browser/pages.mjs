@@ -4,11 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from './chromium.mjs';
-import { DESKTOP, PHONE, STEP_MS } from './person.mjs';
+import { DESKTOP, PHONE, STEP_MS, firstLine } from './person.mjs';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
@@ -91,4 +91,35 @@ export async function startRun(artifacts) {
   const pages = await Pages.load();
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: STEP_MS });
   return { state, pages, browser };
+}
+
+// Runs a test's steps on the office the onboarding made:
+// `body({ state, pages, browser, summary, acting })`, where `acting(person)`
+// names who acts now (their page and actions are reported if a step
+// fails). summary.json gets the base, the pages kept and checked, and the
+// failure; the browser is closed either way.
+export async function runOnOffice(artifacts, label, body) {
+  const { state, pages, browser } = await startRun(artifacts);
+  const summary = { base: state.base };
+  let current = null;
+  try {
+    await body({ state, pages, browser, summary, acting: (person) => { current = person; } });
+    console.log(`${label}: ${pages.checked.length} pages kept at two widths and checked with axe-core`);
+  } catch (e) {
+    if (current) await current.report(firstLine(e));
+    summary.failure = firstLine(e);
+    throw e;
+  } finally {
+    summary.pages = pages.checked;
+    await writeFile(join(artifacts, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    await browser.close().catch(() => {});
+  }
+}
+
+// Hands the owner's passkey on to the test that follows: its signature
+// counter has moved, and the server refuses a counter that goes back (a
+// cloned authenticator).
+export async function handOnPasskey(state, owner) {
+  state.owner.passkey = await owner.passkey();
+  await writeFile(process.env.GUSS_STATE, JSON.stringify(state), { mode: 0o600 });
 }

@@ -89,7 +89,12 @@ impl EventForm {
     }
 
     /// The form of a stored event.
-    fn of(calendar: &str, object: &StoredObject, draft: &Draft, bookables: &[String]) -> Self {
+    fn of(
+        calendar: &str,
+        object: &StoredObject,
+        draft: &Draft,
+        bookables: &[(String, Participant)],
+    ) -> Self {
         let (people, bookable): (Vec<_>, Vec<_>) = draft
             .attendees
             .iter()
@@ -117,14 +122,10 @@ impl EventForm {
             location: draft.location.clone(),
             notes: draft.description.clone(),
             people: people.iter().map(|p| p.address.clone()).collect(),
-            bookable: bookable
+            bookable: bookables
                 .iter()
-                .find_map(|b| {
-                    bookables
-                        .iter()
-                        .find(|h| b.address.starts_with(&format!("{h}@")))
-                })
-                .cloned()
+                .find(|(_, known)| bookable.iter().any(|b| b.address == known.address))
+                .map(|(handle, _)| handle.clone())
                 .unwrap_or_default(),
             ..EventForm::default()
         }
@@ -253,7 +254,7 @@ impl Directory {
         let outside = [&form.start_date, &form.end_date, &form.until]
             .into_iter()
             .filter_map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-            .any(|d| parse_day(&d.to_string()).is_none());
+            .any(|d| !edit::YEARS.contains(&chrono::Datelike::year(&d)));
         if outside {
             return Err(c.error_years.to_owned());
         }
@@ -325,18 +326,11 @@ async fn taken(
         return Ok(None);
     }
     let now = planner.bundle.clock.now();
-    let first = expand(
-        &calendar,
-        &(DateTime::<Utc>::MIN_UTC..DateTime::<Utc>::MAX_UTC),
-        &{
-            let mut limits = expand_limits();
-            limits.max_instances = 1;
-            limits
-        },
-    )
-    .instances
-    .first()
-    .map_or(now, |i| i.start);
+    // The series' own start (its first occurrence).
+    let first = edit::read(text, OFFICE_ZONE)
+        .ok()
+        .and_then(|d| edit::instant(OFFICE_ZONE, d.start).ok())
+        .unwrap_or(now);
     // From the first occurrence still to come (or running) on.
     let from = first.max(now) - edit::MAX_LENGTH;
     let window = from..from + BOOKING_CHECK;
@@ -627,8 +621,7 @@ pub(super) async fn edit_form(
     if !may_edit(&planner, &seen, &draft) {
         return Err(WebError::Forbidden);
     }
-    let handles: Vec<String> = directory.bookables.iter().map(|(h, _)| h.clone()).collect();
-    let form = EventForm::of(&seen.key(), &object, &draft, &handles);
+    let form = EventForm::of(&seen.key(), &object, &draft, &directory.bookables);
     form_page(&planner, &visit, &directory, form, None).await
 }
 
