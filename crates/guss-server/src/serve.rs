@@ -69,6 +69,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::mail::start(&bundle, mail_tls, &mut tasks).await?;
     tasks.spawn(maintain(bundle.clone()));
 
+    let stop = shutdown_signal()?;
     let address = match (&bundle.config.public_url, bundle.config.is_local_trial()) {
         (Some(url), _) => url.to_string(),
         (None, _) => format!("http://localhost:{}/", listener.local_addr()?.port()),
@@ -110,7 +111,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::pin!(server);
     tokio::select! {
         result = &mut server => return result.context("web server"),
-        () = signal() => tracing::info!("shutting down: finishing open requests"),
+        () = stop => tracing::info!("shutting down: finishing open requests"),
         Some(stopped) = tasks.join_next() => {
             anyhow::bail!("a background task stopped: {stopped:?}");
         }
@@ -125,26 +126,28 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM.
-async fn signal() {
+/// Ctrl-C or SIGTERM. The handlers are in place when this returns, so a
+/// signal sent as soon as the address is printed stops the server instead
+/// of killing the process.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("listen for SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("listen for Ctrl-C")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        })
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        let mut interrupt = tokio::signal::windows::ctrl_c().context("listen for Ctrl-C")?;
+        Ok(async move {
+            interrupt.recv().await;
+        })
     }
 }
 

@@ -55,8 +55,32 @@ fn tenant_create_prints_a_setup_link_per_organisation() {
 #[test]
 fn serve_prints_its_address_and_stops_cleanly_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
+    let (server, port) = serve(data.path());
+    // The first visit goes to the wizard.
+    let answer = http_get(&port, "/");
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    assert!(answer.contains("location: /setup"), "{answer}");
+    assert!(http_get(&port, "/healthz").ends_with("ok\n"));
+    assert!(
+        data.path().join("db").exists(),
+        "the embedded default keeps its data in --data"
+    );
+    let status = terminate(server);
+    assert!(status.success(), "{status:?}");
+
+    // A service manager may stop it the moment it has announced itself:
+    // that too is a clean stop, not a kill.
+    for _ in 0..5 {
+        let (server, _) = serve(data.path());
+        let status = terminate(server);
+        assert!(status.success(), "{status:?}");
+    }
+}
+
+/// `guss serve` on a free port, once it has printed its address.
+fn serve(data: &std::path::Path) -> (std::process::Child, String) {
     let mut server = guss()
-        .args(["--data", data.path().to_str().unwrap()])
+        .args(["--data", data.to_str().unwrap()])
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -70,37 +94,33 @@ fn serve_prints_its_address_and_stops_cleanly_on_sigterm() {
         line.starts_with("guss is running: open http://localhost:"),
         "{line}"
     );
-    let address = line
+    let port = line
         .split_whitespace()
         .find(|w| w.starts_with("http://"))
         .unwrap()
         .trim_end_matches('/')
-        .replace("localhost", "127.0.0.1");
-    let port = address.rsplit(':').next().unwrap().to_owned();
-    // The first visit goes to the wizard.
-    let answer = http_get(&port, "/");
-    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
-    assert!(answer.contains("location: /setup"), "{answer}");
-    assert!(http_get(&port, "/healthz").ends_with("ok\n"));
-    assert!(
-        data.path().join("db").exists(),
-        "the embedded default keeps its data in --data"
-    );
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    (server, port)
+}
 
+/// Sends SIGTERM and waits (at most 20 s) for the process to end.
+fn terminate(mut server: std::process::Child) -> std::process::ExitStatus {
     rustix::process::kill_process(
         rustix::process::Pid::from_child(&server),
         rustix::process::Signal::TERM,
     )
     .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
+    loop {
         if let Some(status) = server.try_wait().unwrap() {
-            break status;
+            return status;
         }
         assert!(Instant::now() < deadline, "guss did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status:?}");
+    }
 }
 
 /// A plain HTTP/1.1 GET on loopback, answered whole.
