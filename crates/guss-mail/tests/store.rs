@@ -266,15 +266,24 @@ backend_tests! {
                 .expect("the change is announced")
             }
         };
-        // The listener of another process may still be connecting.
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let (seen_here, seen_there) = (next(&mut here), next(&mut there));
-        mail.store_flags(inbox.id, &[1], FlagChange::Add, &Flags::new(["\\Seen"]).unwrap(), None)
-            .await
-            .unwrap();
-        assert_eq!(seen_here.await.tenant, tenant);
+        // A store on PostgreSQL hears changes, also its own, through a
+        // listener that connects in the background: change the flag until
+        // the watcher hears of one (at most ten seconds).
+        let mut seen = FlagChange::Remove;
+        let mut heard = async |watch: &mut tokio::sync::broadcast::Receiver<guss_mail::store::MailboxChanged>| {
+            for _ in 0..20 {
+                let change = tokio::time::timeout(std::time::Duration::from_millis(500), next(watch));
+                seen = if seen == FlagChange::Add { FlagChange::Remove } else { FlagChange::Add };
+                mail.store_flags(inbox.id, &[1], seen, &Flags::new(["\\Seen"]).unwrap(), None).await.unwrap();
+                if let Ok(change) = change.await {
+                    return Some(change);
+                }
+            }
+            None
+        };
+        assert_eq!(heard(&mut here).await.expect("announced").tenant, tenant);
         if db.backend() == Backend::Postgres {
-            assert_eq!(seen_there.await.mailbox, inbox.id, "through LISTEN/NOTIFY");
+            assert_eq!(heard(&mut there).await.expect("announced").mailbox, inbox.id, "through LISTEN/NOTIFY");
         }
     }
 }
