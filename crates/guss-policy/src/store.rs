@@ -8,7 +8,7 @@ use guss_core::{PersonId, TenantId};
 use guss_sql::{Pool, Schema, TenantPools, in_tx};
 use uuid::Uuid;
 
-use crate::audit::{AuditStore, Checkpoint, Entry};
+use crate::audit::{AuditSearch, AuditStore, Checkpoint, Entry, MAX_SEARCH, search_keys};
 use crate::delegation::{DelegationStore, DeputyOf};
 use crate::facts::Grant;
 use crate::{Error, Result};
@@ -30,6 +30,18 @@ static SCHEMA: Schema = Schema {
                 prev_hash {bytes} NOT NULL, hash {bytes} NOT NULL, PRIMARY KEY (tenant_id, seq))",
         ),
         (
+            // What audit entries are searched by; written with each entry.
+            "policy_audit_keys",
+            "CREATE TABLE IF NOT EXISTS policy_audit_keys (
+                tenant_id {uuid} NOT NULL, seq BIGINT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL,
+                PRIMARY KEY (tenant_id, seq))",
+        ),
+        (
+            // Tenants whose entries from before the keys table all have keys.
+            "policy_audit_keyed",
+            "CREATE TABLE IF NOT EXISTS policy_audit_keyed (tenant_id {uuid} NOT NULL PRIMARY KEY)",
+        ),
+        (
             "policy_audit_checkpoints",
             "CREATE TABLE IF NOT EXISTS policy_audit_checkpoints (
                 tenant_id {uuid} NOT NULL, seq BIGINT NOT NULL, time BIGINT NOT NULL,
@@ -48,8 +60,12 @@ static SCHEMA: Schema = Schema {
                 tenant_id {uuid} NOT NULL, holder TEXT NOT NULL, deputy {uuid} NOT NULL, PRIMARY KEY (tenant_id, holder, deputy))",
         ),
     ],
-    indexes: &[],
+    indexes: &["CREATE INDEX IF NOT EXISTS policy_audit_keys_kind ON policy_audit_keys (tenant_id, kind, seq)"],
 };
+
+/// Entries given keys per statement when keying a log written before the
+/// keys table.
+const KEYING_PAGE: i64 = 1000;
 
 fn db<T>(result: std::result::Result<T, sqlx::Error>) -> Result<T> {
     result.map_err(Error::from)
@@ -60,6 +76,25 @@ fn is_conflict(e: &sqlx::Error) -> bool {
 }
 
 type EntryRow = (i64, i64, String, Vec<u8>, Vec<u8>);
+
+/// A value bound to a search's statement.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// A LIKE pattern matching text that contains `part`, taken literally.
+fn containing(part: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in part.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
 
 fn entry(tenant: TenantId, (seq, time, event, prev_hash, hash): EntryRow) -> Result<Entry> {
     let bytes = |v: Vec<u8>| {
@@ -81,6 +116,67 @@ impl SqlPolicyStore {
         Ok(SqlPolicyStore {
             pools: TenantPools::open(location, &SCHEMA).await?,
         })
+    }
+
+    /// Gives search keys to a tenant's entries written before the keys
+    /// table existed, once; later entries get theirs as they are written.
+    async fn key_earlier_entries(&self, pool: &Pool, tenant: TenantId) -> Result<()> {
+        let keyed: Option<(i32,)> = in_tx!(pool, tenant, |tx| {
+            db(
+                sqlx::query_as("SELECT 1 FROM policy_audit_keyed WHERE tenant_id = $1")
+                    .bind(tenant.as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await,
+            )?
+        });
+        if keyed.is_some() {
+            return Ok(());
+        }
+        let mut after = 0_i64;
+        loop {
+            let unkeyed: Vec<(i64, String)> = in_tx!(pool, tenant, |tx| {
+                db(sqlx::query_as(
+                    "SELECT a.seq, a.event FROM policy_audit a
+                     WHERE a.tenant_id = $1 AND a.seq > $2 AND NOT EXISTS (
+                         SELECT 1 FROM policy_audit_keys k WHERE k.tenant_id = a.tenant_id AND k.seq = a.seq)
+                     ORDER BY a.seq LIMIT $3",
+                )
+                .bind(tenant.as_uuid())
+                .bind(after)
+                .bind(KEYING_PAGE)
+                .fetch_all(&mut *tx)
+                .await)?
+            });
+            in_tx!(pool, tenant, |tx| {
+                for (seq, event) in &unkeyed {
+                    let (kind, actor) = search_keys(event);
+                    db(sqlx::query(
+                        "INSERT INTO policy_audit_keys (tenant_id, seq, kind, actor) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(tenant.as_uuid())
+                    .bind(seq)
+                    .bind(kind)
+                    .bind(actor)
+                    .execute(&mut *tx)
+                    .await)?;
+                }
+                if i64::try_from(unkeyed.len()).unwrap_or(i64::MAX) < KEYING_PAGE {
+                    db(sqlx::query("INSERT INTO policy_audit_keyed (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING")
+                        .bind(tenant.as_uuid())
+                        .execute(&mut *tx)
+                        .await)?;
+                }
+            });
+            match unkeyed.last() {
+                Some((seq, _))
+                    if i64::try_from(unkeyed.len()).unwrap_or(i64::MAX) == KEYING_PAGE =>
+                {
+                    after = *seq;
+                }
+                _ => return Ok(()),
+            }
+        }
     }
 
     async fn pool(&self, tenant: TenantId) -> Result<Pool> {
@@ -123,7 +219,19 @@ impl AuditStore for SqlPolicyStore {
                 .execute(&mut *tx)
                 .await;
                 match inserted {
-                    Ok(_) => Ok(entry),
+                    Ok(_) => {
+                        let (kind, actor) = search_keys(&entry.event);
+                        db(sqlx::query(
+                            "INSERT INTO policy_audit_keys (tenant_id, seq, kind, actor) VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(tenant.as_uuid())
+                        .bind(i64::try_from(entry.seq).unwrap_or(i64::MAX))
+                        .bind(kind)
+                        .bind(actor)
+                        .execute(&mut *tx)
+                        .await)?;
+                        Ok(entry)
+                    }
                     Err(e) if is_conflict(&e) => Err(e),
                     Err(e) => return Err(Error::Backend(Box::new(e))),
                 }
@@ -151,6 +259,78 @@ impl AuditStore for SqlPolicyStore {
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)
             .await)?
+        });
+        rows.into_iter().map(|row| entry(tenant, row)).collect()
+    }
+
+    async fn search(&self, tenant: TenantId, search: &AuditSearch) -> Result<Vec<Entry>> {
+        let pool = self.pool(tenant).await?;
+        self.key_earlier_entries(&pool, tenant).await?;
+        let mut sql = String::from(
+            "SELECT a.seq, a.time, a.event, a.prev_hash, a.hash FROM policy_audit a
+             JOIN policy_audit_keys k ON k.tenant_id = a.tenant_id AND k.seq = a.seq
+             WHERE a.tenant_id = $1",
+        );
+        let mut binds = Vec::new();
+        let mut condition = |sql: &mut String, text: &str, value: Bind| {
+            binds.push(value);
+            sql.push_str(&text.replace('?', &format!("${}", binds.len() + 1)));
+        };
+        if !search.kinds.is_empty() {
+            sql.push_str(" AND k.kind IN (");
+            for (i, kind) in search.kinds.iter().enumerate() {
+                let text = if i == 0 { "?" } else { ", ?" };
+                condition(&mut sql, text, Bind::Text(kind.clone()));
+            }
+            sql.push(')');
+        }
+        if let Some(text) = &search.kind_contains {
+            condition(
+                &mut sql,
+                r" AND k.kind LIKE ? ESCAPE '\'",
+                Bind::Text(containing(text)),
+            );
+        }
+        if let Some(text) = &search.actor_contains {
+            condition(
+                &mut sql,
+                r" AND k.actor LIKE ? ESCAPE '\'",
+                Bind::Text(containing(text)),
+            );
+        }
+        if let Some(from) = search.from {
+            condition(
+                &mut sql,
+                " AND a.time >= ?",
+                Bind::Int(from.timestamp_micros()),
+            );
+        }
+        if let Some(until) = search.until {
+            condition(
+                &mut sql,
+                " AND a.time < ?",
+                Bind::Int(until.timestamp_micros()),
+            );
+        }
+        if let Some(before) = search.before {
+            condition(
+                &mut sql,
+                " AND a.seq < ?",
+                Bind::Int(i64::try_from(before).unwrap_or(i64::MAX)),
+            );
+        }
+        let limit = i64::from(search.limit.min(MAX_SEARCH));
+        condition(&mut sql, " ORDER BY a.seq DESC LIMIT ?", Bind::Int(limit));
+        let rows: Vec<EntryRow> = in_tx!(&pool, tenant, |tx| {
+            // Only fixed text is put into `sql`; every value is bound.
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(tenant.as_uuid());
+            for bind in &binds {
+                query = match bind {
+                    Bind::Text(text) => query.bind(text.as_str()),
+                    Bind::Int(number) => query.bind(*number),
+                };
+            }
+            db(query.fetch_all(&mut *tx).await)?
         });
         rows.into_iter().map(|row| entry(tenant, row)).collect()
     }

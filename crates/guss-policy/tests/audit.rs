@@ -1,11 +1,14 @@
 //! The audit log on SQLite and PostgreSQL: appends chain, checkpoints sign,
-//! and tampering with the stored rows is detected, whatever the tampering.
+//! tampering with the stored rows is detected, whatever the tampering, and
+//! searches find entries by kind, actor and time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
-use guss_core::{Event, EventSink as _, EventSource, EventType, SystemClock, TenantId};
-use guss_policy::audit::{AuditLog, Tamper};
+use guss_core::{
+    Event, EventSink as _, EventSource, EventType, PersonId, Principal, SystemClock, TenantId,
+};
+use guss_policy::audit::{AuditLog, AuditSearch, Tamper};
 use guss_policy::store::SqlPolicyStore;
 use guss_testkit::{Backend, TestDb, backend_tests};
 use sqlx::{Connection as _, Executor as _};
@@ -35,6 +38,38 @@ async fn fill(log: &AuditLog<SqlPolicyStore>, tenant: TenantId, n: usize) {
         .build(&SystemClock);
         log.emit(event).await.unwrap();
     }
+}
+
+/// Appends one event of `kind` by `actor`.
+async fn act(
+    log: &AuditLog<SqlPolicyStore>,
+    tenant: TenantId,
+    kind: &'static str,
+    actor: Option<&Principal>,
+) {
+    let mut event = Event::builder(
+        tenant,
+        EventSource::from_static("guss-test"),
+        EventType::new(kind).unwrap(),
+    );
+    if let Some(actor) = actor {
+        event = event.actor(actor);
+    }
+    log.emit(event.build(&SystemClock)).await.unwrap();
+}
+
+/// The positions a search finds.
+async fn found(log: &AuditLog<SqlPolicyStore>, tenant: TenantId, search: AuditSearch) -> Vec<u64> {
+    let search = AuditSearch {
+        limit: 100,
+        ..search
+    };
+    log.search(tenant, &search)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect()
 }
 
 /// Runs raw SQL against the stored log, as someone with database access would.
@@ -143,5 +178,66 @@ backend_tests! {
         tamper(&db, other, "UPDATE policy_audit SET seq = seq - 9 WHERE seq >= 13").await;
         tamper(&db, other, "INSERT INTO policy_audit SELECT tenant_id, 3, time, event, prev_hash, hash FROM policy_audit WHERE seq = 2").await;
         assert!(log.verify(other).await.unwrap().is_err());
+    }
+
+    async fn searches_find_entries_by_kind_actor_and_time_newest_first(db: TestDb) {
+        let log = log(&db).await;
+        let tenant = TenantId::new();
+        let (anna, ben) = (PersonId::new(), PersonId::new());
+        let as_anna = Principal::Person { tenant, person: anna };
+        let ben_for_anna = Principal::Deputy { tenant, deputy: ben, represented: anna };
+        let as_ben = Principal::Person { tenant, person: ben };
+        act(&log, tenant, "guss.identity.sign_in.succeeded", Some(&as_anna)).await; // 1
+        act(&log, tenant, "guss.storage.file.created", Some(&as_anna)).await; // 2
+        act(&log, tenant, "guss.storage.share_link.opened", None).await; // 3
+        act(&log, tenant, "guss.mail.delegated.access", Some(&ben_for_anna)).await; // 4
+        let later = chrono::Utc::now();
+        act(&log, tenant, "guss.storage.file.created", Some(&as_ben)).await; // 5
+        act(&log, tenant, "guss.storage.share_link.refused", None).await; // 6
+        // Another organisation's entries are never found.
+        act(&log, TenantId::new(), "guss.storage.file.created", Some(&as_anna)).await;
+
+        assert_eq!(found(&log, tenant, AuditSearch::default()).await, [6, 5, 4, 3, 2, 1]);
+        let kinds = vec!["guss.storage.share_link.opened".to_owned(), "guss.storage.share_link.refused".to_owned()];
+        assert_eq!(found(&log, tenant, AuditSearch { kinds, ..AuditSearch::default() }).await, [6, 3]);
+        let contains = |text: &str| AuditSearch { kind_contains: Some(text.into()), ..AuditSearch::default() };
+        assert_eq!(found(&log, tenant, contains("file.")).await, [5, 2]);
+        // The text is taken literally: no wildcards.
+        assert_eq!(found(&log, tenant, contains("file%")).await, Vec::<u64>::new());
+        assert_eq!(found(&log, tenant, contains("_")).await, [6, 3, 1]);
+        // A person's id finds what they did and what a deputy did for them.
+        let by = |person: PersonId| AuditSearch { actor_contains: Some(person.to_string()), ..AuditSearch::default() };
+        assert_eq!(found(&log, tenant, by(anna)).await, [4, 2, 1]);
+        assert_eq!(found(&log, tenant, by(ben)).await, [5, 4]);
+        let since = AuditSearch { from: Some(later), ..AuditSearch::default() };
+        assert_eq!(found(&log, tenant, since).await, [6, 5]);
+        let until = AuditSearch { until: Some(later), ..by(ben) };
+        assert_eq!(found(&log, tenant, until).await, [4]);
+        // Pages: the newest two, then the two before them.
+        let page = AuditSearch { limit: 2, ..AuditSearch::default() };
+        let first: Vec<u64> = log.search(tenant, &page).await.unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(first, [6, 5]);
+        let next = AuditSearch { before: Some(5), limit: 2, ..AuditSearch::default() };
+        assert_eq!(log.search(tenant, &next).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 3]);
+        assert_eq!(log.latest(tenant).await.unwrap().unwrap().seq, 6);
+        assert!(log.latest(TenantId::new()).await.unwrap().is_none());
+    }
+
+    async fn entries_written_before_the_search_keys_are_found(db: TestDb) {
+        let log = log(&db).await;
+        let tenant = TenantId::new();
+        fill(&log, tenant, 1205).await;
+        act(&log, tenant, "guss.storage.file.created", None).await;
+        // As if the log had been written before the keys table existed.
+        tamper(&db, tenant, "DELETE FROM policy_audit_keys").await;
+        tamper(&db, tenant, "DELETE FROM policy_audit_keyed").await;
+        let search = AuditSearch { kind_contains: Some("test.happened".into()), before: Some(4), limit: 10, ..AuditSearch::default() };
+        assert_eq!(log.search(tenant, &search).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), [3, 2, 1]);
+        let created = AuditSearch { kind_contains: Some("file.created".into()), limit: 10, ..AuditSearch::default() };
+        assert_eq!(log.search(tenant, &created).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), [1206]);
+        // New entries are found together with the earlier ones.
+        act(&log, tenant, "guss.storage.file.created", None).await;
+        assert_eq!(log.search(tenant, &created).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), [1207, 1206]);
+        assert_eq!(log.verify(tenant).await.unwrap(), Ok(()));
     }
 }

@@ -75,6 +75,9 @@ backend_tests! {
         assert!(anna.get("/security?verify=1").await.body.contains("data-chain=\"ok\""));
         let nothing = anna.get("/security?from=2001-01-01&until=2001-01-02").await;
         assert!(nothing.body.contains("Keine Einträge passen"), "{}", nothing.body);
+        let nobody = anna.get(&format!("/security?person={}", uuid::Uuid::new_v4())).await;
+        assert!(nobody.body.contains("Keine Einträge passen"), "{}", nobody.body);
+        assert!(!anna.get("/security?kind=APP_PASSWORD").await.body.contains("Keine Einträge passen"), "kinds match in any case");
 
         // A member sees their own things and no log.
         let (_, link) = office.bundle.identity.provision_person(tenant, "ben@kanzlei.example".parse().unwrap(), "Ben", &[], None).await.unwrap();

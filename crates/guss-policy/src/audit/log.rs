@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use guss_core::{Clock, Event, EventSink, TenantId};
 
-use super::AuditStore;
 use super::chain::{Checkpoint, Entry, Tamper, verify};
+use super::{AuditSearch, AuditStore};
 use crate::{Error, Result};
 
 /// Entries read per page when exporting or verifying.
@@ -87,13 +87,26 @@ impl<S: AuditStore> AuditLog<S> {
 
     /// Signs a checkpoint at the current end of the tenant's log, e.g. before an export.
     pub async fn checkpoint(&self, tenant: TenantId) -> Result<Option<Checkpoint>> {
-        let (entries, _) = self.export(tenant).await?;
-        let Some(last) = entries.last() else {
+        let Some(last) = self.latest(tenant).await? else {
             return Ok(None);
         };
-        let checkpoint = Checkpoint::sign(&self.key, last, self.clock.now());
+        let checkpoint = Checkpoint::sign(&self.key, &last, self.clock.now());
         self.store.save_checkpoint(&checkpoint).await?;
         Ok(Some(checkpoint))
+    }
+
+    /// The entries `search` asks for, newest first.
+    pub async fn search(&self, tenant: TenantId, search: &AuditSearch) -> Result<Vec<Entry>> {
+        self.store.search(tenant, search).await
+    }
+
+    /// The newest entry of a tenant's log; its position is the log's length.
+    pub async fn latest(&self, tenant: TenantId) -> Result<Option<Entry>> {
+        let newest = AuditSearch {
+            limit: 1,
+            ..AuditSearch::default()
+        };
+        Ok(self.search(tenant, &newest).await?.pop())
     }
 
     /// All entries and checkpoints of a tenant.

@@ -19,6 +19,56 @@ pub use log::AuditLog;
 
 use crate::Result;
 
+/// The most entries one [`AuditStore::search`] returns.
+pub const MAX_SEARCH: u32 = 1000;
+
+/// Which entries a search returns, newest first: those matching every
+/// condition given. Kinds and actors are matched through an index kept
+/// beside the log, so a search does not read the whole log.
+///
+/// ```
+/// use guss_policy::audit::AuditSearch;
+///
+/// // Anna's last 50 sign-ins and step-ups, by her or by a deputy for her.
+/// let search = AuditSearch {
+///     kind_contains: Some("identity.s".into()),
+///     actor_contains: Some("0195f0c2-7b1e-7000-8000-000000000001".into()),
+///     limit: 50,
+///     ..AuditSearch::default()
+/// };
+/// assert!(search.kinds.is_empty(), "any kind containing the text");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditSearch {
+    /// Only entries of one of these kinds; empty: any kind.
+    pub kinds: Vec<String>,
+    /// Only kinds containing this text (kinds are lower case).
+    pub kind_contains: Option<String>,
+    /// Only entries whose actor contains this text: a person's id finds
+    /// what they did and what deputies did for them.
+    pub actor_contains: Option<String>,
+    /// Only entries at or after this time.
+    pub from: Option<DateTime<Utc>>,
+    /// Only entries before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Only entries before this position: the next page of a long result.
+    pub before: Option<u64>,
+    /// At most this many entries (and never more than [`MAX_SEARCH`]).
+    pub limit: u32,
+}
+
+/// What an entry is found by: its event's kind and actor (empty when the
+/// stored text is not an event).
+pub(crate) fn search_keys(event: &str) -> (String, String) {
+    match serde_json::from_str::<guss_core::Event>(event) {
+        Ok(event) => (
+            event.kind().as_str().to_owned(),
+            event.actor().unwrap_or_default().to_owned(),
+        ),
+        Err(_) => (String::new(), String::new()),
+    }
+}
+
 /// Append-only storage of audit entries and checkpoints.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -27,6 +77,8 @@ pub trait AuditStore: Send + Sync {
     async fn append(&self, tenant: TenantId, time: DateTime<Utc>, event: String) -> Result<Entry>;
     /// Up to `limit` entries from position `from` on.
     async fn entries(&self, tenant: TenantId, from: u64, limit: u32) -> Result<Vec<Entry>>;
+    /// The entries `search` asks for, newest first.
+    async fn search(&self, tenant: TenantId, search: &AuditSearch) -> Result<Vec<Entry>>;
     /// Stores a signed checkpoint.
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()>;
     /// All checkpoints of a tenant, oldest first.

@@ -11,6 +11,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{NaiveDate, NaiveTime, TimeZone as _};
 use guss_core::Event;
+use guss_policy::audit::AuditSearch;
 use serde::Deserialize;
 
 use super::files::when;
@@ -20,7 +21,7 @@ use crate::bundle::Bundle;
 use crate::office::OFFICE_ZONE;
 
 /// Most audit entries the page shows at once (newest first).
-const AUDIT_SHOWN: usize = 200;
+const AUDIT_SHOWN: u32 = 200;
 
 struct Row {
     id: String,
@@ -46,7 +47,7 @@ struct Audit {
     from: String,
     until: String,
     verdict: Option<Result<(), String>>,
-    total: usize,
+    total: u64,
 }
 
 #[derive(Template)]
@@ -182,43 +183,52 @@ async fn audit(
             })
     };
     let (from, until) = (day(&query.from, false), day(&query.until, true));
-    let (entries, _) = bundle
-        .audit
-        .export(tenant)
-        .await
-        .map_err(|e| WebError::Backend(e.into()))?;
-    let total = entries.len();
     let kind = query.kind.trim();
-    let mut rows = Vec::new();
-    for entry in entries.iter().rev() {
-        if rows.len() >= AUDIT_SHOWN {
-            break;
-        }
-        if from.is_some_and(|f| entry.time < f) || until.is_some_and(|u| entry.time >= u) {
-            continue;
-        }
-        let Ok(event) = serde_json::from_str::<Event>(&entry.event) else {
-            continue;
-        };
-        let actor = event.actor().unwrap_or("");
-        if !query.person.is_empty() && !actor.contains(query.person.as_str()) {
-            continue;
-        }
-        if !kind.is_empty() && !event.kind().as_str().contains(kind) {
-            continue;
-        }
-        rows.push(AuditRow {
-            seq: entry.seq,
-            time: when(visit.lang, entry.time),
-            kind: event.kind().as_str().to_owned(),
-            actor: if actor.is_empty() {
-                "guss".to_owned()
-            } else {
-                name_of(actor)
-            },
-            subject: event.subject().unwrap_or("").to_owned(),
-        });
-    }
+    let search = AuditSearch {
+        kind_contains: (!kind.is_empty()).then(|| kind.to_lowercase()),
+        actor_contains: (!query.person.is_empty()).then(|| query.person.clone()),
+        from,
+        until,
+        limit: AUDIT_SHOWN,
+        ..AuditSearch::default()
+    };
+    let backend = |e: guss_policy::Error| WebError::Backend(e.into());
+    let entries = bundle
+        .audit
+        .search(tenant, &search)
+        .await
+        .map_err(backend)?;
+    let total = bundle
+        .audit
+        .latest(tenant)
+        .await
+        .map_err(backend)?
+        .map_or(0, |newest| newest.seq);
+    let rows = entries
+        .iter()
+        .map(|entry| {
+            let event = serde_json::from_str::<Event>(&entry.event).ok();
+            let actor = event.as_ref().and_then(Event::actor).unwrap_or("");
+            AuditRow {
+                seq: entry.seq,
+                time: when(visit.lang, entry.time),
+                kind: event
+                    .as_ref()
+                    .map(|e| e.kind().as_str().to_owned())
+                    .unwrap_or_default(),
+                actor: if actor.is_empty() {
+                    "guss".to_owned()
+                } else {
+                    name_of(actor)
+                },
+                subject: event
+                    .as_ref()
+                    .and_then(Event::subject)
+                    .unwrap_or("")
+                    .to_owned(),
+            }
+        })
+        .collect();
     let verdict = match query.verify {
         Some(_) => Some(
             bundle

@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone as _, Utc};
 use guss_core::Action;
 use guss_dav::DavPath;
+use guss_policy::audit::{AuditSearch, MAX_SEARCH};
 use guss_storage::model::{EntryKind, ShareMode, ShareOptions};
 use guss_storage::store::SharedAccess;
 use serde::Deserialize;
@@ -129,41 +130,63 @@ struct LinkRow {
 /// Accesses a link's row lists (the count covers all).
 const ACCESSES_SHOWN: usize = 20;
 
-/// Every share link's accesses from the organisation's audit log, newest
-/// first: when, and what happened (opened, a download, an upload, a wrong
-/// access code).
+/// Accesses read from the audit log per visit (the newest), so that a
+/// link used very often cannot make the page slow.
+const ACCESSES_READ: usize = 10_000;
+
+/// The share links' accesses from the organisation's audit log, newest
+/// first, per link: when, and what happened (opened, a download, an upload,
+/// a wrong access code).
 async fn accesses(
     bundle: &Bundle,
     tenant: guss_core::TenantId,
     t: &FilesText,
 ) -> Result<HashMap<uuid::Uuid, Vec<(DateTime<Utc>, &'static str)>>, WebError> {
-    let (entries, _) = bundle
-        .audit
-        .export(tenant)
-        .await
-        .map_err(|e| WebError::Backend(e.into()))?;
+    let kinds = [
+        ("guss.storage.share_link.opened", t.access_opened),
+        ("guss.storage.share_link.downloaded", t.access_downloaded),
+        ("guss.storage.share_link.uploaded", t.access_uploaded),
+        ("guss.storage.share_link.refused", t.access_refused),
+    ];
+    let mut search = AuditSearch {
+        kinds: kinds.iter().map(|(kind, _)| (*kind).to_owned()).collect(),
+        limit: MAX_SEARCH,
+        ..AuditSearch::default()
+    };
     let mut found: HashMap<uuid::Uuid, Vec<_>> = HashMap::new();
-    for entry in entries.iter().rev() {
-        let Ok(event) = serde_json::from_str::<guss_core::Event>(&entry.event) else {
-            continue;
-        };
-        let what = match event.kind().as_str() {
-            "guss.storage.share_link.opened" => t.access_opened,
-            "guss.storage.share_link.downloaded" => t.access_downloaded,
-            "guss.storage.share_link.uploaded" => t.access_uploaded,
-            "guss.storage.share_link.refused" => t.access_refused,
-            _ => continue,
-        };
-        // Opened and refused name the link as their subject; downloads and
-        // uploads name the file and carry the link in their data.
-        let link = event
-            .data()
-            .and_then(|d| d.get("link"))
-            .and_then(|l| l.as_str())
-            .or(event.subject())
-            .and_then(|id| id.parse().ok());
-        if let Some(link) = link {
-            found.entry(link).or_default().push((entry.time, what));
+    let mut read = 0;
+    while read < ACCESSES_READ {
+        let page = bundle
+            .audit
+            .search(tenant, &search)
+            .await
+            .map_err(|e| WebError::Backend(e.into()))?;
+        read += page.len();
+        for entry in &page {
+            let Ok(event) = serde_json::from_str::<guss_core::Event>(&entry.event) else {
+                continue;
+            };
+            let Some((_, what)) = kinds
+                .iter()
+                .find(|(kind, _)| *kind == event.kind().as_str())
+            else {
+                continue;
+            };
+            // Opened and refused name the link as their subject; downloads
+            // and uploads name the file and carry the link in their data.
+            let link = event
+                .data()
+                .and_then(|d| d.get("link"))
+                .and_then(|l| l.as_str())
+                .or(event.subject())
+                .and_then(|id| id.parse().ok());
+            if let Some(link) = link {
+                found.entry(link).or_default().push((entry.time, *what));
+            }
+        }
+        match page.last() {
+            Some(oldest) if page.len() == MAX_SEARCH as usize => search.before = Some(oldest.seq),
+            _ => break,
         }
     }
     Ok(found)
