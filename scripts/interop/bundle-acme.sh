@@ -95,10 +95,11 @@ GUSS_LOG=info "$BIN" --config "$WORK/guss.toml" serve >"$WORK/guss.log" 2>&1 &
 pids+=("$!")
 
 # pebble's issuing root, to check what guss serves.
-for _ in $(seq 1 50); do
+for _ in $(seq 1 300); do
   curl -sf --cacert "$WORK/pebble.pem" "https://localhost:$MGMT_PORT/roots/0" -o "$WORK/root.pem" && break
   sleep 0.1
 done
+[ -s "$WORK/root.pem" ] || { log "pebble did not hand out its root within 30 s"; exit 1; }
 ok=""
 for _ in $(seq 1 120); do
   if curl -sf --cacert "$WORK/root.pem" --resolve "$HOST:$HTTPS_PORT:127.0.0.1" \
@@ -113,7 +114,13 @@ curl -sf --cacert "$WORK/root.pem" --resolve "kanzlei-acme.$HOST:$HTTPS_PORT:127
   "https://kanzlei-acme.$HOST:$HTTPS_PORT/sign-in" | grep -q "Kanzlei Acme" \
   || { log "the organisation's host is not served with the certificate"; exit 1; }
 log "the organisation's host is on the certificate and serves its sign-in page"
-grep -q "new certificate in use" "$WORK/guss.log" || { log "guss did not log the new certificate"; exit 1; }
+# The certificate is served a moment before the log line is written.
+logged=""
+for _ in $(seq 1 50); do
+  grep -q "new certificate in use" "$WORK/guss.log" && { logged=1; break; }
+  sleep 0.2
+done
+[ -n "$logged" ] || { log "guss did not log the new certificate"; exit 1; }
 redirect="$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H "Host: $HOST" "http://127.0.0.1:$HTTP_PORT/home?x=1")"
 [ "$redirect" = "308 https://$HOST:$HTTPS_PORT/home?x=1" ] || { log "plain HTTP answered $redirect"; exit 1; }
 log "plain HTTP redirects to HTTPS"
@@ -121,7 +128,7 @@ log "plain HTTP redirects to HTTPS"
 kill "${pids[2]}"; wait "${pids[2]}" 2>/dev/null || true
 GUSS_LOG=info "$BIN" --config "$WORK/guss.toml" serve >"$WORK/guss.log" 2>&1 &
 pids[2]="$!"
-for _ in $(seq 1 60); do
+for _ in $(seq 1 300); do
   curl -sf --cacert "$WORK/root.pem" --resolve "$HOST:$HTTPS_PORT:127.0.0.1" \
     "https://$HOST:$HTTPS_PORT/healthz" >/dev/null 2>&1 && { log "after a restart the stored certificate is served"; exit 0; }
   sleep 0.2

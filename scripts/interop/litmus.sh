@@ -28,10 +28,21 @@ run_litmus() {
   port="$(free_port)"
   "$bin" --listen "127.0.0.1:$port" --data "$work/$name" --user anna:litmus-app-password "$@" >"$work/$name.log" 2>&1 &
   server="$!"
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null -X OPTIONS "http://127.0.0.1:$port/" && break
+  # A debug build on PostgreSQL and S3 may take a while to migrate and start.
+  local answered=""
+  for _ in $(seq 1 600); do
+    kill -0 "$server" 2>/dev/null || break
+    if curl -s -o /dev/null -X OPTIONS "http://127.0.0.1:$port/"; then
+      answered=1
+      break
+    fi
     sleep 0.1
   done
+  if [ -z "$answered" ]; then
+    cat "$work/$name.log"
+    echo "the webdav-server on $name did not answer within 60 s"
+    exit 1
+  fi
   out="$work/$name.litmus"
   (cd "$work" && TESTS="basic copymove props locks http" litmus "http://127.0.0.1:$port/anna/" anna litmus-app-password) >"$out" 2>&1 || true
   kill "$server"

@@ -248,13 +248,15 @@ def with_imapclient(server, imaps_port, events_path):
     with smtplib.SMTP("127.0.0.1", server.smtp_port) as smtp:
         smtp.sendmail("post@gericht.test", [f"{CHEF}@{DOMAIN}"], LATE)
     responses = []
-    while time.monotonic() - started < 10 and not any(r[1:] == (b"EXISTS",) for r in responses):
+    while time.monotonic() - started < 25 and not any(r[1:] == (b"EXISTS",) for r in responses):
         responses += chef.idle_check(timeout=1)
     took = time.monotonic() - started
     chef.idle_done()
     check(any(r[1:] == (b"EXISTS",) and r[0] == 2 for r in responses),
           f"imapclient: IDLE pushes the delivery over SMTP ({took * 1000:.0f} ms after the SMTP dialogue began)")
-    check(took < 1.5, "imapclient: ... at once, not at the next poll (30 s)")
+    # A debug build on a busy machine may take seconds for the SMTP dialogue
+    # and the delivery; the next poll would come only after 30 s.
+    check(took < 10, "imapclient: ... at once, not at the next poll (30 s)")
 
     # (h) the deputy, and someone without a grant
     namespaces = anna.namespace()

@@ -128,10 +128,11 @@ dns_args=()
 if "$bin" --help 2>/dev/null | grep -q -- --dns-server; then
   python3 "$lib" dns-stub >"$work/dns-stub.out" 2>&1 &
   dns_stub="$!"
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do
     grep -q listening "$work/dns-stub.out" && break
-    sleep 0.05
+    sleep 0.1
   done
+  grep -q listening "$work/dns-stub.out" || { cat "$work/dns-stub.out"; echo "the DNS stub did not start within 30 s"; exit 1; }
   dns_args=(--dns-server "127.0.0.1:$(sed -n 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/dns-stub.out")")
 fi
 PF_TRANSPORT="$domain smtp:[127.0.0.1]:$mx"

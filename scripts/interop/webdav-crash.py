@@ -465,7 +465,7 @@ def main():
     parser.add_argument("--seed", type=int, default=random.randrange(1 << 30))
     parser.add_argument("--data", help="data directory (default: a fresh temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    parser.add_argument("--restart-timeout", type=float, default=10.0,
+    parser.add_argument("--restart-timeout", type=float, default=30.0,
                         help="seconds the server may take to come back")
     parser.add_argument("--verbose", action="store_true", help="one line per round")
     args = parser.parse_args()

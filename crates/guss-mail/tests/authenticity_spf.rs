@@ -31,7 +31,8 @@ use yaml_rust2::{Yaml, YamlLoader};
 const SUITE: &str = include_str!("data/rfc7208-tests.yml");
 
 /// How long the verifier waits for an answer; `TIMEOUT` cases wait this long.
-const DNS_TIMEOUT: Duration = Duration::from_millis(250);
+/// Long enough that a busy machine never turns a slow answer into a timeout.
+const DNS_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 enum Entry {

@@ -224,14 +224,41 @@ fn event_kinds(server: &Server) -> Vec<String> {
 
 /// The inbox of `name` once something has arrived (within ten seconds).
 async fn arrived(server: &Server, name: &str) -> Vec<bytes::Bytes> {
+    eventually(|| inbox_of(server, name), |messages| !messages.is_empty()).await
+}
+
+/// What `read` gives once `done` holds for it, or its last answer after ten
+/// seconds: the queue records an attempt's outcome, and a delivery its
+/// events, only after the effect a test waits for.
+async fn eventually<T, F: Future<Output = T>>(
+    read: impl Fn() -> F,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let mut last = read().await;
     for _ in 0..100 {
-        let messages = inbox_of(server, name).await;
-        if !messages.is_empty() {
-            return messages;
+        if done(&last) {
+            break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+        last = read().await;
     }
-    Vec::new()
+    last
+}
+
+fn has_all(kinds: &[String], wanted: &[&str]) -> bool {
+    wanted.iter().all(|w| kinds.iter().any(|k| k == w))
+}
+
+/// The sender's queue once `done` holds for it (within ten seconds).
+async fn queue_when(
+    server: &Server,
+    done: impl Fn(&[guss_mail::queue::Queued]) -> bool,
+) -> Vec<guss_mail::queue::Queued> {
+    eventually(
+        || async { server.queue.pending().await.unwrap() },
+        |q| done(q),
+    )
+    .await
 }
 
 fn body_of(stored: &[u8]) -> &[u8] {
@@ -411,15 +438,8 @@ async fn submitted_mail_crosses_the_queue_even_when_the_next_hop_is_down_at_firs
     let message = "From: anna@kanzlei.example\r\nTo: anna@praxis.example\r\nSubject: Termin\r\n\r\nBis morgen.\r\n";
     client.send(&format!("{message}.\r\n")).await;
     assert!(client.reply().await.starts_with("250 "));
-    // The first attempt fails while the next hop is down (within ten seconds).
-    let mut waiting = Vec::new();
-    for _ in 0..100 {
-        waiting = sender.queue.pending().await.unwrap();
-        if waiting.iter().any(|w| w.attempts >= 1) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // The first attempt fails while the next hop is down.
+    let waiting = queue_when(&sender, |q| q.iter().any(|w| w.attempts >= 1)).await;
     assert_eq!(waiting.len(), 1, "queued while the next hop is down");
     assert!(waiting[0].attempts >= 1, "tried once");
 
@@ -437,7 +457,7 @@ async fn submitted_mail_crosses_the_queue_even_when_the_next_hop_is_down_at_firs
         "a missing Message-ID is added"
     );
     assert!(
-        sender.queue.pending().await.unwrap().is_empty(),
+        queue_when(&sender, <[_]>::is_empty).await.is_empty(),
         "and it left the queue"
     );
 }
@@ -487,7 +507,19 @@ async fn a_deputy_sends_as_the_boss_and_a_refused_recipient_bounces() {
     // Anna at the praxis gets it; the invitation is announced there.
     let delivered = arrived(&receiver, "anna").await;
     assert_eq!(delivered.len(), 1);
-    let kinds = event_kinds(&receiver);
+    let kinds = eventually(
+        || async { event_kinds(&receiver) },
+        |kinds| {
+            has_all(
+                kinds,
+                &[
+                    "guss.mail.message.received",
+                    "guss.mail.invitation.received",
+                ],
+            )
+        },
+    )
+    .await;
     assert!(
         kinds.contains(&"guss.mail.message.received".to_owned()),
         "{kinds:?}"
@@ -510,7 +542,16 @@ async fn a_deputy_sends_as_the_boss_and_a_refused_recipient_bounces() {
         !bounce.contains("anna@praxis.example>:"),
         "only the failed recipient is listed"
     );
-    let kinds = event_kinds(&sender);
+    let kinds = eventually(
+        || async { event_kinds(&sender) },
+        |kinds| {
+            has_all(
+                kinds,
+                &["guss.mail.message.sent", "guss.mail.delivery.failed"],
+            )
+        },
+    )
+    .await;
     assert!(
         kinds.contains(&"guss.mail.message.sent".to_owned()),
         "{kinds:?}"
@@ -519,7 +560,7 @@ async fn a_deputy_sends_as_the_boss_and_a_refused_recipient_bounces() {
         kinds.contains(&"guss.mail.delivery.failed".to_owned()),
         "{kinds:?}"
     );
-    assert!(sender.queue.pending().await.unwrap().is_empty());
+    assert!(queue_when(&sender, <[_]>::is_empty).await.is_empty());
 }
 
 #[tokio::test]
@@ -627,7 +668,10 @@ async fn outbound_mail_finds_the_next_server_by_mx() {
     let delivered = arrived(&receiver, "anna").await;
     assert_eq!(delivered.len(), 1, "found through praxis.example's MX");
     // nowhere.example does not exist: that recipient waits for a retry.
-    let waiting = sender.queue.pending().await.unwrap();
+    let waiting = queue_when(&sender, |q| {
+        q.iter().all(|w| w.recipients == ["anna@nowhere.example"])
+    })
+    .await;
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].recipients, ["anna@nowhere.example"]);
 }

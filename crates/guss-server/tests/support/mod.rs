@@ -410,15 +410,19 @@ impl Named {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let named = Named {
+        let mut named = Named {
             server: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
             key_file,
             process,
             _dir: dir,
         };
-        for _ in 0..100 {
+        // A busy machine may take a while to start it (at most a minute).
+        for _ in 0..300 {
             if !named.dig(zone, "SOA").is_empty() {
                 return Some(named);
+            }
+            if let Ok(Some(status)) = named.process.try_wait() {
+                panic!("named stopped: {status}");
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
@@ -428,7 +432,7 @@ impl Named {
     /// `dig +short` against this server.
     pub fn dig(&self, name: &str, kind: &str) -> String {
         let output = std::process::Command::new("dig")
-            .args(["+short", "+time=1", "+tries=1", "-p"])
+            .args(["+short", "+time=3", "+tries=3", "-p"])
             .arg(self.server.port().to_string())
             .arg("@127.0.0.1")
             .args([name, kind])
