@@ -8,7 +8,7 @@ use guss_core::{PersonId, TenantId};
 use guss_sql::{Pool, Schema, TenantPools, in_tx};
 use uuid::Uuid;
 
-use crate::audit::{AuditSearch, AuditStore, Checkpoint, Entry, MAX_SEARCH, search_keys};
+use crate::audit::{AuditSearch, AuditStore, Checkpoint, Entry, MAX_SEARCH};
 use crate::delegation::{DelegationStore, DeputyOf};
 use crate::facts::Grant;
 use crate::{Error, Result};
@@ -81,6 +81,18 @@ type EntryRow = (i64, i64, String, Vec<u8>, Vec<u8>);
 enum Bind {
     Text(String),
     Int(i64),
+}
+
+/// What an entry is found by: its event's kind and actor (empty when the
+/// stored text is not an event).
+fn search_keys(event: &str) -> (String, String) {
+    match serde_json::from_str::<guss_core::Event>(event) {
+        Ok(event) => (
+            event.kind().as_str().to_owned(),
+            event.actor().unwrap_or_default().to_owned(),
+        ),
+        Err(_) => (String::new(), String::new()),
+    }
 }
 
 /// A LIKE pattern matching text that contains `part`, taken literally.

@@ -57,18 +57,6 @@ pub struct AuditSearch {
     pub limit: u32,
 }
 
-/// What an entry is found by: its event's kind and actor (empty when the
-/// stored text is not an event).
-pub(crate) fn search_keys(event: &str) -> (String, String) {
-    match serde_json::from_str::<guss_core::Event>(event) {
-        Ok(event) => (
-            event.kind().as_str().to_owned(),
-            event.actor().unwrap_or_default().to_owned(),
-        ),
-        Err(_) => (String::new(), String::new()),
-    }
-}
-
 /// Append-only storage of audit entries and checkpoints.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
