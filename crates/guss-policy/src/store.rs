@@ -2,6 +2,9 @@
 //! named deputies): SQLite (one file per tenant) or PostgreSQL (row-level
 //! security per tenant), the same SQL on both.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use guss_core::{PersonId, TenantId};
@@ -17,6 +20,8 @@ use crate::{Error, Result};
 #[derive(Clone, Debug)]
 pub struct SqlPolicyStore {
     pools: TenantPools,
+    /// Tenants whose earlier audit entries this process knows to be keyed.
+    keyed: Arc<Mutex<HashSet<TenantId>>>,
 }
 
 static SCHEMA: Schema = Schema {
@@ -83,24 +88,26 @@ enum Bind {
     Int(i64),
 }
 
-/// What an entry is found by: its event's kind and actor (empty when the
-/// stored text is not an event).
+/// What an entry is found by: its event's kind and actor, in lower case
+/// (empty when the stored text is not an event).
 fn search_keys(event: &str) -> (String, String) {
     match serde_json::from_str::<guss_core::Event>(event) {
         Ok(event) => (
-            event.kind().as_str().to_owned(),
-            event.actor().unwrap_or_default().to_owned(),
+            event.kind().as_str().to_lowercase(),
+            event.actor().unwrap_or_default().to_lowercase(),
         ),
         Err(_) => (String::new(), String::new()),
     }
 }
 
-/// A LIKE pattern matching text that contains `part`, taken literally.
+/// A LIKE pattern (with `ESCAPE '!'`) matching text that contains `part`
+/// in any case, taken literally. Keys are stored in lower case, so this is
+/// the same on SQLite (whose LIKE ignores case) and PostgreSQL.
 fn containing(part: &str) -> String {
     let mut pattern = String::from("%");
-    for c in part.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
+    for c in part.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '!') {
+            pattern.push('!');
         }
         pattern.push(c);
     }
@@ -127,13 +134,18 @@ impl SqlPolicyStore {
     pub async fn open(location: &str) -> Result<Self> {
         Ok(SqlPolicyStore {
             pools: TenantPools::open(location, &SCHEMA).await?,
+            keyed: Arc::default(),
         })
     }
 
     /// Gives search keys to a tenant's entries written before the keys
-    /// table existed, once; later entries get theirs as they are written.
+    /// table existed, once per tenant and process; later entries get theirs
+    /// as they are written.
     async fn key_earlier_entries(&self, pool: &Pool, tenant: TenantId) -> Result<()> {
-        let keyed: Option<(i32,)> = in_tx!(pool, tenant, |tx| {
+        if self.keyed.lock().is_ok_and(|keyed| keyed.contains(&tenant)) {
+            return Ok(());
+        }
+        let done: Option<(i32,)> = in_tx!(pool, tenant, |tx| {
             db(
                 sqlx::query_as("SELECT 1 FROM policy_audit_keyed WHERE tenant_id = $1")
                     .bind(tenant.as_uuid())
@@ -141,9 +153,26 @@ impl SqlPolicyStore {
                     .await,
             )?
         });
-        if keyed.is_some() {
-            return Ok(());
+        if done.is_none() {
+            self.key_unkeyed(pool, tenant).await?;
+            in_tx!(pool, tenant, |tx| {
+                db(sqlx::query(
+                    "INSERT INTO policy_audit_keyed (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                )
+                .bind(tenant.as_uuid())
+                .execute(&mut *tx)
+                .await)?;
+            });
         }
+        if let Ok(mut keyed) = self.keyed.lock() {
+            keyed.insert(tenant);
+        }
+        Ok(())
+    }
+
+    /// Gives search keys to every entry of the tenant that has none, a page
+    /// per transaction.
+    async fn key_unkeyed(&self, pool: &Pool, tenant: TenantId) -> Result<()> {
         let mut after = 0_i64;
         loop {
             let unkeyed: Vec<(i64, String)> = in_tx!(pool, tenant, |tx| {
@@ -173,17 +202,9 @@ impl SqlPolicyStore {
                     .execute(&mut *tx)
                     .await)?;
                 }
-                if i64::try_from(unkeyed.len()).unwrap_or(i64::MAX) < KEYING_PAGE {
-                    db(sqlx::query("INSERT INTO policy_audit_keyed (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING")
-                        .bind(tenant.as_uuid())
-                        .execute(&mut *tx)
-                        .await)?;
-                }
             });
             match unkeyed.last() {
-                Some((seq, _))
-                    if i64::try_from(unkeyed.len()).unwrap_or(i64::MAX) == KEYING_PAGE =>
-                {
+                Some((seq, _)) if i64::try_from(unkeyed.len()).is_ok_and(|n| n == KEYING_PAGE) => {
                     after = *seq;
                 }
                 _ => return Ok(()),
@@ -277,12 +298,20 @@ impl AuditStore for SqlPolicyStore {
 
     async fn search(&self, tenant: TenantId, search: &AuditSearch) -> Result<Vec<Entry>> {
         let pool = self.pool(tenant).await?;
-        self.key_earlier_entries(&pool, tenant).await?;
-        let mut sql = String::from(
-            "SELECT a.seq, a.time, a.event, a.prev_hash, a.hash FROM policy_audit a
-             JOIN policy_audit_keys k ON k.tenant_id = a.tenant_id AND k.seq = a.seq
-             WHERE a.tenant_id = $1",
-        );
+        // Without a kind or actor, the log itself is read: what its chain
+        // protects is shown whatever happened to the keys.
+        let by_keys = !search.kinds.is_empty()
+            || search.kind_contains.is_some()
+            || search.actor_contains.is_some();
+        let mut sql =
+            String::from("SELECT a.seq, a.time, a.event, a.prev_hash, a.hash FROM policy_audit a");
+        if by_keys {
+            self.key_earlier_entries(&pool, tenant).await?;
+            sql.push_str(
+                " JOIN policy_audit_keys k ON k.tenant_id = a.tenant_id AND k.seq = a.seq",
+            );
+        }
+        sql.push_str(" WHERE a.tenant_id = $1");
         let mut binds = Vec::new();
         let mut condition = |sql: &mut String, text: &str, value: Bind| {
             binds.push(value);
@@ -292,21 +321,21 @@ impl AuditStore for SqlPolicyStore {
             sql.push_str(" AND k.kind IN (");
             for (i, kind) in search.kinds.iter().enumerate() {
                 let text = if i == 0 { "?" } else { ", ?" };
-                condition(&mut sql, text, Bind::Text(kind.clone()));
+                condition(&mut sql, text, Bind::Text(kind.to_lowercase()));
             }
             sql.push(')');
         }
         if let Some(text) = &search.kind_contains {
             condition(
                 &mut sql,
-                r" AND k.kind LIKE ? ESCAPE '\'",
+                " AND k.kind LIKE ? ESCAPE '!'",
                 Bind::Text(containing(text)),
             );
         }
         if let Some(text) = &search.actor_contains {
             condition(
                 &mut sql,
-                r" AND k.actor LIKE ? ESCAPE '\'",
+                " AND k.actor LIKE ? ESCAPE '!'",
                 Bind::Text(containing(text)),
             );
         }
@@ -345,6 +374,38 @@ impl AuditStore for SqlPolicyStore {
             db(query.fetch_all(&mut *tx).await)?
         });
         rows.into_iter().map(|row| entry(tenant, row)).collect()
+    }
+
+    async fn check_search_keys(&self, tenant: TenantId) -> Result<Option<u64>> {
+        let pool = self.pool(tenant).await?;
+        self.key_unkeyed(&pool, tenant).await?;
+        let mut after = 0_i64;
+        loop {
+            let page: Vec<(i64, String, String, String)> = in_tx!(&pool, tenant, |tx| {
+                db(sqlx::query_as(
+                    "SELECT a.seq, a.event, k.kind, k.actor FROM policy_audit a
+                     JOIN policy_audit_keys k ON k.tenant_id = a.tenant_id AND k.seq = a.seq
+                     WHERE a.tenant_id = $1 AND a.seq > $2 ORDER BY a.seq LIMIT $3",
+                )
+                .bind(tenant.as_uuid())
+                .bind(after)
+                .bind(KEYING_PAGE)
+                .fetch_all(&mut *tx)
+                .await)?
+            });
+            for (seq, event, kind, actor) in &page {
+                let (expected_kind, expected_actor) = search_keys(event);
+                if expected_kind != *kind || expected_actor != *actor {
+                    return Ok(Some(u64::try_from(*seq).unwrap_or_default()));
+                }
+            }
+            match page.last() {
+                Some((seq, ..)) if i64::try_from(page.len()).is_ok_and(|n| n == KEYING_PAGE) => {
+                    after = *seq;
+                }
+                _ => return Ok(None),
+            }
+        }
     }
 
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {

@@ -205,6 +205,12 @@ backend_tests! {
         // The text is taken literally: no wildcards.
         assert_eq!(found(&log, tenant, contains("file%")).await, Vec::<u64>::new());
         assert_eq!(found(&log, tenant, contains("_")).await, [6, 3, 1]);
+        assert_eq!(found(&log, tenant, contains("!")).await, Vec::<u64>::new());
+        assert_eq!(found(&log, tenant, contains("\\")).await, Vec::<u64>::new());
+        // In any case, on both databases.
+        assert_eq!(found(&log, tenant, contains("FILE.")).await, [5, 2]);
+        let upper = AuditSearch { actor_contains: Some(anna.to_string().to_uppercase()), ..AuditSearch::default() };
+        assert_eq!(found(&log, tenant, upper).await, [4, 2, 1]);
         // A person's id finds what they did and what a deputy did for them.
         let by = |person: PersonId| AuditSearch { actor_contains: Some(person.to_string()), ..AuditSearch::default() };
         assert_eq!(found(&log, tenant, by(anna)).await, [4, 2, 1]);
@@ -239,5 +245,28 @@ backend_tests! {
         act(&log, tenant, "guss.storage.file.created", None).await;
         assert_eq!(log.search(tenant, &created).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), [1207, 1206]);
         assert_eq!(log.verify(tenant).await.unwrap(), Ok(()));
+    }
+
+    async fn altered_search_keys_are_detected_and_removed_ones_restored(db: TestDb) {
+        let log = log(&db).await;
+        let tenant = TenantId::new();
+        let anna = Principal::Person { tenant, person: PersonId::new() };
+        for _ in 0..3 {
+            act(&log, tenant, "guss.identity.sign_in.succeeded", Some(&anna)).await;
+        }
+        let sign_ins = AuditSearch { kind_contains: Some("sign_in".into()), ..AuditSearch::default() };
+        assert_eq!(found(&log, tenant, sign_ins.clone()).await, [3, 2, 1]);
+        // Someone removes what entry 2 is found by: the log itself still
+        // shows it, and verifying gives its keys back.
+        tamper(&db, tenant, "DELETE FROM policy_audit_keys WHERE seq = 2").await;
+        assert_eq!(found(&log, tenant, AuditSearch::default()).await, [3, 2, 1]);
+        assert_eq!(log.latest(tenant).await.unwrap().unwrap().seq, 3);
+        assert_eq!(found(&log, tenant, sign_ins.clone()).await, [3, 1]);
+        assert_eq!(log.verify(tenant).await.unwrap(), Ok(()));
+        assert_eq!(found(&log, tenant, sign_ins.clone()).await, [3, 2, 1]);
+        // Someone files entry 3 under another kind: verifying says so.
+        tamper(&db, tenant, "UPDATE policy_audit_keys SET kind = 'guss.test.nothing' WHERE seq = 3").await;
+        assert_eq!(found(&log, tenant, sign_ins).await, [2, 1]);
+        assert_eq!(log.verify(tenant).await.unwrap(), Err(Tamper::SearchKeys { seq: 3 }));
     }
 }

@@ -75,6 +75,16 @@ backend_tests! {
         assert!(anna.get("/security?verify=1").await.body.contains("data-chain=\"ok\""));
         let nothing = anna.get("/security?from=2001-01-01&until=2001-01-02").await;
         assert!(nothing.body.contains("Keine Einträge passen"), "{}", nothing.body);
+        // Anna's own acts, by the id the person filter offers for her.
+        let anna_id = log.body.split("<option value=\"").skip(1)
+            .find(|option| option.contains("\">Anna"))
+            .and_then(|option| option.split('"').next())
+            .expect("Anna in the person filter")
+            .to_owned();
+        let hers = anna.get(&format!("/security?person={anna_id}")).await;
+        let actors: Vec<&str> = hers.body.split("<table class=\"listing audit\">").nth(1).expect("the log's table")
+            .split("<tr><td>").skip(1).filter_map(|row| row.split("</td><td>").nth(3)).collect();
+        assert!(!actors.is_empty() && actors.iter().all(|a| a.starts_with("Anna")), "{actors:?}");
         let nobody = anna.get(&format!("/security?person={}", uuid::Uuid::new_v4())).await;
         assert!(nobody.body.contains("Keine Einträge passen"), "{}", nobody.body);
         assert!(!anna.get("/security?kind=APP_PASSWORD").await.body.contains("Keine Einträge passen"), "kinds match in any case");

@@ -158,6 +158,13 @@ pub enum Tamper {
         /// The checkpoint's position.
         seq: u64,
     },
+    /// What searches find an entry by no longer matches it (altered to
+    /// hide it from a search or show it under another kind or person).
+    #[error("the search keys of entry {seq} were altered")]
+    SearchKeys {
+        /// The entry.
+        seq: u64,
+    },
     /// The log does not match a signed checkpoint (rewritten or truncated).
     #[error("the log does not match the signed checkpoint at {seq}")]
     CheckpointMismatch {

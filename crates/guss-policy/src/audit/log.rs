@@ -127,14 +127,18 @@ impl<S: AuditStore> AuditLog<S> {
     }
 
     /// Verifies a tenant's whole log: `Ok(Ok(()))` if intact, `Ok(Err(tamper))` with what broke.
+    /// Also checks what searches find entries by, giving keys back to
+    /// entries that lost theirs.
     pub async fn verify(&self, tenant: TenantId) -> Result<Result<(), Tamper>> {
         let (entries, checkpoints) = self.export(tenant).await?;
-        Ok(verify(
-            tenant,
-            &entries,
-            &checkpoints,
-            &self.key.verifying_key(),
-        ))
+        let chain = verify(tenant, &entries, &checkpoints, &self.key.verifying_key());
+        if chain.is_err() {
+            return Ok(chain);
+        }
+        Ok(match self.store.check_search_keys(tenant).await? {
+            Some(seq) => Err(Tamper::SearchKeys { seq }),
+            None => Ok(()),
+        })
     }
 }
 

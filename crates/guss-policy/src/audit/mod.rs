@@ -38,14 +38,14 @@ pub const MAX_SEARCH: u32 = 1000;
 /// };
 /// assert!(search.kinds.is_empty(), "any kind containing the text");
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditSearch {
     /// Only entries of one of these kinds; empty: any kind.
     pub kinds: Vec<String>,
-    /// Only kinds containing this text (kinds are lower case).
+    /// Only kinds containing this text, in any case.
     pub kind_contains: Option<String>,
-    /// Only entries whose actor contains this text: a person's id finds
-    /// what they did and what deputies did for them.
+    /// Only entries whose actor contains this text, in any case: a
+    /// person's id finds what they did and what deputies did for them.
     pub actor_contains: Option<String>,
     /// Only entries at or after this time.
     pub from: Option<DateTime<Utc>>,
@@ -55,6 +55,21 @@ pub struct AuditSearch {
     pub before: Option<u64>,
     /// At most this many entries (and never more than [`MAX_SEARCH`]).
     pub limit: u32,
+}
+
+impl Default for AuditSearch {
+    /// The newest 100 entries.
+    fn default() -> Self {
+        AuditSearch {
+            kinds: Vec::new(),
+            kind_contains: None,
+            actor_contains: None,
+            from: None,
+            until: None,
+            before: None,
+            limit: 100,
+        }
+    }
 }
 
 /// Append-only storage of audit entries and checkpoints.
@@ -67,6 +82,10 @@ pub trait AuditStore: Send + Sync {
     async fn entries(&self, tenant: TenantId, from: u64, limit: u32) -> Result<Vec<Entry>>;
     /// The entries `search` asks for, newest first.
     async fn search(&self, tenant: TenantId, search: &AuditSearch) -> Result<Vec<Entry>>;
+    /// Checks what searches find entries by: gives keys to entries that
+    /// have none (written by an older version, or deleted) and returns the
+    /// first entry whose keys do not match its event.
+    async fn check_search_keys(&self, tenant: TenantId) -> Result<Option<u64>>;
     /// Stores a signed checkpoint.
     async fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()>;
     /// All checkpoints of a tenant, oldest first.

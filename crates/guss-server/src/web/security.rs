@@ -185,7 +185,7 @@ async fn audit(
     let (from, until) = (day(&query.from, false), day(&query.until, true));
     let kind = query.kind.trim();
     let search = AuditSearch {
-        kind_contains: (!kind.is_empty()).then(|| kind.to_lowercase()),
+        kind_contains: (!kind.is_empty()).then(|| kind.to_owned()),
         actor_contains: (!query.person.is_empty()).then(|| query.person.clone()),
         from,
         until,
@@ -204,28 +204,27 @@ async fn audit(
         .await
         .map_err(backend)?
         .map_or(0, |newest| newest.seq);
+    let unreadable = visit.lang.text().security.audit_unreadable;
     let rows = entries
         .iter()
         .map(|entry| {
-            let event = serde_json::from_str::<Event>(&entry.event).ok();
-            let actor = event.as_ref().and_then(Event::actor).unwrap_or("");
+            let (kind, actor, subject) = match serde_json::from_str::<Event>(&entry.event) {
+                Ok(event) => (
+                    event.kind().as_str().to_owned(),
+                    match event.actor() {
+                        Some(actor) => name_of(actor),
+                        None => "guss".to_owned(),
+                    },
+                    event.subject().unwrap_or("").to_owned(),
+                ),
+                Err(_) => (unreadable.to_owned(), String::new(), String::new()),
+            };
             AuditRow {
                 seq: entry.seq,
                 time: when(visit.lang, entry.time),
-                kind: event
-                    .as_ref()
-                    .map(|e| e.kind().as_str().to_owned())
-                    .unwrap_or_default(),
-                actor: if actor.is_empty() {
-                    "guss".to_owned()
-                } else {
-                    name_of(actor)
-                },
-                subject: event
-                    .as_ref()
-                    .and_then(Event::subject)
-                    .unwrap_or("")
-                    .to_owned(),
+                kind,
+                actor,
+                subject,
             }
         })
         .collect();

@@ -122,12 +122,13 @@ struct LinkRow {
     downloads: u64,
     created: String,
     /// How often it was used (or refused).
-    access_count: usize,
+    /// Written "10000+" when the page read only the newest accesses.
+    access_count: String,
     /// Its newest accesses, newest first: when and what.
     accesses: Vec<(String, &'static str)>,
 }
 
-/// Accesses a link's row lists (the count covers all).
+/// Accesses a link's row lists (the count covers all that were read).
 const ACCESSES_SHOWN: usize = 20;
 
 /// Accesses read from the audit log per visit (the newest), so that a
@@ -136,12 +137,18 @@ const ACCESSES_READ: usize = 10_000;
 
 /// The share links' accesses from the organisation's audit log, newest
 /// first, per link: when, and what happened (opened, a download, an upload,
-/// a wrong access code).
+/// a wrong access code); and whether all were read.
 async fn accesses(
     bundle: &Bundle,
     tenant: guss_core::TenantId,
     t: &FilesText,
-) -> Result<HashMap<uuid::Uuid, Vec<(DateTime<Utc>, &'static str)>>, WebError> {
+) -> Result<
+    (
+        HashMap<uuid::Uuid, Vec<(DateTime<Utc>, &'static str)>>,
+        bool,
+    ),
+    WebError,
+> {
     let kinds = [
         ("guss.storage.share_link.opened", t.access_opened),
         ("guss.storage.share_link.downloaded", t.access_downloaded),
@@ -155,7 +162,10 @@ async fn accesses(
     };
     let mut found: HashMap<uuid::Uuid, Vec<_>> = HashMap::new();
     let mut read = 0;
-    while read < ACCESSES_READ {
+    loop {
+        if read >= ACCESSES_READ {
+            return Ok((found, false));
+        }
         let page = bundle
             .audit
             .search(tenant, &search)
@@ -186,10 +196,9 @@ async fn accesses(
         }
         match page.last() {
             Some(oldest) if page.len() == MAX_SEARCH as usize => search.before = Some(oldest.seq),
-            _ => break,
+            _ => return Ok((found, true)),
         }
     }
-    Ok(found)
 }
 
 #[derive(Template)]
@@ -213,7 +222,7 @@ pub(super) async fn list(
     let lang = visit.lang;
     let now = bundle.clock.now();
     let mut links = Vec::new();
-    let mut seen = accesses(&bundle, caller.files.tenant_id(), t).await?;
+    let (mut seen, all_read) = accesses(&bundle, caller.files.tenant_id(), t).await?;
     for link in caller.files.share_links().await.map_err(|e| failed(t, e))? {
         let active = link.revoked_at.is_none() && link.expires_at.is_none_or(|e| e > now);
         if active && caller.may(Action::SHARE, &link.path).await {
@@ -231,7 +240,14 @@ pub(super) async fn list(
                 coded: link.has_access_code,
                 downloads: link.downloads,
                 created: when(lang, link.created_at),
-                access_count: seen.get(&link.id).map_or(0, Vec::len),
+                access_count: {
+                    let count = seen.get(&link.id).map_or(0, Vec::len);
+                    if all_read {
+                        count.to_string()
+                    } else {
+                        format!("{count}+")
+                    }
+                },
                 accesses: seen
                     .remove(&link.id)
                     .unwrap_or_default()
