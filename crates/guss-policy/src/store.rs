@@ -307,11 +307,14 @@ impl AuditStore for SqlPolicyStore {
             String::from("SELECT a.seq, a.time, a.event, a.prev_hash, a.hash FROM policy_audit a");
         if by_keys {
             self.key_earlier_entries(&pool, tenant).await?;
-            sql.push_str(
-                " JOIN policy_audit_keys k ON k.tenant_id = a.tenant_id AND k.seq = a.seq",
-            );
+            // CROSS JOIN keeps SQLite walking the log newest first and
+            // stopping at the limit, rather than sorting every match
+            // (PostgreSQL plans it as the inner join it is).
+            sql.push_str(" CROSS JOIN policy_audit_keys k WHERE k.tenant_id = a.tenant_id AND k.seq = a.seq AND");
+        } else {
+            sql.push_str(" WHERE");
         }
-        sql.push_str(" WHERE a.tenant_id = $1");
+        sql.push_str(" a.tenant_id = $1");
         let mut binds = Vec::new();
         let mut condition = |sql: &mut String, text: &str, value: Bind| {
             binds.push(value);
