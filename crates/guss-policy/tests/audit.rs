@@ -245,6 +245,9 @@ backend_tests! {
         act(&log, tenant, "guss.storage.file.created", None).await;
         assert_eq!(log.search(tenant, &created).await.unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), [1207, 1206]);
         assert_eq!(log.verify(tenant).await.unwrap(), Ok(()));
+        // Verifying reads a page at a time: the second page is checked too.
+        tamper(&db, tenant, "UPDATE policy_audit SET event = 'x' WHERE seq = 1100").await;
+        assert_eq!(log.verify(tenant).await.unwrap(), Err(Tamper::Altered { seq: 1100 }));
     }
 
     async fn altered_search_keys_are_detected_and_removed_ones_restored(db: TestDb) {

@@ -188,19 +188,57 @@ pub fn verify(
     checkpoints: &[Checkpoint],
     key: &VerifyingKey,
 ) -> Result<(), Tamper> {
-    let mut prev_hash = [0u8; 32];
-    for (index, entry) in entries.iter().enumerate() {
-        let expected = u64::try_from(index).unwrap_or(u64::MAX).saturating_add(1);
-        if entry.seq != expected {
+    let mut check = ChainCheck::new(tenant, checkpoints);
+    for entry in entries {
+        check.entry(entry)?;
+    }
+    check.finish(checkpoints, key)
+}
+
+/// [`verify`] an entry at a time, so a long log is checked page by page
+/// without holding it: what it keeps is the hashes at the checkpoints.
+///
+/// ```
+/// # use guss_policy::audit::ChainCheck;
+/// # use guss_core::TenantId;
+/// let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+/// let check = ChainCheck::new(TenantId::new(), &[]);
+/// // … check.entry(&entry)? for each page of entries, in order …
+/// assert!(check.finish(&[], &key.verifying_key()).is_ok());
+/// ```
+#[derive(Debug)]
+pub struct ChainCheck {
+    tenant: TenantId,
+    /// The position the next entry must have.
+    next: u64,
+    prev_hash: [u8; 32],
+    /// The hash of each entry a checkpoint names, once seen.
+    at_checkpoints: std::collections::HashMap<u64, Option<[u8; 32]>>,
+}
+
+impl ChainCheck {
+    /// A check of `tenant`'s log, noting the entries `checkpoints` name.
+    pub fn new(tenant: TenantId, checkpoints: &[Checkpoint]) -> Self {
+        ChainCheck {
+            tenant,
+            next: 1,
+            prev_hash: [0u8; 32],
+            at_checkpoints: checkpoints.iter().map(|c| (c.seq, None)).collect(),
+        }
+    }
+
+    /// Checks the next entry of the log.
+    pub fn entry(&mut self, entry: &Entry) -> Result<(), Tamper> {
+        if entry.seq != self.next {
             return Err(Tamper::Sequence {
-                expected,
+                expected: self.next,
                 found: entry.seq,
             });
         }
-        if entry.tenant != tenant {
+        if entry.tenant != self.tenant {
             return Err(Tamper::ForeignEntry { seq: entry.seq });
         }
-        if entry.prev_hash != prev_hash {
+        if entry.prev_hash != self.prev_hash {
             return Err(Tamper::Chain { seq: entry.seq });
         }
         if entry_hash(
@@ -213,25 +251,31 @@ pub fn verify(
         {
             return Err(Tamper::Altered { seq: entry.seq });
         }
-        prev_hash = entry.hash;
-    }
-    for checkpoint in checkpoints {
-        if checkpoint.tenant != tenant || !checkpoint.is_signed_by(key) {
-            return Err(Tamper::BadSignature {
-                seq: checkpoint.seq,
-            });
+        if let Some(hash) = self.at_checkpoints.get_mut(&entry.seq) {
+            *hash = Some(entry.hash);
         }
-        let at = usize::try_from(checkpoint.seq)
-            .ok()
-            .and_then(|s| s.checked_sub(1))
-            .and_then(|i| entries.get(i));
-        if at.is_none_or(|entry| entry.hash != checkpoint.hash) {
-            return Err(Tamper::CheckpointMismatch {
-                seq: checkpoint.seq,
-            });
-        }
+        self.prev_hash = entry.hash;
+        self.next = self.next.saturating_add(1);
+        Ok(())
     }
-    Ok(())
+
+    /// After the last entry: every checkpoint validly signed by `key` and
+    /// matching the entry it names.
+    pub fn finish(self, checkpoints: &[Checkpoint], key: &VerifyingKey) -> Result<(), Tamper> {
+        for checkpoint in checkpoints {
+            if checkpoint.tenant != self.tenant || !checkpoint.is_signed_by(key) {
+                return Err(Tamper::BadSignature {
+                    seq: checkpoint.seq,
+                });
+            }
+            if self.at_checkpoints.get(&checkpoint.seq) != Some(&Some(checkpoint.hash)) {
+                return Err(Tamper::CheckpointMismatch {
+                    seq: checkpoint.seq,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Hex for hashes and signatures in JSON exports.

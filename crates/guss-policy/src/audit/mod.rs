@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use guss_core::TenantId;
 
-pub use chain::{Checkpoint, Entry, Tamper, verify};
+pub use chain::{ChainCheck, Checkpoint, Entry, Tamper, verify};
 pub use log::AuditLog;
 
 use crate::Result;
