@@ -93,6 +93,16 @@ fn bench(c: &mut Criterion) {
             },
         ),
         (
+            "newest 200 of exact kinds that are 1 % (the share links' accesses)",
+            AuditSearch {
+                kinds: vec![
+                    "guss.storage.share_link.opened".into(),
+                    "guss.storage.share_link.downloaded".into(),
+                ],
+                ..newest.clone()
+            },
+        ),
+        (
             "newest 200 of one person",
             AuditSearch {
                 actor_contains: people[7].acting_person().map(|p| p.to_string()),

@@ -307,10 +307,15 @@ impl AuditStore for SqlPolicyStore {
             String::from("SELECT a.seq, a.time, a.event, a.prev_hash, a.hash FROM policy_audit a");
         if by_keys {
             self.key_earlier_entries(&pool, tenant).await?;
-            // CROSS JOIN keeps SQLite walking the log newest first and
-            // stopping at the limit, rather than sorting every match
-            // (PostgreSQL plans it as the inner join it is).
-            sql.push_str(" CROSS JOIN policy_audit_keys k WHERE k.tenant_id = a.tenant_id AND k.seq = a.seq AND");
+            // Exact kinds are looked up in the kinds index. Otherwise CROSS
+            // JOIN keeps SQLite walking the log newest first and stopping
+            // at the limit, rather than sorting every match (PostgreSQL
+            // plans both as the inner join they are).
+            sql.push_str(if search.kinds.is_empty() {
+                " CROSS JOIN policy_audit_keys k WHERE k.tenant_id = a.tenant_id AND k.seq = a.seq AND"
+            } else {
+                " JOIN policy_audit_keys k ON k.tenant_id = a.tenant_id AND k.seq = a.seq WHERE"
+            });
         } else {
             sql.push_str(" WHERE");
         }
