@@ -188,11 +188,11 @@ pub fn verify(
     checkpoints: &[Checkpoint],
     key: &VerifyingKey,
 ) -> Result<(), Tamper> {
-    let mut check = ChainCheck::new(tenant, checkpoints);
+    let mut check = ChainCheck::new(tenant, checkpoints.to_vec());
     for entry in entries {
         check.entry(entry)?;
     }
-    check.finish(checkpoints, key)
+    check.finish(key)
 }
 
 /// [`verify`] an entry at a time, so a long log is checked page by page
@@ -202,9 +202,9 @@ pub fn verify(
 /// # use guss_policy::audit::ChainCheck;
 /// # use guss_core::TenantId;
 /// let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-/// let check = ChainCheck::new(TenantId::new(), &[]);
+/// let check = ChainCheck::new(TenantId::new(), Vec::new());
 /// // … check.entry(&entry)? for each page of entries, in order …
-/// assert!(check.finish(&[], &key.verifying_key()).is_ok());
+/// assert!(check.finish(&key.verifying_key()).is_ok());
 /// ```
 #[derive(Debug)]
 pub struct ChainCheck {
@@ -212,18 +212,20 @@ pub struct ChainCheck {
     /// The position the next entry must have.
     next: u64,
     prev_hash: [u8; 32],
+    checkpoints: Vec<Checkpoint>,
     /// The hash of each entry a checkpoint names, once seen.
     at_checkpoints: std::collections::HashMap<u64, Option<[u8; 32]>>,
 }
 
 impl ChainCheck {
-    /// A check of `tenant`'s log, noting the entries `checkpoints` name.
-    pub fn new(tenant: TenantId, checkpoints: &[Checkpoint]) -> Self {
+    /// A check of `tenant`'s log against its `checkpoints`.
+    pub fn new(tenant: TenantId, checkpoints: Vec<Checkpoint>) -> Self {
         ChainCheck {
             tenant,
             next: 1,
             prev_hash: [0u8; 32],
             at_checkpoints: checkpoints.iter().map(|c| (c.seq, None)).collect(),
+            checkpoints,
         }
     }
 
@@ -261,8 +263,8 @@ impl ChainCheck {
 
     /// After the last entry: every checkpoint validly signed by `key` and
     /// matching the entry it names.
-    pub fn finish(self, checkpoints: &[Checkpoint], key: &VerifyingKey) -> Result<(), Tamper> {
-        for checkpoint in checkpoints {
+    pub fn finish(self, key: &VerifyingKey) -> Result<(), Tamper> {
+        for checkpoint in &self.checkpoints {
             if checkpoint.tenant != self.tenant || !checkpoint.is_signed_by(key) {
                 return Err(Tamper::BadSignature {
                     seq: checkpoint.seq,

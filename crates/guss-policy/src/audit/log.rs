@@ -131,7 +131,7 @@ impl<S: AuditStore> AuditLog<S> {
     /// entries that lost theirs.
     pub async fn verify(&self, tenant: TenantId) -> Result<Result<(), Tamper>> {
         let checkpoints = self.store.checkpoints(tenant).await?;
-        let mut check = ChainCheck::new(tenant, &checkpoints);
+        let mut check = ChainCheck::new(tenant, checkpoints);
         let mut from = 1;
         loop {
             let page = self.store.entries(tenant, from, PAGE).await?;
@@ -145,7 +145,7 @@ impl<S: AuditStore> AuditLog<S> {
                 _ => break,
             }
         }
-        if let Err(tamper) = check.finish(&checkpoints, &self.key.verifying_key()) {
+        if let Err(tamper) = check.finish(&self.key.verifying_key()) {
             return Ok(Err(tamper));
         }
         Ok(match self.store.check_search_keys(tenant).await? {
