@@ -29,7 +29,7 @@ pub const MAX_SEARCH: u32 = 1000;
 /// ```
 /// use guss_policy::audit::AuditSearch;
 ///
-/// // Anna's last 50 sign-ins and step-ups, by her or by a deputy for her.
+/// // Anna's last 50 sign-ins, sessions and step-ups, by her or by a deputy for her.
 /// let search = AuditSearch {
 ///     kind_contains: Some("identity.s".into()),
 ///     actor_contains: Some("0195f0c2-7b1e-7000-8000-000000000001".into()),

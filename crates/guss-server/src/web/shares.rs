@@ -121,8 +121,8 @@ struct LinkRow {
     coded: bool,
     downloads: u64,
     created: String,
-    /// How often it was used (or refused).
-    /// Written "10000+" when the page read only the newest accesses.
+    /// How often it was used (or refused), with a "+" when the page read
+    /// only the newest accesses of the organisation.
     access_count: String,
     /// Its newest accesses, newest first: when and what.
     accesses: Vec<(String, &'static str)>,
