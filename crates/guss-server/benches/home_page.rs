@@ -3,7 +3,7 @@
 //! findings, template) per request, without the network.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/bundle/support/mod.rs"]
 mod support;
 
 use criterion::{Criterion, criterion_group, criterion_main};

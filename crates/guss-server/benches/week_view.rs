@@ -5,7 +5,7 @@
 //! expansion in the office's zone, the template) per request.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/bundle/support/mod.rs"]
 mod support;
 
 use chrono::{Days, NaiveDate, TimeDelta, Utc};

@@ -6,12 +6,10 @@
 //! not see.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod support;
-
+use crate::support::{Browser, LOCAL, first_owner, office};
 use axum::http::StatusCode;
 use guss_server::presets::Profession;
 use guss_testkit::backend_tests;
-use support::{Browser, LOCAL, first_owner, office};
 
 const ANNA: &str = "/people/anna@kanzlei.example";
 
@@ -29,7 +27,7 @@ fn field(body: &str, after: &str, name: &str) -> String {
 }
 
 /// The owner of a fresh law office with its folders, and their form token.
-async fn owner_with_folders(office: &support::Office) -> (Browser, String) {
+async fn owner_with_folders(office: &crate::support::Office) -> (Browser, String) {
     let owner = first_owner(&office.app).await;
     let tenant = office.bundle.offices.tenant_at(LOCAL).await.unwrap();
     let files = office.bundle.files.tenant(tenant);

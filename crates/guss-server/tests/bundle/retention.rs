@@ -4,15 +4,13 @@
 //! the trash when their maximum is over, unless a legal hold stops it.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod support;
-
+use crate::support::office;
 use chrono::{Datelike as _, NaiveDate};
 use guss_core::{PersonId, Principal};
 use guss_dav::DavPath;
 use guss_server::presets::Profession;
 use guss_server::retention::{Sweep, today};
 use guss_testkit::backend_tests;
-use support::office;
 
 fn path(p: &str) -> DavPath {
     DavPath::from_segments(p.split('/').filter(|s| !s.is_empty())).unwrap()

@@ -5,12 +5,10 @@
 //! and with its chain verified.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod support;
-
+use crate::support::{Browser, LOCAL, field, first_owner, office, send};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use guss_testkit::backend_tests;
-use support::{Browser, LOCAL, field, first_owner, office, send};
 
 backend_tests! {
     async fn people_see_and_end_their_own_access_and_admins_read_the_log(db: TestDb) {

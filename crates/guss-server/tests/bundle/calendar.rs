@@ -6,12 +6,10 @@
 //! with their free/busy shown.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod support;
-
+use crate::support::{Browser, LOCAL, field, first_owner, office, send, token_of};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use guss_testkit::backend_tests;
-use support::{Browser, LOCAL, field, first_owner, office, send, token_of};
 
 /// The object name in an event page's address.
 fn object_of(location: &str) -> String {

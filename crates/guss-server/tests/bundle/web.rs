@@ -4,13 +4,11 @@
 //! every route.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod support;
-
+use crate::support::{ADMIN_TOKEN, Browser, first_owner, office, token_of};
 use axum::http::StatusCode;
 use guss_testkit::backend_tests;
-use support::{ADMIN_TOKEN, Browser, first_owner, office, token_of};
 
-const LOCAL: &str = support::LOCAL;
+const LOCAL: &str = crate::support::LOCAL;
 
 backend_tests! {
     async fn a_fresh_start_walks_the_owner_through_the_wizard(db: TestDb) {
@@ -150,10 +148,10 @@ backend_tests! {
     }
 
     async fn the_mail_records_are_published_where_the_zone_is_hosted(db: TestDb) {
-        let Some(named) = support::Named::start("kanzlei.example") else {
+        let Some(named) = crate::support::Named::start("kanzlei.example") else {
             return;
         };
-        let office = support::office_with(&db, |config| {
+        let office = crate::support::office_with(&db, |config| {
             config.dns.server = Some(named.server);
             config.dns.tsig_key_file = Some(named.key_file.clone());
         })
@@ -179,7 +177,7 @@ backend_tests! {
     }
 
     async fn calendar_invitations_to_outsiders_go_by_mail_and_their_replies_come_back(db: TestDb) {
-        let office = support::office_with(&db, |config| {
+        let office = crate::support::office_with(&db, |config| {
             config.mail.submission = Some("127.0.0.1:0".parse().unwrap());
         })
         .await;
@@ -210,7 +208,7 @@ backend_tests! {
                 .body(axum::body::Body::from(invitation))
                 .unwrap()
         };
-        let stored = support::send(&office.app, put).await;
+        let stored = crate::support::send(&office.app, put).await;
         assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
         // The invitation waits in the outbound queue for the outsider's MX.
         let queued = office.bundle.outbound.get().unwrap().queued().await.unwrap();
@@ -250,7 +248,7 @@ backend_tests! {
     }
 
     async fn invitations_go_out_by_mail_once_the_bundle_sends_mail(db: TestDb) {
-        let office = support::office_with(&db, |config| {
+        let office = crate::support::office_with(&db, |config| {
             config.mail.submission = Some("127.0.0.1:0".parse().unwrap());
         })
         .await;
@@ -299,7 +297,7 @@ backend_tests! {
         let (chain, key) = (files.path().join("chain.pem"), files.path().join("key.pem"));
         std::fs::write(&chain, certificate.cert.pem()).unwrap();
         std::fs::write(&key, certificate.signing_key.serialize_pem()).unwrap();
-        let office = support::office_with(&db, |config| {
+        let office = crate::support::office_with(&db, |config| {
             config.tls.certificate_file = Some(chain.clone());
             config.tls.key_file = Some(key.clone());
         })
@@ -415,11 +413,11 @@ backend_tests! {
                 .body(axum::body::Body::empty())
                 .unwrap()
         };
-        let home = support::send(&office.app, basic(LOCAL, "/dav/files/people/anna@kanzlei.example/")).await;
+        let home = crate::support::send(&office.app, basic(LOCAL, "/dav/files/people/anna@kanzlei.example/")).await;
         assert_eq!(home.status, StatusCode::MULTI_STATUS, "{}", home.body);
-        let shared = support::send(&office.app, basic(LOCAL, "/dav/files/office/Akten/")).await;
+        let shared = crate::support::send(&office.app, basic(LOCAL, "/dav/files/office/Akten/")).await;
         assert_eq!(shared.status, StatusCode::MULTI_STATUS, "{}", shared.body);
-        let calendars = support::send(&office.app, basic(LOCAL, "/dav/calendars/anna@kanzlei.example/")).await;
+        let calendars = crate::support::send(&office.app, basic(LOCAL, "/dav/calendars/anna@kanzlei.example/")).await;
         assert_eq!(calendars.status, StatusCode::MULTI_STATUS, "{}", calendars.body);
         assert!(calendars.body.contains("office~buero"), "the office calendar is shared with everyone: {}", calendars.body);
         // A file goes in and comes back (on PostgreSQL, through S3).
@@ -434,18 +432,18 @@ backend_tests! {
                 .body(axum::body::Body::from(body))
                 .unwrap()
         };
-        let stored = support::send(&office.app, put("PUT", "Frist am Montag")).await;
+        let stored = crate::support::send(&office.app, put("PUT", "Frist am Montag")).await;
         assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.body);
-        let read = support::send(&office.app, put("GET", "")).await;
+        let read = crate::support::send(&office.app, put("GET", "")).await;
         assert_eq!((read.status, read.body.as_str()), (StatusCode::OK, "Frist am Montag"));
-        let elsewhere = support::send(&office.app, basic("praxis.localhost:8080", "/dav/files/people/anna@kanzlei.example/")).await;
+        let elsewhere = crate::support::send(&office.app, basic("praxis.localhost:8080", "/dav/files/people/anna@kanzlei.example/")).await;
         assert_eq!(elsewhere.status, StatusCode::UNAUTHORIZED);
         // Within the office, others' folders stay closed.
         office.bundle.create_tenant("x", "x", "x@x.example", Some("x.localhost:8080"), None).await.unwrap();
         let invite = office.bundle.identity.provision_person(tenant, "ben@kanzlei.example".parse().unwrap(), "Ben", &[], None).await.unwrap();
         drop(invite);
         guss_server::access::home_folder(&office.bundle.files.tenant(tenant), "ben@kanzlei.example").await.unwrap();
-        let bens = support::send(&office.app, basic(LOCAL, "/dav/files/people/ben@kanzlei.example/")).await;
+        let bens = crate::support::send(&office.app, basic(LOCAL, "/dav/files/people/ben@kanzlei.example/")).await;
         assert!(matches!(bens.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{}", bens.status);
     }
 
@@ -461,10 +459,10 @@ backend_tests! {
             builder.body(axum::body::Body::from(body.to_owned())).unwrap()
         };
         let body = r#"{"name": "Fahrschule Rasant", "owner_email": "max.rasant@fahrschule.example"}"#;
-        assert_eq!(support::send(&office.app, request(None, body)).await.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(support::send(&office.app, request(Some("wrong"), body)).await.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(support::send(&office.app, request(Some(ADMIN_TOKEN), "{")).await.status, StatusCode::BAD_REQUEST);
-        let created = support::send(&office.app, request(Some(ADMIN_TOKEN), body)).await;
+        assert_eq!(crate::support::send(&office.app, request(None, body)).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(crate::support::send(&office.app, request(Some("wrong"), body)).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(crate::support::send(&office.app, request(Some(ADMIN_TOKEN), "{")).await.status, StatusCode::BAD_REQUEST);
+        let created = crate::support::send(&office.app, request(Some(ADMIN_TOKEN), body)).await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
         let link = created.json()["setup_link"].as_str().unwrap().to_owned();
         // The first organisation of a local trial lives at localhost.
@@ -472,7 +470,7 @@ backend_tests! {
         let mut owner = Browser::new(&office.app, LOCAL);
         owner.enroll(&token_of(&link)).await;
         assert_eq!(owner.get("/welcome").await.location.as_deref(), Some("/setup/office"));
-        let second = support::send(&office.app, request(Some(ADMIN_TOKEN), r#"{"name": "Praxis Zwei", "owner_email": "z@praxis.example"}"#)).await;
+        let second = crate::support::send(&office.app, request(Some(ADMIN_TOKEN), r#"{"name": "Praxis Zwei", "owner_email": "z@praxis.example"}"#)).await;
         let link = second.json()["setup_link"].as_str().unwrap().to_owned();
         assert!(link.starts_with("http://praxis-zwei.localhost:8080/join/"), "{link}");
         // The setup link works once.
@@ -483,18 +481,18 @@ backend_tests! {
         assert_ne!(replay.status, StatusCode::OK);
         let _ = &mut again;
         // Operations.
-        let health = support::send(&office.app, axum::http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap()).await;
+        let health = crate::support::send(&office.app, axum::http::Request::get("/healthz").body(axum::body::Body::empty()).unwrap()).await;
         assert_eq!((health.status, health.body.as_str()), (StatusCode::OK, "ok\n"));
-        let metrics = support::send(&office.app, axum::http::Request::get("/metrics").body(axum::body::Body::empty()).unwrap()).await;
+        let metrics = crate::support::send(&office.app, axum::http::Request::get("/metrics").body(axum::body::Body::empty()).unwrap()).await;
         assert_eq!(metrics.status, StatusCode::UNAUTHORIZED, "metrics are for the admin token or loopback");
     }
 }
 
-fn owner_link_of(answer: &support::Answer) -> String {
+fn owner_link_of(answer: &crate::support::Answer) -> String {
     answer.json()["setup_link"].as_str().unwrap().to_owned()
 }
 
-async fn owner_id(office: &support::Office, tenant: guss_core::TenantId) -> String {
+async fn owner_id(office: &crate::support::Office, tenant: guss_core::TenantId) -> String {
     use guss_identity::store::{IdentityStore as _, TenantRegistry as _};
     let store = office.bundle.identity.store().scoped(tenant).await.unwrap();
     store

@@ -5,13 +5,11 @@
 //! departure that hands the folder and the mailbox to a successor.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod support;
-
+use crate::support::{Browser, LOCAL, first_owner, office, send, token_of};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use guss_identity::store::{IdentityStore as _, TenantRegistry as _};
 use guss_testkit::backend_tests;
-use support::{Browser, LOCAL, first_owner, office, send, token_of};
 
 /// The invitation link shown on a page.
 fn shown_link(body: &str) -> String {
