@@ -72,12 +72,12 @@ static SCHEMA: Schema = Schema {
 /// keys table.
 const KEYING_PAGE: i64 = 1000;
 
+/// The first half of the PostgreSQL advisory lock an append holds; the
+/// second is the tenant's hash.
+const AUDIT_APPEND_LOCK: i32 = 7_267_817;
+
 fn db<T>(result: std::result::Result<T, sqlx::Error>) -> Result<T> {
     result.map_err(Error::from)
-}
-
-fn is_conflict(e: &sqlx::Error) -> bool {
-    guss_sql::is_unique_violation(e)
 }
 
 type EntryRow = (i64, i64, String, Vec<u8>, Vec<u8>);
@@ -221,63 +221,61 @@ impl SqlPolicyStore {
 impl AuditStore for SqlPolicyStore {
     async fn append(&self, tenant: TenantId, time: DateTime<Utc>, event: String) -> Result<Entry> {
         let pool = self.pool(tenant).await?;
-        // Concurrent appenders on PostgreSQL may pick the same position: the
-        // primary key refuses the second, which then reads again.
-        for _ in 0..8 {
-            let attempt: std::result::Result<Entry, sqlx::Error> = in_tx!(&pool, tenant, |tx| {
-                let last: Option<(i64, Vec<u8>)> = db(sqlx::query_as(
-                    "SELECT seq, hash FROM policy_audit WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1",
-                )
-                .bind(tenant.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await)?;
-                let prev = match last {
-                    Some((seq, hash)) => Some((
-                        u64::try_from(seq).unwrap_or_default(),
-                        <[u8; 32]>::try_from(hash)
-                            .map_err(|_| Error::invalid("stored hash", "not 32 bytes"))?,
-                    )),
-                    None => None,
-                };
-                let entry = Entry::next(tenant, prev, time, event.clone());
-                let inserted = sqlx::query(
-                    "INSERT INTO policy_audit (tenant_id, seq, time, event, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(tenant.as_uuid())
-                .bind(i64::try_from(entry.seq).unwrap_or(i64::MAX))
-                .bind(entry.time.timestamp_micros())
-                .bind(&entry.event)
-                .bind(entry.prev_hash.as_slice())
-                .bind(entry.hash.as_slice())
-                .execute(&mut *tx)
-                .await;
-                match inserted {
-                    Ok(_) => {
-                        let (kind, actor) = search_keys(&entry.event);
-                        db(sqlx::query(
-                            "INSERT INTO policy_audit_keys (tenant_id, seq, kind, actor) VALUES ($1, $2, $3, $4)",
-                        )
-                        .bind(tenant.as_uuid())
-                        .bind(i64::try_from(entry.seq).unwrap_or(i64::MAX))
-                        .bind(kind)
-                        .bind(actor)
+        // Appends to one tenant's log take turns, since each chains to the
+        // last entry. SQLite's BEGIN IMMEDIATE already makes writers wait;
+        // on PostgreSQL a lock per tenant, held until commit, does. (Retrying
+        // on a taken position instead starved appenders under load.)
+        let postgres = matches!(pool, Pool::Postgres(_));
+        let entry = in_tx!(&pool, tenant, |tx| {
+            if postgres {
+                db(
+                    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                        .bind(AUDIT_APPEND_LOCK)
+                        .bind(tenant.to_string())
                         .execute(&mut *tx)
-                        .await)?;
-                        Ok(entry)
-                    }
-                    Err(e) if is_conflict(&e) => Err(e),
-                    Err(e) => return Err(Error::Backend(Box::new(e))),
-                }
-            });
-            match attempt {
-                Ok(entry) => return Ok(entry),
-                Err(e) if is_conflict(&e) => continue,
-                Err(e) => return Err(Error::Backend(Box::new(e))),
+                        .await,
+                )?;
             }
-        }
-        Err(Error::Conflict {
-            what: "audit log busy, try again".into(),
-        })
+            let last: Option<(i64, Vec<u8>)> = db(sqlx::query_as(
+                "SELECT seq, hash FROM policy_audit WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(tenant.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await)?;
+            let prev = match last {
+                Some((seq, hash)) => Some((
+                    u64::try_from(seq).unwrap_or_default(),
+                    <[u8; 32]>::try_from(hash)
+                        .map_err(|_| Error::invalid("stored hash", "not 32 bytes"))?,
+                )),
+                None => None,
+            };
+            let entry = Entry::next(tenant, prev, time, event);
+            let seq = i64::try_from(entry.seq).unwrap_or(i64::MAX);
+            db(sqlx::query(
+                "INSERT INTO policy_audit (tenant_id, seq, time, event, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(tenant.as_uuid())
+            .bind(seq)
+            .bind(entry.time.timestamp_micros())
+            .bind(&entry.event)
+            .bind(entry.prev_hash.as_slice())
+            .bind(entry.hash.as_slice())
+            .execute(&mut *tx)
+            .await)?;
+            let (kind, actor) = search_keys(&entry.event);
+            db(sqlx::query(
+                "INSERT INTO policy_audit_keys (tenant_id, seq, kind, actor) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(tenant.as_uuid())
+            .bind(seq)
+            .bind(kind)
+            .bind(actor)
+            .execute(&mut *tx)
+            .await)?;
+            entry
+        });
+        Ok(entry)
     }
 
     async fn entries(&self, tenant: TenantId, from: u64, limit: u32) -> Result<Vec<Entry>> {

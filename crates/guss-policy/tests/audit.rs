@@ -125,14 +125,15 @@ backend_tests! {
     async fn concurrent_appends_get_consecutive_positions(db: TestDb) {
         let log = Arc::new(log(&db).await);
         let tenant = TenantId::new();
-        let tasks: Vec<_> = (0..4).map(|_| {
+        // More appenders than the pool has connections, so they queue.
+        let tasks: Vec<_> = (0..16).map(|_| {
             let log = log.clone();
             tokio::spawn(async move { fill(&log, tenant, 10).await })
         }).collect();
         for task in tasks {
             task.await.unwrap();
         }
-        assert_eq!(log.export(tenant).await.unwrap().0.len(), 40);
+        assert_eq!(log.export(tenant).await.unwrap().0.len(), 160);
         assert_eq!(log.verify(tenant).await.unwrap(), Ok(()));
     }
 
