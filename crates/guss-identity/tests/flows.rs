@@ -404,6 +404,26 @@ backend_tests! {
         assert!(matches!(directory, Some(DirectoryEntry::Person(p)) if p.status == PersonStatus::Departed));
     }
 
+    async fn two_owners_revoking_each_other_at_once_leave_one(db: TestDb) {
+        let w = world(&db).await;
+        let (tenant, anna, _) = w.office().await;
+        let mut ben_device = SoftPasskey::new(true);
+        let ben = w.invite(&anna, "ben@kanzlei.example", "Ben Meier", &mut ben_device).await;
+        let store = w.identity.store().scoped(tenant).await.unwrap();
+        // Each revocation reads whether an owner would remain; at once,
+        // each must see the other's outcome, never the state before it.
+        for _ in 0..5 {
+            store.grant_role(anna.person(), &Role::OWNER, Utc::now()).await.unwrap();
+            store.grant_role(ben.person(), &Role::OWNER, Utc::now()).await.unwrap();
+            let owner = Role::OWNER;
+            let (first, second) = tokio::join!(
+                store.revoke_role(anna.person(), &owner),
+                store.revoke_role(ben.person(), &owner),
+            );
+            assert!(first.is_ok() != second.is_ok(), "{first:?} {second:?}");
+        }
+    }
+
     async fn recovery_link_with_delay(db: TestDb) {
         let w = world(&db).await;
         let (tenant, anna, mut anna_device) = w.office().await;

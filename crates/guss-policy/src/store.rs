@@ -72,10 +72,6 @@ static SCHEMA: Schema = Schema {
 /// keys table.
 const KEYING_PAGE: i64 = 1000;
 
-/// The first half of the PostgreSQL advisory lock an append holds; the
-/// second is the tenant's hash.
-const AUDIT_APPEND_LOCK: i32 = 7_267_817;
-
 fn db<T>(result: std::result::Result<T, sqlx::Error>) -> Result<T> {
     result.map_err(Error::from)
 }
@@ -221,21 +217,9 @@ impl SqlPolicyStore {
 impl AuditStore for SqlPolicyStore {
     async fn append(&self, tenant: TenantId, time: DateTime<Utc>, event: String) -> Result<Entry> {
         let pool = self.pool(tenant).await?;
-        // Appends to one tenant's log take turns, since each chains to the
-        // last entry. SQLite's BEGIN IMMEDIATE already makes writers wait;
-        // on PostgreSQL a lock per tenant, held until commit, does. (Retrying
-        // on a taken position instead starved appenders under load.)
-        let postgres = matches!(pool, Pool::Postgres(_));
+        // Each append chains to the last entry: `in_tx!` makes them take
+        // turns, on both engines.
         let entry = in_tx!(&pool, tenant, |tx| {
-            if postgres {
-                db(
-                    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-                        .bind(AUDIT_APPEND_LOCK)
-                        .bind(tenant.to_string())
-                        .execute(&mut *tx)
-                        .await,
-                )?;
-            }
             let last: Option<(i64, Vec<u8>)> = db(sqlx::query_as(
                 "SELECT seq, hash FROM policy_audit WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1",
             )

@@ -71,8 +71,8 @@ pub struct Schema {
 pub enum Pool {
     /// One tenant's SQLite file.
     Sqlite(sqlx::SqlitePool),
-    /// The shared PostgreSQL database.
-    Postgres(sqlx::PgPool),
+    /// The shared PostgreSQL database, and the store whose tables it holds.
+    Postgres(sqlx::PgPool, &'static Schema),
 }
 
 /// Pools per tenant: a directory of SQLite files or one PostgreSQL database.
@@ -88,7 +88,7 @@ enum Inner {
         schema: &'static Schema,
         tenants: Mutex<HashMap<TenantId, sqlx::SqlitePool>>,
     },
-    Postgres(sqlx::PgPool),
+    Postgres(sqlx::PgPool, &'static Schema),
 }
 
 impl TenantPools {
@@ -109,7 +109,7 @@ impl TenantPools {
         })
     }
 
-    async fn open_postgres(url: &str, schema: &Schema) -> Result<Self, sqlx::Error> {
+    async fn open_postgres(url: &str, schema: &'static Schema) -> Result<Self, sqlx::Error> {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
             .connect(url)
@@ -136,20 +136,20 @@ impl TenantPools {
         }
         tx.commit().await?;
         Ok(TenantPools {
-            inner: Arc::new(Inner::Postgres(pool)),
+            inner: Arc::new(Inner::Postgres(pool, schema)),
         })
     }
 
     /// Whether this is PostgreSQL (several processes may share it).
     pub fn is_postgres(&self) -> bool {
-        matches!(*self.inner, Inner::Postgres(_))
+        matches!(*self.inner, Inner::Postgres(..))
     }
 
     /// The PostgreSQL pool, for what is not one tenant's (`LISTEN`,
     /// `NOTIFY`); `None` on SQLite.
     pub fn postgres(&self) -> Option<&sqlx::PgPool> {
         match &*self.inner {
-            Inner::Postgres(pool) => Some(pool),
+            Inner::Postgres(pool, _) => Some(pool),
             Inner::Sqlite { .. } => None,
         }
     }
@@ -181,7 +181,7 @@ impl TenantPools {
                     .clone();
                 Ok(Pool::Sqlite(pool))
             }
-            Inner::Postgres(pool) => Ok(Pool::Postgres(pool.clone())),
+            Inner::Postgres(pool, schema) => Ok(Pool::Postgres(pool.clone(), schema)),
         }
     }
 }
@@ -232,10 +232,35 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+/// Declares `tenant` to row-level security for the rest of the transaction
+/// and waits for the tenant's lock on `schema`'s tables, held until commit.
+///
+/// One transaction per tenant and store at a time is what SQLite gives
+/// (`BEGIN IMMEDIATE` on the tenant's file). The stores' bodies read, then
+/// write what they read implies (the next position, a free name, whether a
+/// lock or booking is taken); under PostgreSQL's READ COMMITTED alone, two
+/// such bodies could interleave and both act on what they read.
+pub async fn enter_tenant(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    schema: &Schema,
+) -> Result<(), sqlx::Error> {
+    let tenant = tenant.to_string();
+    sqlx::query(
+        "SELECT set_config('guss.tenant_id', $1, true), pg_advisory_xact_lock(hashtextextended($2, 0))",
+    )
+    .bind(&tenant)
+    .bind(format!("{}/{tenant}", schema.file_name))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 /// Runs `$body` in a transaction on the engine of `$pool`, with `$tx` bound
-/// to the transaction; on PostgreSQL the tenant is declared to row-level
-/// security first, on SQLite the transaction takes the write lock at once
-/// (`BEGIN IMMEDIATE`), so that read-then-write bodies never deadlock.
+/// to the transaction: one at a time per tenant and store on both engines.
+/// SQLite takes the file's write lock at once (`BEGIN IMMEDIATE`), so that
+/// read-then-write bodies never deadlock; PostgreSQL declares the tenant to
+/// row-level security and takes the same turn (see [`enter_tenant`]).
 ///
 /// The body's `?` must convert `sqlx::Error` into the caller's error type;
 /// the transaction commits when the body completes and rolls back when it
@@ -250,12 +275,9 @@ macro_rules! in_tx {
                 $tx.commit().await?;
                 out
             }
-            $crate::Pool::Postgres(pool) => {
+            $crate::Pool::Postgres(pool, schema) => {
                 let mut $tx = pool.begin().await?;
-                $crate::sqlx::query("SELECT set_config('guss.tenant_id', $1, true)")
-                    .bind($tenant.to_string())
-                    .execute(&mut *$tx)
-                    .await?;
+                $crate::enter_tenant(&mut $tx, $tenant, schema).await?;
                 let out = $body;
                 $tx.commit().await?;
                 out

@@ -163,6 +163,38 @@ backend_tests! {
         assert!(files.properties(&path("c.txt")).await.unwrap().is_empty());
     }
 
+    async fn writers_at_once_see_each_others_outcome(db: TestDb) {
+        let f = fixture(&db, StoreConfig::default()).await;
+        let files = f.store.tenant(TenantId::new());
+        let anna = person(&files);
+        files.create_folder(&path("Scans"), &[], &anna).await.unwrap();
+        // The same new bytes under several names (their chunks are shared),
+        // and several saves of one new file: every write is kept.
+        let scan = noise(200_000, 7);
+        let names: Vec<_> = (0..6).map(|i| path(&format!("Scans/Kopie {i}.pdf"))).collect();
+        let saved = futures::future::join_all(
+            names.iter().map(|name| files.write_bytes(name, scan.clone(), None, &anna)),
+        )
+        .await;
+        assert!(saved.iter().all(Result::is_ok), "{saved:?}");
+        let target = path("Scans/Bescheid.pdf");
+        let saved = futures::future::join_all(
+            (0..4u64).map(|i| files.write_bytes(&target, noise(1000, i), None, &anna)),
+        )
+        .await;
+        assert!(saved.iter().all(Result::is_ok), "{saved:?}");
+        assert_eq!(saved.iter().filter(|s| matches!(s, Ok((_, true)))).count(), 1);
+        assert_eq!(files.versions(&target).await.unwrap().len(), 4);
+        // Two deletes of one file: one goes to the trash, the other finds
+        // nothing there.
+        let (first, second) = tokio::join!(files.delete(&target, &anna), files.delete(&target, &anna));
+        assert!(first.is_ok() != second.is_ok(), "{first:?} {second:?}");
+        assert_eq!(files.trash().await.unwrap().len(), 1);
+        for name in &names {
+            assert_eq!(files.read_all(name).await.unwrap(), scan);
+        }
+    }
+
     async fn deleted_folders_come_back_from_the_trash(db: TestDb) {
         let f = fixture(&db, StoreConfig::default()).await;
         let files = f.store.tenant(TenantId::new());

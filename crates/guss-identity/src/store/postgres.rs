@@ -65,12 +65,22 @@ async fn migrate(pool: &PgPool) -> Result<()> {
     tx.commit().await.map_err(Error::backend)
 }
 
-/// Declares the transaction's tenant for row-level security.
+/// Declares the transaction's tenant for row-level security. A `write`
+/// also waits for the tenant's turn, held until commit, as SQLite's
+/// `BEGIN IMMEDIATE` on the tenant's file does: writes check what they read
+/// (the last owner, the last passkey), and READ COMMITTED alone would let
+/// two of them pass the check together.
 pub(super) async fn enter_tenant(
     tx: &mut Transaction<'static, Postgres>,
     tenant: TenantId,
+    write: bool,
 ) -> Result<()> {
-    sqlx::query("SELECT set_config('guss.tenant_id', $1, true)")
+    let statement = if write {
+        "SELECT set_config('guss.tenant_id', $1, true), pg_advisory_xact_lock(hashtextextended('identity/' || $1, 0))"
+    } else {
+        "SELECT set_config('guss.tenant_id', $1, true)"
+    };
+    sqlx::query(statement)
         .bind(tenant.to_string())
         .execute(&mut **tx)
         .await

@@ -50,7 +50,7 @@ macro_rules! write_tx {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
                 let mut $tx = pool.begin().await.map_err(Error::backend)?;
-                super::postgres::enter_tenant(&mut $tx, $store.tenant).await?;
+                super::postgres::enter_tenant(&mut $tx, $store.tenant, true).await?;
                 let out = $body;
                 $tx.commit().await.map_err(Error::backend)?;
                 out
@@ -71,7 +71,7 @@ macro_rules! read_tx {
             #[cfg(feature = "postgres")]
             Pool::Postgres(pool) => {
                 let mut $tx = pool.begin().await.map_err(Error::backend)?;
-                super::postgres::enter_tenant(&mut $tx, $store.tenant).await?;
+                super::postgres::enter_tenant(&mut $tx, $store.tenant, false).await?;
                 let out = $body;
                 $tx.commit().await.map_err(Error::backend)?;
                 out
