@@ -71,8 +71,31 @@ pub struct Schema {
 pub enum Pool {
     /// One tenant's SQLite file.
     Sqlite(sqlx::SqlitePool),
-    /// The shared PostgreSQL database, and the store whose tables it holds.
-    Postgres(sqlx::PgPool, &'static Schema),
+    /// The shared PostgreSQL database, and the tenant's turn in the store.
+    Postgres(sqlx::PgPool, Turn),
+}
+
+/// A tenant's turn in one store on PostgreSQL (see [`enter_tenant`]):
+/// the store's tables, and the queue this process's transactions for the
+/// tenant wait in, so that waiting for the turn holds no pooled connection
+/// and one busy tenant cannot take every connection from the others.
+#[derive(Clone, Debug)]
+pub struct Turn {
+    schema: &'static Schema,
+    queue: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Turn {
+    /// The store's tables.
+    pub fn schema(&self) -> &'static Schema {
+        self.schema
+    }
+
+    /// Waits for the front of this process's queue; what [`in_tx!`] does
+    /// before it takes a connection.
+    pub async fn wait(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.queue.lock().await
+    }
 }
 
 /// Pools per tenant: a directory of SQLite files or one PostgreSQL database.
@@ -88,7 +111,11 @@ enum Inner {
         schema: &'static Schema,
         tenants: Mutex<HashMap<TenantId, sqlx::SqlitePool>>,
     },
-    Postgres(sqlx::PgPool, &'static Schema),
+    Postgres {
+        pool: sqlx::PgPool,
+        schema: &'static Schema,
+        queues: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
+    },
 }
 
 impl TenantPools {
@@ -136,20 +163,24 @@ impl TenantPools {
         }
         tx.commit().await?;
         Ok(TenantPools {
-            inner: Arc::new(Inner::Postgres(pool, schema)),
+            inner: Arc::new(Inner::Postgres {
+                pool,
+                schema,
+                queues: Mutex::default(),
+            }),
         })
     }
 
     /// Whether this is PostgreSQL (several processes may share it).
     pub fn is_postgres(&self) -> bool {
-        matches!(*self.inner, Inner::Postgres(..))
+        matches!(*self.inner, Inner::Postgres { .. })
     }
 
     /// The PostgreSQL pool, for what is not one tenant's (`LISTEN`,
     /// `NOTIFY`); `None` on SQLite.
     pub fn postgres(&self) -> Option<&sqlx::PgPool> {
         match &*self.inner {
-            Inner::Postgres(pool, _) => Some(pool),
+            Inner::Postgres { pool, .. } => Some(pool),
             Inner::Sqlite { .. } => None,
         }
     }
@@ -181,7 +212,19 @@ impl TenantPools {
                     .clone();
                 Ok(Pool::Sqlite(pool))
             }
-            Inner::Postgres(pool, schema) => Ok(Pool::Postgres(pool.clone(), schema)),
+            Inner::Postgres {
+                pool,
+                schema,
+                queues,
+            } => {
+                let queue = queues
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(tenant)
+                    .or_default()
+                    .clone();
+                Ok(Pool::Postgres(pool.clone(), Turn { schema, queue }))
+            }
         }
     }
 }
@@ -259,8 +302,10 @@ pub async fn enter_tenant(
 /// Runs `$body` in a transaction on the engine of `$pool`, with `$tx` bound
 /// to the transaction: one at a time per tenant and store on both engines.
 /// SQLite takes the file's write lock at once (`BEGIN IMMEDIATE`), so that
-/// read-then-write bodies never deadlock; PostgreSQL declares the tenant to
-/// row-level security and takes the same turn (see [`enter_tenant`]).
+/// read-then-write bodies never deadlock; on PostgreSQL the transaction
+/// waits for its [`Turn`] in this process, then declares the tenant to
+/// row-level security and takes the same turn among processes (see
+/// [`enter_tenant`]).
 ///
 /// The body's `?` must convert `sqlx::Error` into the caller's error type;
 /// the transaction commits when the body completes and rolls back when it
@@ -275,9 +320,10 @@ macro_rules! in_tx {
                 $tx.commit().await?;
                 out
             }
-            $crate::Pool::Postgres(pool, schema) => {
+            $crate::Pool::Postgres(pool, turn) => {
+                let _turn = turn.wait().await;
                 let mut $tx = pool.begin().await?;
-                $crate::enter_tenant(&mut $tx, $tenant, schema).await?;
+                $crate::enter_tenant(&mut $tx, $tenant, turn.schema()).await?;
                 let out = $body;
                 $tx.commit().await?;
                 out

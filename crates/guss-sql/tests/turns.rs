@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use guss_core::TenantId;
@@ -90,6 +91,37 @@ backend_tests! {
             Ok::<_, sqlx::Error>(numbers)
         };
         assert_eq!(numbers.await.unwrap(), (1..=80).collect::<Vec<_>>());
+    }
+
+    async fn a_busy_tenant_leaves_connections_for_the_others(db: TestDb) {
+        let pools = open(&db, &TALLY).await;
+        let (busy, other) = (TenantId::new(), TenantId::new());
+        let done = Arc::new(AtomicUsize::new(0));
+        // Four times as many of the busy tenant's transactions as a pool has
+        // connections, each holding its turn a moment.
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (pools, done) = (pools.clone(), done.clone());
+                tokio::spawn(async move {
+                    let pool = pools.pool(busy).await.unwrap();
+                    let _: () = in_tx!(&pool, busy, |tx| {
+                        sqlx::query("SELECT 1").execute(&mut *tx).await?;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    });
+                    done.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, sqlx::Error>(())
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        count(&pools, other).await.unwrap();
+        let before = done.load(Ordering::SeqCst);
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        // Waiting for a turn holds no connection, so the other tenant got
+        // one at once instead of queueing behind the busy tenant's waiters.
+        assert!(before <= 8, "the other tenant waited for {before} of the busy tenant's transactions");
     }
 
     async fn other_tenants_and_stores_go_on_meanwhile(db: TestDb) {
