@@ -77,25 +77,67 @@ pub enum Pool {
 
 /// A tenant's turn in one store on PostgreSQL (see [`enter_tenant`]):
 /// the store's tables, and the queue this process's transactions for the
-/// tenant wait in, so that waiting for the turn holds no pooled connection
-/// and one busy tenant cannot take every connection from the others.
+/// tenant wait in.
 #[derive(Clone, Debug)]
 pub struct Turn {
-    schema: &'static Schema,
-    queue: Arc<tokio::sync::Mutex<()>>,
+    /// The store's tables.
+    pub schema: &'static Schema,
+    /// The tenant's queue in this process.
+    pub queue: Queue,
 }
 
-impl Turn {
-    /// The store's tables.
-    pub fn schema(&self) -> &'static Schema {
-        self.schema
-    }
+/// Where one tenant's transactions in this process wait for their turn in
+/// a store on PostgreSQL, before they take a connection: so waiting holds
+/// no pooled connection, and one busy tenant cannot take every connection
+/// from the others.
+#[derive(Clone, Debug, Default)]
+pub struct Queue(Arc<tokio::sync::Mutex<()>>);
 
-    /// Waits for the front of this process's queue; what [`in_tx!`] does
-    /// before it takes a connection.
-    pub async fn wait(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.queue.lock().await
+impl Queue {
+    /// Waits for the front of the queue, at most [`TURN_TIMEOUT`]; the turn
+    /// lasts as long as the guard.
+    pub async fn wait(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, sqlx::Error> {
+        tokio::time::timeout(TURN_TIMEOUT, self.0.lock())
+            .await
+            .map_err(|_| {
+                sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the tenant's other transactions took too long",
+                ))
+            })
     }
+}
+
+/// Each tenant's [`Queue`] in one store.
+#[derive(Debug, Default)]
+pub struct Queues(Mutex<HashMap<TenantId, Queue>>);
+
+impl Queues {
+    /// `tenant`'s queue.
+    pub fn of(&self, tenant: TenantId) -> Queue {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(tenant)
+            .or_default()
+            .clone()
+    }
+}
+
+/// How long a transaction waits for its tenant's turn before it fails:
+/// SQLite's busy timeout, and on PostgreSQL the wait in the process and
+/// then the lock's (`lock_timeout`), each.
+pub const TURN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to connect to PostgreSQL at `url` for tenant transactions: waiting
+/// for a lock ends after [`TURN_TIMEOUT`], and a transaction left idle (a
+/// process that hung while it held a tenant's turn) ends after a minute.
+pub fn postgres_options(url: &str) -> Result<sqlx::postgres::PgConnectOptions, sqlx::Error> {
+    let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+    Ok(options.options([
+        ("lock_timeout", format!("{}s", TURN_TIMEOUT.as_secs())),
+        ("idle_in_transaction_session_timeout", "60s".to_owned()),
+    ]))
 }
 
 /// Pools per tenant: a directory of SQLite files or one PostgreSQL database.
@@ -114,7 +156,7 @@ enum Inner {
     Postgres {
         pool: sqlx::PgPool,
         schema: &'static Schema,
-        queues: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
+        queues: Queues,
     },
 }
 
@@ -139,10 +181,12 @@ impl TenantPools {
     async fn open_postgres(url: &str, schema: &'static Schema) -> Result<Self, sqlx::Error> {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
-            .connect(url)
+            .connect_with(postgres_options(url)?)
             .await?;
         let mut tx = pool.begin().await?;
-        // Several processes may start at once: one migrates, the others wait.
+        // Several processes may start at once: one migrates, the others wait
+        // as long as it takes.
+        tx.execute("SET LOCAL lock_timeout = 0").await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(schema.migration_lock)
             .execute(&mut *tx)
@@ -166,7 +210,7 @@ impl TenantPools {
             inner: Arc::new(Inner::Postgres {
                 pool,
                 schema,
-                queues: Mutex::default(),
+                queues: Queues::default(),
             }),
         })
     }
@@ -216,15 +260,13 @@ impl TenantPools {
                 pool,
                 schema,
                 queues,
-            } => {
-                let queue = queues
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .entry(tenant)
-                    .or_default()
-                    .clone();
-                Ok(Pool::Postgres(pool.clone(), Turn { schema, queue }))
-            }
+            } => Ok(Pool::Postgres(
+                pool.clone(),
+                Turn {
+                    schema,
+                    queue: queues.of(tenant),
+                },
+            )),
         }
     }
 }
@@ -248,7 +290,7 @@ async fn open_sqlite(dir: &Path, schema: &Schema) -> Result<sqlx::SqlitePool, sq
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
+        .busy_timeout(TURN_TIMEOUT);
     // Idle connections close after a minute: a server with a thousand
     // organisations keeps open only the files in use (each connection holds
     // up to 2 MiB of page cache); reopening a file is cheap.
@@ -321,9 +363,9 @@ macro_rules! in_tx {
                 out
             }
             $crate::Pool::Postgres(pool, turn) => {
-                let _turn = turn.wait().await;
+                let _turn = turn.queue.wait().await?;
                 let mut $tx = pool.begin().await?;
-                $crate::enter_tenant(&mut $tx, $tenant, turn.schema()).await?;
+                $crate::enter_tenant(&mut $tx, $tenant, turn.schema).await?;
                 let out = $body;
                 $tx.commit().await?;
                 out

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use guss_core::TenantId;
@@ -96,32 +95,46 @@ backend_tests! {
     async fn a_busy_tenant_leaves_connections_for_the_others(db: TestDb) {
         let pools = open(&db, &TALLY).await;
         let (busy, other) = (TenantId::new(), TenantId::new());
-        let done = Arc::new(AtomicUsize::new(0));
-        // Four times as many of the busy tenant's transactions as a pool has
-        // connections, each holding its turn a moment.
-        let tasks: Vec<_> = (0..32)
+        let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        // One of the busy tenant's transactions holds its turn …
+        let holder = {
+            let (pools, started, release) = (pools.clone(), started.clone(), release.clone());
+            tokio::spawn(async move {
+                let pool = pools.pool(busy).await?;
+                let _: () = in_tx!(&pool, busy, |tx| {
+                    sqlx::query("SELECT 1").execute(&mut *tx).await?;
+                    started.notify_one();
+                    release.notified().await;
+                });
+                Ok::<_, sqlx::Error>(())
+            })
+        };
+        started.notified().await;
+        // … while four times as many as a pool has connections wait for it.
+        let waiters: Vec<_> = (0..31)
             .map(|_| {
-                let (pools, done) = (pools.clone(), done.clone());
+                let pools = pools.clone();
                 tokio::spawn(async move {
-                    let pool = pools.pool(busy).await.unwrap();
+                    let pool = pools.pool(busy).await?;
                     let _: () = in_tx!(&pool, busy, |tx| {
-                        sqlx::query("SELECT 1").execute(&mut *tx).await?;
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        sqlx::query("SELECT 1").execute(&mut *tx).await.map(drop)?
                     });
-                    done.fetch_add(1, Ordering::SeqCst);
                     Ok::<_, sqlx::Error>(())
                 })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        count(&pools, other).await.unwrap();
-        let before = done.load(Ordering::SeqCst);
-        for task in tasks {
-            task.await.unwrap().unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Waiting holds no connection, so the other tenant gets one.
+        let other_went_on = tokio::time::timeout(Duration::from_secs(10), count(&pools, other)).await;
+        release.notify_one();
+        holder.await.unwrap().unwrap();
+        for waiter in waiters {
+            waiter.await.unwrap().unwrap();
         }
-        // Waiting for a turn holds no connection, so the other tenant got
-        // one at once instead of queueing behind the busy tenant's waiters.
-        assert!(before <= 8, "the other tenant waited for {before} of the busy tenant's transactions");
+        assert!(
+            matches!(other_went_on, Ok(Ok(1))),
+            "the other tenant waited for the busy one: {other_went_on:?}"
+        );
     }
 
     async fn other_tenants_and_stores_go_on_meanwhile(db: TestDb) {

@@ -22,18 +22,25 @@ pub(super) async fn open(url: &str) -> Result<SqlStore> {
     let pool = PgPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(10))
-        .connect(url)
+        .connect_with(guss_sql::postgres_options(url).map_err(Error::backend)?)
         .await
         .map_err(Error::backend)?;
     migrate(&pool).await?;
     Ok(SqlStore {
-        inner: Arc::new(Inner::Postgres { pool }),
+        inner: Arc::new(Inner::Postgres {
+            pool,
+            queues: guss_sql::Queues::default(),
+        }),
     })
 }
 
 async fn migrate(pool: &PgPool) -> Result<()> {
     let mut tx = pool.begin().await.map_err(Error::backend)?;
-    // Several processes may start at once: one migrates, the others wait.
+    // Several processes may start at once: one migrates, the others wait
+    // as long as it takes.
+    tx.execute("SET LOCAL lock_timeout = 0")
+        .await
+        .map_err(Error::backend)?;
     tx.execute("SELECT pg_advisory_xact_lock(7267817361)")
         .await
         .map_err(Error::backend)?;

@@ -27,8 +27,9 @@ use crate::{Error, Result};
 pub(super) enum Pool {
     #[cfg(feature = "sqlite")]
     Sqlite(sqlx::SqlitePool),
+    /// The shared database, and the tenant's queue in this process.
     #[cfg(feature = "postgres")]
-    Postgres(sqlx::PgPool),
+    Postgres(sqlx::PgPool, guss_sql::Queue),
 }
 
 /// Runs `$body` in a write transaction on the store's engine, with `$tx` as
@@ -48,7 +49,8 @@ macro_rules! write_tx {
                 out
             }
             #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => {
+            Pool::Postgres(pool, queue) => {
+                let _turn = queue.wait().await.map_err(Error::backend)?;
                 let mut $tx = pool.begin().await.map_err(Error::backend)?;
                 super::postgres::enter_tenant(&mut $tx, $store.tenant, true).await?;
                 let out = $body;
@@ -69,7 +71,7 @@ macro_rules! read_tx {
                 $body
             }
             #[cfg(feature = "postgres")]
-            Pool::Postgres(pool) => {
+            Pool::Postgres(pool, _) => {
                 let mut $tx = pool.begin().await.map_err(Error::backend)?;
                 super::postgres::enter_tenant(&mut $tx, $store.tenant, false).await?;
                 let out = $body;
@@ -195,7 +197,10 @@ pub(super) enum Inner {
         tenants: Mutex<HashMap<TenantId, sqlx::SqlitePool>>,
     },
     #[cfg(feature = "postgres")]
-    Postgres { pool: sqlx::PgPool },
+    Postgres {
+        pool: sqlx::PgPool,
+        queues: guss_sql::Queues,
+    },
 }
 
 impl SqlStore {
@@ -220,13 +225,15 @@ impl SqlStore {
         ))
     }
 
-    fn registry_pool(&self) -> Pool {
-        match &*self.inner {
+    /// The registry, for what concerns `tenant`.
+    fn registry(&self, tenant: TenantId) -> Registry {
+        let pool = match &*self.inner {
             #[cfg(feature = "sqlite")]
             Inner::Sqlite { registry, .. } => Pool::Sqlite(registry.clone()),
             #[cfg(feature = "postgres")]
-            Inner::Postgres { pool } => Pool::Postgres(pool.clone()),
-        }
+            Inner::Postgres { pool, queues } => Pool::Postgres(pool.clone(), queues.of(tenant)),
+        };
+        Registry { pool, tenant }
     }
 }
 
@@ -244,10 +251,7 @@ impl TenantRegistry for SqlStore {
 
     async fn create_tenant(&self, tenant: &Tenant) -> Result<()> {
         let origins = to_json(&tenant.relying_party.origins)?;
-        let registry = Registry {
-            pool: self.registry_pool(),
-            tenant: tenant.id,
-        };
+        let registry = self.registry(tenant.id);
         write_tx!(registry, |tx| {
             db(sqlx::query(
                 "INSERT INTO identity_tenants (id, name, rp_id, rp_origins, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -269,10 +273,7 @@ impl TenantRegistry for SqlStore {
     }
 
     async fn tenants(&self) -> Result<Vec<Tenant>> {
-        let registry = Registry {
-            pool: self.registry_pool(),
-            tenant: TenantId::from_uuid(Uuid::nil()),
-        };
+        let registry = self.registry(TenantId::from_uuid(Uuid::nil()));
         let rows: Vec<(Uuid, String, String, String, i64)> = read_tx!(registry, |tx| {
             db(sqlx::query_as("SELECT id, name, rp_id, rp_origins, created_at FROM identity_tenants ORDER BY created_at")
                 .fetch_all(&mut *tx)
@@ -299,10 +300,7 @@ impl TenantRegistry for SqlStore {
         relying_party: &RelyingParty,
     ) -> Result<()> {
         let origins = to_json(&relying_party.origins)?;
-        let registry = Registry {
-            pool: self.registry_pool(),
-            tenant,
-        };
+        let registry = self.registry(tenant);
         let changed = write_tx!(registry, |tx| {
             db(sqlx::query(
                 "UPDATE identity_tenants SET rp_id = $2, rp_origins = $3 WHERE id = $1",
@@ -321,10 +319,7 @@ impl TenantRegistry for SqlStore {
     }
 
     async fn add_domain(&self, tenant: TenantId, domain: &str) -> Result<()> {
-        let registry = Registry {
-            pool: self.registry_pool(),
-            tenant,
-        };
+        let registry = self.registry(tenant);
         write_tx!(registry, |tx| {
             db(
                 sqlx::query("INSERT INTO identity_domains (domain, tenant_id) VALUES ($1, $2)")
@@ -338,10 +333,7 @@ impl TenantRegistry for SqlStore {
     }
 
     async fn tenant_for_domain(&self, domain: &str) -> Result<Option<TenantId>> {
-        let registry = Registry {
-            pool: self.registry_pool(),
-            tenant: TenantId::from_uuid(Uuid::nil()),
-        };
+        let registry = self.registry(TenantId::from_uuid(Uuid::nil()));
         let row: Option<(Uuid,)> = read_tx!(registry, |tx| {
             db(
                 sqlx::query_as("SELECT tenant_id FROM identity_domains WHERE domain = $1")
@@ -377,7 +369,7 @@ impl TenantRegistry for SqlStore {
                 Pool::Sqlite(pool)
             }
             #[cfg(feature = "postgres")]
-            Inner::Postgres { pool } => Pool::Postgres(pool.clone()),
+            Inner::Postgres { pool, queues } => Pool::Postgres(pool.clone(), queues.of(tenant)),
         };
         Ok(SqlTenantStore { tenant, pool })
     }
