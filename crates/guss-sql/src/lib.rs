@@ -318,7 +318,8 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 /// Declares `tenant` to row-level security for the rest of the transaction
-/// and waits for the tenant's lock on `schema`'s tables, held until commit.
+/// and waits for the tenant's lock in `store` (a name unique per store),
+/// held until commit.
 ///
 /// One transaction per tenant and store at a time is what SQLite gives
 /// (`BEGIN IMMEDIATE` on the tenant's file). The stores' bodies read, then
@@ -328,14 +329,14 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 pub async fn enter_tenant(
     tx: &mut sqlx::PgConnection,
     tenant: TenantId,
-    schema: &Schema,
+    store: &str,
 ) -> Result<(), sqlx::Error> {
     let tenant = tenant.to_string();
     sqlx::query(
         "SELECT set_config('guss.tenant_id', $1, true), pg_advisory_xact_lock(hashtextextended($2, 0))",
     )
     .bind(&tenant)
-    .bind(format!("{}/{tenant}", schema.file_name))
+    .bind(format!("{store}/{tenant}"))
     .execute(tx)
     .await?;
     Ok(())
@@ -365,7 +366,7 @@ macro_rules! in_tx {
             $crate::Pool::Postgres(pool, turn) => {
                 let _turn = turn.queue.wait().await?;
                 let mut $tx = pool.begin().await?;
-                $crate::enter_tenant(&mut $tx, $tenant, turn.schema).await?;
+                $crate::enter_tenant(&mut $tx, $tenant, turn.schema.file_name).await?;
                 let out = $body;
                 $tx.commit().await?;
                 out

@@ -82,12 +82,12 @@ pub(super) async fn enter_tenant(
     tenant: TenantId,
     write: bool,
 ) -> Result<()> {
-    let statement = if write {
-        "SELECT set_config('guss.tenant_id', $1, true), pg_advisory_xact_lock(hashtextextended('identity/' || $1, 0))"
-    } else {
-        "SELECT set_config('guss.tenant_id', $1, true)"
-    };
-    sqlx::query(statement)
+    if write {
+        return guss_sql::enter_tenant(tx, tenant, "identity")
+            .await
+            .map_err(Error::backend);
+    }
+    sqlx::query("SELECT set_config('guss.tenant_id', $1, true)")
         .bind(tenant.to_string())
         .execute(&mut **tx)
         .await
